@@ -1,0 +1,44 @@
+"""The `keras-dense` command line: one module per group of subcommands.
+
+Each module in `COMMAND_MODULES` has `add_parsers(subparsers)`, which adds its
+subcommands with `set_defaults(func=run_function)`. Modules import Keras only
+inside their run functions, so `keras-dense --help` is instant.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+COMMAND_MODULES = (
+    "keras_dense.cli.models_cmd",
+)
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-dense",
+        description="Classic CNNs for Keras 3: list, inspect, predict, train.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parsers(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of `keras-dense`; returns the process exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (CommandError, ValueError, OSError) as error:
+        print(f"keras-dense: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("keras-dense: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,44 @@
+"""The one table of models that the model tests are driven by.
+
+Each family adds its rows here. `tiny` holds builder arguments that make the
+model small enough for a 2-core CPU test (growth rate 2-4, 32x32 inputs); the
+expected parameter counts of the full default models live in the registry
+(`ModelEntry.params`) and are checked against built models in test_models.py.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCase:
+    name: str  # registry name
+    tiny: dict  # builder kwargs of a small variant
+    input_shape: tuple = (32, 32, 3)
+    classes: int = 5
+
+    def __str__(self):
+        return self.name
+
+
+TINY_DENSENET = {"blocks": (1, 2, 1, 1), "growth_rate": 4}
+TINY_CIFAR_DENSENET = {"blocks": (2, 2, 2), "growth_rate": 4}
+
+MODEL_CASES = [
+    ModelCase("densenet121", TINY_DENSENET),
+    ModelCase("densenet169", TINY_DENSENET),
+    ModelCase("densenet201", TINY_DENSENET),
+    ModelCase("densenet264", TINY_DENSENET),
+    ModelCase("densenet121_cifar", TINY_DENSENET),
+    ModelCase("densenet_40_k12", TINY_CIFAR_DENSENET),
+    ModelCase("densenet_bc_100_k12", TINY_CIFAR_DENSENET),
+    ModelCase("densenet_bc_250_k24", TINY_CIFAR_DENSENET),
+    ModelCase("densenet_bc_190_k40", TINY_CIFAR_DENSENET),
+]
+
+# Models that must be interchangeable with keras.applications (same layers,
+# names, order and weight shapes): registry name -> keras.applications builder.
+KERAS_APPLICATIONS_TWINS = {
+    "densenet121": "DenseNet121",
+    "densenet169": "DenseNet169",
+    "densenet201": "DenseNet201",
+}

@@ -1,0 +1,51 @@
+"""The `keras-dense` command line, run as a user runs it (a subprocess)."""
+
+import subprocess
+import sys
+
+import keras_dense
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_dense", *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_list_shows_every_model_with_family_input_and_params():
+    result = run_cli("list")
+    assert result.returncode == 0, result.stderr
+    for name in keras_dense.list_models():
+        line = next(line for line in result.stdout.splitlines() if line.startswith(name + " "))
+        entry = keras_dense.model_entry(name)
+        assert entry.family in line and f"{entry.params:,}" in line
+        assert "x".join(map(str, entry.input_shape)) in line
+
+
+def test_summary_prints_parameters_and_flops():
+    result = run_cli("summary", "densenet_bc_100_k12", "--layers")
+    assert result.returncode == 0, result.stderr
+    assert "Total params:         793,150" in result.stdout
+    assert "MACs (conv + dense):  287,929,692" in result.stdout
+    assert "FLOPs (2 x MACs):     575,859,384" in result.stdout
+    assert "conv2_block1_1_conv" in result.stdout  # per-layer table
+
+
+def test_summary_takes_input_shape_and_classes():
+    result = run_cli("summary", "densenet121", "--input-shape", "64,64,3", "--classes", "10")
+    assert result.returncode == 0, result.stderr
+    assert "(None, 10)" in result.stdout
+
+
+def test_unknown_model_is_one_clear_line_and_exit_2():
+    result = run_cli("summary", "densenet12")
+    assert result.returncode == 2
+    assert "Unknown model 'densenet12'. Did you mean: densenet121" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_input_shape_is_refused():
+    result = run_cli("summary", "densenet121", "--input-shape", "64,64")
+    assert result.returncode == 2
+    assert "--input-shape must be H,W,C" in result.stderr

@@ -1,0 +1,182 @@
+"""DenseNet: keras.applications equivalence, paper parameter counts, argument checks."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import keras
+from keras import layers
+
+import keras_dense
+from keras_dense import densenet
+from conftest import shared_path
+from model_table import KERAS_APPLICATIONS_TWINS
+
+
+def _weighted_layers(model):
+    return [
+        (layer.name, type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+        for layer in model.layers
+        if not isinstance(layer, (layers.ZeroPadding2D, layers.InputLayer))
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(KERAS_APPLICATIONS_TWINS))
+@pytest.mark.parametrize("include_top", [True, False])
+def test_same_layers_names_order_and_shapes_as_keras_applications(name, include_top):
+    ours = keras_dense.get_model(name, include_top=include_top)
+    theirs = getattr(keras.applications, KERAS_APPLICATIONS_TWINS[name])(
+        weights=None, include_top=include_top
+    )
+    # Keras leaves its two padding layers unnamed; we name them conv1_pad / pool1_pad.
+    assert _weighted_layers(ours) == _weighted_layers(theirs)
+    assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    assert ours.count_params() == theirs.count_params()
+    keras.backend.clear_session()
+
+
+def _real_images(size=224):
+    folder = shared_path("images")
+    paths = [folder / "elephant.jpg", folder / "elephant2.jpg"]
+    paths += sorted((folder / "imagenet-samples").glob("*.JPEG"))[:2]
+    return np.stack([
+        np.asarray(Image.open(p).convert("RGB").resize((size, size)), dtype="float32")
+        for p in paths
+    ])
+
+
+@pytest.mark.slow
+def test_densenet169_outputs_match_keras_applications_with_identical_weights():
+    images = keras.applications.densenet.preprocess_input(_real_images())
+    theirs = keras.applications.DenseNet169(weights=None)
+    rng = np.random.default_rng(0)
+    # Random but well-scaled weights, BN statistics included, so every layer matters.
+    values = []
+    for w in theirs.weights:
+        if "moving_variance" in w.path:
+            values.append(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+        else:
+            values.append((rng.standard_normal(w.shape) * 0.05).astype("float32"))
+    theirs.set_weights(values)
+    ours = keras_dense.get_model("densenet169")
+    ours.set_weights(theirs.get_weights())
+    expected = keras.ops.convert_to_numpy(theirs(images, training=False))
+    got = keras.ops.convert_to_numpy(ours(images, training=False))
+    assert got.shape == (len(images), 1000)
+    # Outputs must differ across images, else the comparison would prove nothing.
+    assert np.abs(expected[0] - expected[-1]).max() > 1e-4
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, paper_millions",
+    [("densenet_40_k12", 1.0), ("densenet_bc_100_k12", 0.8),
+     ("densenet_bc_250_k24", 15.3), ("densenet_bc_190_k40", 25.6)],
+)
+def test_cifar_parameter_counts_agree_with_the_paper(name, paper_millions):
+    # The paper counts what Torch counts: trainable parameters (BN moving
+    # statistics excluded), printed to one decimal. 0.8M is 769,162 rounded,
+    # 3.9% above the exact count; the Keras total (with moving statistics)
+    # is given in the registry and checked in test_models.py.
+    model = keras_dense.get_model(name)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert round(trainable / 1e6, 1) == paper_millions
+    assert abs(trainable / 1e6 - paper_millions) / paper_millions <= 0.04
+    total = keras_dense.model_entry(name).params
+    assert abs(total / 1e6 - paper_millions) / paper_millions <= 0.04
+    keras.backend.clear_session()
+
+
+def test_cifar_config_follows_the_paper():
+    bc100 = densenet.CONFIGS["densenet_bc_100_k12"]
+    assert bc100.blocks == (16, 16, 16) and bc100.reduction == 0.5 and bc100.stem_filters == 24
+    plain40 = densenet.CONFIGS["densenet_40_k12"]
+    assert plain40.blocks == (12, 12, 12) and not plain40.bottleneck
+    assert plain40.reduction == 1.0 and plain40.stem_filters == 16
+
+
+def test_densenet121_cifar_has_the_notes_head():
+    model = keras_dense.get_model("densenet121_cifar")
+    assert model.input_shape == (None, 32, 32, 3)
+    assert model.get_layer("fc1").units == 256 and model.get_layer("fc2").units == 128
+    assert model.get_layer("fc1_drop").rate == 0.5
+    assert model.get_layer("conv1_conv").kernel_size == (7, 7)
+    assert model.get_layer("pool1").pool_size == (3, 3)
+    assert model.output_shape == (None, 10)
+
+
+def test_builder_arguments_change_the_architecture():
+    model = densenet.DenseNetCIFAR(depth=40, growth_rate=6, bottleneck=False, dropout_rate=0.2)
+    assert model.get_layer("conv2_block1_2_conv").filters == 6
+    assert model.get_layer("conv2_block1_2_drop").rate == 0.2
+    assert "conv2_block1_1_conv" not in [layer.name for layer in model.layers]
+    bc = densenet.DenseNetCIFAR(depth=40, growth_rate=6, reduction=0.25)
+    # stem 12 + 6 layers x 6 = 48 channels, compressed by 0.25
+    assert bc.get_layer("pool2_conv").filters == 12
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"growth_rate": 0}, "growth_rate must be a positive integer"),
+        ({"growth_rate": -4}, "growth_rate must be a positive integer"),
+        ({"reduction": 0.0}, r"reduction \(compression\) must be in \(0, 1\]"),
+        ({"reduction": 1.5}, r"reduction \(compression\) must be in \(0, 1\]"),
+        ({"dropout_rate": 1.0}, r"dropout_rate must be in \[0, 1\)"),
+        ({"depth": 41}, "depth must be 3\\*2\\*n \\+ 4"),
+        ({"pooling": "sum", "include_top": False}, "pooling must be None, 'avg' or 'max'"),
+        ({"input_shape": (4, 4, 3)}, "Input size must be at least 8x8"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        densenet.DenseNetCIFAR(**kwargs)
+
+
+def test_imagenet_input_checks_match_keras():
+    with pytest.raises(ValueError, match="at least 32x32"):
+        densenet.DenseNet121(include_top=False, input_shape=(31, 64, 3))
+    with pytest.raises(ValueError, match="3 input channels"):
+        densenet.DenseNet121(weights="imagenet", include_top=False, input_shape=(64, 64, 1))
+    with pytest.raises(ValueError, match="input shape must be \\(224, 224, 3\\)"):
+        densenet.DenseNet121(weights="imagenet", input_shape=(128, 128, 3))
+    with pytest.raises(ValueError, match="1000-class classifier"):
+        densenet.DenseNet121(weights="imagenet", classes=10)
+    with pytest.raises(ValueError, match="classifier_activation"):
+        densenet.DenseNet121(weights="imagenet", classifier_activation="sigmoid")
+
+
+def test_include_top_false_feature_shapes():
+    model = densenet.DenseNet121(include_top=False, input_shape=(64, 96, 3))
+    assert model.output_shape == (None, 2, 3, 1024)
+    flexible = densenet.DenseNet121(include_top=False)
+    assert flexible.input_shape == (None, None, None, 3)
+
+
+def test_input_tensor_is_used_as_the_model_input():
+    inputs = keras.Input((32, 32, 3), name="my_input")
+    model = densenet.DenseNet121(
+        input_tensor=inputs, include_top=False, blocks=(1, 1, 1, 1), growth_rate=4
+    )
+    assert model.inputs[0] is inputs
+
+
+def test_classifier_runs_in_float32_under_mixed_precision():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = densenet.DenseNet121(
+            input_shape=(32, 32, 3), classes=7, blocks=(1, 1, 1, 1), growth_rate=4
+        )
+        assert model.get_layer("conv1_conv").compute_dtype == "float16"
+        probs = model(np.random.default_rng(0).uniform(size=(3, 32, 32, 3)).astype("float32"))
+        assert keras.backend.standardize_dtype(probs.dtype) == "float32"
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(probs).sum(axis=1), 1.0, rtol=1e-6)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_unknown_model_name_lists_close_matches():
+    with pytest.raises(ValueError, match="Did you mean: densenet121"):
+        keras_dense.get_model("densenet12")

@@ -1,0 +1,77 @@
+"""Table-driven tests over every registered model (see model_table.py)."""
+
+import numpy as np
+import pytest
+
+import keras
+import keras_dense
+from model_table import MODEL_CASES
+
+
+def test_every_registered_model_is_in_the_table():
+    assert sorted(c.name for c in MODEL_CASES) == sorted(keras_dense.list_models())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", keras_dense.list_models())
+def test_default_model_matches_registry_metadata(name):
+    entry = keras_dense.model_entry(name)
+    model = entry.build()
+    assert model.count_params() == entry.params
+    assert tuple(model.input_shape[1:]) == entry.input_shape
+    assert model.output_shape == (None, entry.classes)
+    keras.backend.clear_session()
+
+
+def _tiny(case, **kwargs):
+    return keras_dense.get_model(
+        case.name, input_shape=case.input_shape, classes=case.classes,
+        **{**case.tiny, **kwargs},
+    )
+
+
+def _batch(case, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n,) + case.input_shape).astype("float32")
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=str)
+def test_output_shapes_for_each_head(case):
+    x = _batch(case, n=2)
+    top = _tiny(case)
+    probs = top(x)
+    assert probs.shape == (2, case.classes)
+    np.testing.assert_allclose(np.sum(keras.ops.convert_to_numpy(probs), axis=1), 1.0, rtol=1e-5)
+    features = _tiny(case, include_top=False)
+    assert len(features.output_shape) == 4
+    channels = features.output_shape[-1]
+    for pooling in ("avg", "max"):
+        pooled = _tiny(case, include_top=False, pooling=pooling)
+        assert pooled.output_shape == (None, channels)
+        assert pooled(x).shape == (2, channels)
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=str)
+def test_save_and_reload_gives_equal_outputs(case, tmp_path):
+    model = _tiny(case)
+    x = _batch(case)
+    path = tmp_path / f"{case.name}.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(x)), keras.ops.convert_to_numpy(model(x)),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=str)
+def test_training_lowers_the_loss_on_a_tiny_batch(case):
+    keras.utils.set_random_seed(0)
+    model = _tiny(case)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    x = _batch(case, n=8)
+    y = np.arange(8) % case.classes
+    losses = model.fit(x, y, epochs=10, batch_size=8, verbose=0).history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
