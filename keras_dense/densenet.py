@@ -27,19 +27,45 @@ def _bn_relu(x, prefix):
     return layers.Activation("relu", name=f"{prefix}relu")(x)
 
 
-def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0):
+def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0,
+               memory_efficient=False):
     """One DenseNet layer: [BN-ReLU-Conv1x1(4k)]-BN-ReLU-Conv3x3(k), concatenated to `x`.
 
     Args:
-        x: input tensor.
+        x: input tensor; with `memory_efficient=True`, the list of the separate
+            feature maps whose concatenation is the input.
         growth_rate: number of feature maps the layer adds (k).
         name: layer-name prefix, e.g. `"conv2_block1"`.
         bottleneck: whether to use the 1x1 bottleneck (DenseNet-B).
         dropout_rate: dropout after each convolution (0 disables it).
+        memory_efficient: compute concat-BN-ReLU-conv of the layer input in one
+            `keras_dense.recompute.RecomputedBNReLUConv` layer named
+            `{name}_recompute`, recomputed in the backward pass instead of stored.
 
     Returns:
-        `x` concatenated with the `growth_rate` new feature maps.
+        `x` concatenated with the `growth_rate` new feature maps; with
+        `memory_efficient=True`, the list `x + [new maps]` (not concatenated).
     """
+    if memory_efficient:
+        from keras_dense.recompute import RecomputedBNReLUConv
+
+        filters, kernel, conv = (
+            (4 * growth_rate, 1, "1_conv") if bottleneck else (growth_rate, 3, "2_conv")
+        )
+        y = RecomputedBNReLUConv(
+            filters, kernel, bn_name=f"{name}_0_bn", conv_name=f"{name}_{conv}",
+            epsilon=BN_EPSILON, name=f"{name}_recompute",
+        )(list(x))
+        if bottleneck:
+            if dropout_rate:
+                y = layers.Dropout(dropout_rate, name=f"{name}_1_drop")(y)
+            y = _bn_relu(y, f"{name}_1_")
+            y = layers.Conv2D(
+                growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv"
+            )(y)
+        if dropout_rate:
+            y = layers.Dropout(dropout_rate, name=f"{name}_2_drop")(y)
+        return list(x) + [y]
     y = x
     if bottleneck:
         y = _bn_relu(y, f"{name}_0_")
@@ -57,7 +83,8 @@ def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0):
     return layers.Concatenate(axis=-1, name=f"{name}_concat")([x, y])
 
 
-def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0.0):
+def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0.0,
+                memory_efficient=False):
     """A dense block of `blocks` conv blocks named `{name}_block{i}`.
 
     Args:
@@ -67,10 +94,21 @@ def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0
         growth_rate: feature maps added per conv block (Keras uses 32).
         bottleneck: whether the conv blocks use the 1x1 bottleneck.
         dropout_rate: dropout after each convolution.
+        memory_efficient: recompute each layer's concat-BN-ReLU-conv in the
+            backward pass; the block's maps are concatenated once, at the end,
+            by `{name}_block{blocks}_concat`.
 
     Returns:
         Output tensor with `blocks * growth_rate` more channels than `x`.
     """
+    if memory_efficient:
+        features = [x]
+        for i in range(blocks):
+            features = conv_block(
+                features, growth_rate, name=f"{name}_block{i + 1}", bottleneck=bottleneck,
+                dropout_rate=dropout_rate, memory_efficient=True,
+            )
+        return layers.Concatenate(axis=-1, name=f"{name}_block{blocks}_concat")(features)
     for i in range(blocks):
         x = conv_block(
             x, growth_rate, name=f"{name}_block{i + 1}",
@@ -145,6 +183,10 @@ class DenseNetConfig:
             as in the paper (64 for the ImageNet models).
         stem: `"imagenet"` (7x7/2 conv + 3x3/2 max-pool) or `"cifar"` (3x3 conv).
         head: `"linear"` (global pool + classifier) or `"mlp"` (256-128 head).
+        memory_efficient: recompute each layer's concatenation, BN, ReLU and
+            first convolution in the backward pass instead of storing them
+            (`keras_dense.recompute`): less training memory, same outputs and
+            gradients, same weights in the same order.
         default_size: default input height and width.
         classes: default class count.
     """
@@ -157,6 +199,7 @@ class DenseNetConfig:
     init_filters: int = None
     stem: str = "imagenet"
     head: str = "linear"
+    memory_efficient: bool = False
     default_size: int = 224
     classes: int = 1000
 
@@ -262,6 +305,7 @@ def build_densenet(
         x = dense_block(
             x, blocks, name=f"conv{stage}", growth_rate=config.growth_rate,
             bottleneck=config.bottleneck, dropout_rate=config.dropout_rate,
+            memory_efficient=config.memory_efficient,
         )
         if i < len(config.blocks) - 1:
             x = transition_block(
@@ -274,9 +318,20 @@ def build_densenet(
     else:
         x = model_utils.global_pool(x, pooling)
 
+    plain_config = dataclasses.replace(config, memory_efficient=False)
     weights_key = next(
-        (key for key in PUBLISHED_WEIGHTS if CONFIGS[key] == config), None
+        (key for key in PUBLISHED_WEIGHTS if CONFIGS[key] == plain_config), None
     )
+    if config.memory_efficient and weights is not None:
+        # Weight files name the plain layers: load them into the plain twin and
+        # copy, the weight order being the same.
+        model = model_utils.finish_model(inputs, x, name, None)
+        plain = build_densenet(
+            plain_config, include_top, weights, None, input_shape, pooling, classes,
+            classifier_activation, name,
+        )
+        model.set_weights(plain.get_weights())
+        return model
     return model_utils.finish_model(
         inputs, x, name, weights, weights_key=weights_key, include_top=include_top
     )
@@ -308,7 +363,7 @@ def DenseNet(
         name: model name.
         **architecture: any other `DenseNetConfig` field (`growth_rate`,
             `reduction`, `bottleneck`, `dropout_rate`, `init_filters`, `stem`,
-            `head`, `default_size`).
+            `head`, `default_size`, `memory_efficient`).
 
     Returns:
         A `keras.Model`.
