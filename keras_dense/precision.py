@@ -1,0 +1,76 @@
+"""Inference in bfloat16: a copy of a model under a bfloat16 dtype policy.
+
+bfloat16 keeps float32's range with an 8-bit mantissa, so convolutions run at
+about twice the rate on CPUs with bfloat16 units (e.g. AVX512-BF16, AMX) and
+activations take half the memory. Layers that produce the model's outputs stay
+float32 (the classifier's softmax), and batch norms keep float32 statistics
+under the default `"mixed_bfloat16"` policy.
+
+Example:
+    >>> from keras_dense import densenet, precision
+    >>> model = densenet.DenseNet169(weights=None)
+    >>> fast = precision.cast_model(model, "bfloat16")
+    >>> precision.max_probability_difference(model, fast, images)
+"""
+
+import keras
+import numpy as np
+
+PRECISIONS = {"float32": None, "bfloat16": "mixed_bfloat16"}
+
+
+def check_precision(precision):
+    """Raises ValueError unless `precision` is one of `PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {sorted(PRECISIONS)}; got {precision!r}."
+        )
+
+
+def cast_model(model, precision="bfloat16", policy=None):
+    """Returns a copy of `model` computing in `precision`, with the same weights.
+
+    Args:
+        model: a functional `keras.Model`.
+        precision: `"float32"` (returns `model` unchanged) or `"bfloat16"`.
+        policy: the Keras dtype policy to use for bfloat16; default
+            `"mixed_bfloat16"` (float32 weights, bfloat16 compute). `"bfloat16"`
+            stores the weights in bfloat16 too.
+
+    Returns:
+        A `keras.Model` whose output layers still compute in float32.
+    """
+    check_precision(precision)
+    if PRECISIONS[precision] is None:
+        return model
+    policy = policy or PRECISIONS[precision]
+    output_layers = {t._keras_history.operation.name for t in model.outputs}
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name not in output_layers:
+            config["dtype"] = policy
+        return layer.__class__.from_config(config)
+
+    cast = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.weights:
+            cast.get_layer(layer.name).set_weights(layer.get_weights())
+    return cast
+
+
+def max_probability_difference(reference, other, images, batch_size=32):
+    """Largest absolute difference between the two models' outputs on `images`.
+
+    Args:
+        reference: the float32 model.
+        other: the model to compare (e.g. `cast_model(reference)`).
+        images: a numpy batch the models accept.
+        batch_size: prediction batch size.
+
+    Returns:
+        A float.
+    """
+    a = reference.predict(images, batch_size=batch_size, verbose=0)
+    b = other.predict(images, batch_size=batch_size, verbose=0)
+    return float(np.max(np.abs(np.asarray(a, "float32") - np.asarray(b, "float32"))))
