@@ -1,0 +1,70 @@
+"""Helpers the benchmark scripts share: peak matmul rate, peak memory, JSON output.
+
+Run the scripts from the repository root (`python benchmarks/inference.py`);
+they put the root on `sys.path` themselves.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def matmul_gflops(size=2048, repeats=5):
+    """The machine's float32 matmul rate in GFLOP/s (best of `repeats`), via the backend."""
+    import keras
+    import numpy as np
+
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).random((size, size), "float32"))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def peak_rss_gb():
+    """This process's peak resident memory so far, in GB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def rss_gb():
+    """This process's current resident memory in GB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def machine():
+    import keras
+
+    return {
+        "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(), "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def write_json(name, payload):
+    """Writes `payload` to benchmarks/results/{name}-{timestamp}.json and prints the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
