@@ -24,8 +24,12 @@ _EXPORTS = {
     "count_macs": "keras_dense.flops",
     "layer_macs": "keras_dense.flops",
     "summarize": "keras_dense.summary",
+    "finetune": "keras_dense.finetuning",
 }
-_SUBMODULES = ("densenet", "flops", "registry", "summary")
+_SUBMODULES = (
+    "densenet", "flops", "registry", "summary", "lenet", "alexnet", "vgg", "googlenet",
+    "finetuning",
+)
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
 
