@@ -14,8 +14,10 @@ Inception v1, which has that 3x3, and the kernel cannot change without
 retraining (pytorch/vision#906). Pass `branch5x5_kernel=3` for torchvision's
 architecture, e.g. to port its weights.
 
-Max poolings use "same" padding, which equals torchvision's `ceil_mode=True`
-for even input sizes (224x224 gives the same 56-28-14-7 grid).
+The 3x3/2 max poolings use "same" padding, which for even input sizes gives
+the same windows as torchvision's `ceil_mode=True` (224x224: a 56-28-14-7
+grid). Before inception5a the pooling is the paper's 3x3/2; torchvision's
+is 2x2/2 (same output size, no parameters either way).
 
 Example:
     >>> from keras_dense import googlenet
