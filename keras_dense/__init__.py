@@ -27,9 +27,12 @@ _EXPORTS = {
     "predict": "keras_dense.prediction",
     "preprocess_input": "keras_dense.imagenet_utils",
     "decode_predictions": "keras_dense.imagenet_utils",
+    "finetune": "keras_dense.finetuning",
 }
-_SUBMODULES = ("densenet", "flops", "registry", "summary", "imagenet_utils", "images",
-               "inference", "prediction", "weights")
+_SUBMODULES = (
+    "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
+    "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
+)
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
 

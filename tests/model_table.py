@@ -22,6 +22,9 @@ class ModelCase:
 
 TINY_DENSENET = {"blocks": (1, 2, 1, 1), "growth_rate": 4}
 TINY_CIFAR_DENSENET = {"blocks": (2, 2, 2), "growth_rate": 4}
+TINY_VGG = {"width": 1 / 16, "fc_units": 32}  # 4..32 filters, 32-unit hidden layers
+TINY_ALEXNET = {"width": 1 / 8, "fc_units": 32}
+TINY_GOOGLENET = {"width": 1 / 8}
 
 MODEL_CASES = [
     ModelCase("densenet121", TINY_DENSENET),
@@ -33,6 +36,19 @@ MODEL_CASES = [
     ModelCase("densenet_bc_100_k12", TINY_CIFAR_DENSENET),
     ModelCase("densenet_bc_250_k24", TINY_CIFAR_DENSENET),
     ModelCase("densenet_bc_190_k40", TINY_CIFAR_DENSENET),
+    ModelCase("lenet5", {}, input_shape=(32, 32, 1)),
+    ModelCase("alexnet", TINY_ALEXNET, input_shape=(64, 64, 3)),
+    ModelCase("vgg11", TINY_VGG),
+    ModelCase("vgg11_bn", TINY_VGG),
+    ModelCase("vgg13", TINY_VGG),
+    ModelCase("vgg13_bn", TINY_VGG),
+    ModelCase("vgg16", TINY_VGG),
+    ModelCase("vgg16_bn", TINY_VGG),
+    ModelCase("vgg16_c", TINY_VGG),
+    ModelCase("vgg19", TINY_VGG),
+    ModelCase("vgg19_bn", TINY_VGG),
+    ModelCase("vgg16_bn_cifar", TINY_VGG),
+    ModelCase("googlenet", TINY_GOOGLENET),
 ]
 
 # Models that must be interchangeable with keras.applications (same layers,
@@ -41,4 +57,6 @@ KERAS_APPLICATIONS_TWINS = {
     "densenet121": "DenseNet121",
     "densenet169": "DenseNet169",
     "densenet201": "DenseNet201",
+    "vgg16": "VGG16",
+    "vgg19": "VGG19",
 }
