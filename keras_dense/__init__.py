@@ -25,7 +25,10 @@ _EXPORTS = {
     "layer_macs": "keras_dense.flops",
     "summarize": "keras_dense.summary",
 }
-_SUBMODULES = ("densenet", "flops", "registry", "summary")
+_SUBMODULES = (
+    "densenet", "flops", "registry", "summary",
+    "resnet", "inception_v3", "dense_resnet",
+)
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
 

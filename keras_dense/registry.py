@@ -59,6 +59,9 @@ _REGISTRY: dict = {}
 # Modules whose import registers a family; loaded on the first registry query.
 FAMILY_MODULES = (
     "keras_dense.densenet",
+    "keras_dense.resnet",
+    "keras_dense.inception_v3",
+    "keras_dense.dense_resnet",
 )
 
 
