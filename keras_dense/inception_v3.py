@@ -23,7 +23,7 @@ nothing; we name them after the block and branch instead:
 Example:
     >>> from keras_dense import inception_v3
     >>> model = inception_v3.InceptionV3(weights=None)
-    >>> tiny = inception_v3.InceptionV3(input_shape=(75, 75, 3), width=0.125, classes=10)
+    >>> tiny = inception_v3.InceptionV3(input_shape=(75, 75, 3), width=0.125, blocks=(1, 1, 1))
 """
 
 from keras import layers
@@ -34,6 +34,14 @@ from keras_dense.registry import register_model
 BN_EPSILON = 1e-3  # Keras's BatchNormalization default, which InceptionV3 uses
 DEFAULT_SIZE = 299
 MIN_SIZE = 75
+INCEPTION_A_POOL_FILTERS = (32, 64, 64)  # pool projections of mixed0, mixed1, mixed2
+INCEPTION_B_CHANNELS = (128, 160, 160, 192)  # 7x7 branch channels of mixed4-7
+BLOCKS = (3, 4, 2)  # 35x35, 17x17 and 8x8 blocks of Inception v3
+
+
+def _inception_b_channels(count):
+    """The first `count - 1` 17x17 blocks' channels, then the last one's (192)."""
+    return INCEPTION_B_CHANNELS[:count - 1] + INCEPTION_B_CHANNELS[-1:]
 
 
 def _scaled(filters, width):
@@ -226,6 +234,7 @@ def InceptionV3(
     classifier_activation="softmax",
     name="inception_v3",
     width=1.0,
+    blocks=BLOCKS,
 ):
     """Instantiates Inception v3, interchangeable with `keras.applications.InceptionV3`.
 
@@ -240,6 +249,9 @@ def InceptionV3(
         name: model name.
         width: channel multiplier of every convolution (1.0 is Inception v3;
             smaller values make quick test models, without published weights).
+        blocks: numbers of 35x35, 17x17 and 8x8 blocks, at most `(3, 4, 2)`
+            (Inception v3); fewer make quick test models. The last 17x17
+            block keeps its 192 channels.
 
     Returns:
         A `keras.Model`.
@@ -251,24 +263,38 @@ def InceptionV3(
     model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
     if not width > 0:
         raise ValueError(f"width must be a positive channel multiplier; got {width!r}.")
-    if weights == "imagenet" and width != 1.0:
+    blocks = tuple(blocks)
+    if len(blocks) != 3 or any(
+        not isinstance(n, int) or not 1 <= n <= most for n, most in zip(blocks, BLOCKS)
+    ):
         raise ValueError(
-            f"The ImageNet weights exist only for width=1.0; got width={width!r}."
+            f"blocks must be 3 counts of 35x35, 17x17 and 8x8 blocks between 1 and {BLOCKS}; "
+            f"got {blocks!r}."
+        )
+    if weights == "imagenet" and (width != 1.0 or blocks != BLOCKS):
+        raise ValueError(
+            f"The ImageNet weights exist only for width=1.0 and blocks={BLOCKS}; "
+            f"got width={width!r}, blocks={blocks!r}."
         )
     input_shape = model_utils.resolve_input_shape(
         input_shape, DEFAULT_SIZE, MIN_SIZE, include_top, weights
     )
     image, inputs = model_utils.model_input(input_tensor, input_shape)
 
+    # Keras numbers the blocks in order: mixed0-2 (35x35), mixed3 (reduction),
+    # mixed4-7 (17x17), mixed8 (reduction), mixed9-10 (8x8).
+    names = (f"mixed{i}" for i in range(sum(blocks) + 2))
     x = _stem(image, width)
-    for i, pool_filters in enumerate((32, 64, 64)):  # mixed0-2: 35x35
-        x = inception_a(x, pool_filters, f"mixed{i}", width)
-    x = reduction_a(x, "mixed3", width)
-    for i, channels_7x7 in enumerate((128, 160, 160, 192), start=4):  # mixed4-7: 17x17
-        x = inception_b(x, channels_7x7, f"mixed{i}", width)
-    x = reduction_b(x, "mixed8", width)
-    for i in range(2):  # mixed9-10: 8x8
-        x = inception_c(x, f"mixed{9 + i}", split_name=f"mixed9_{i}", width=width)
+    for pool_filters in INCEPTION_A_POOL_FILTERS[:blocks[0]]:
+        x = inception_a(x, pool_filters, next(names), width)
+    x = reduction_a(x, next(names), width)
+    for channels_7x7 in _inception_b_channels(blocks[1]):
+        x = inception_b(x, channels_7x7, next(names), width)
+    x = reduction_b(x, next(names), width)
+    names_8x8 = [next(names) for _ in range(blocks[2])]
+    for i, name_8x8 in enumerate(names_8x8):
+        # Keras names the 3x3 split of every 8x8 block after the first: mixed9_0, mixed9_1
+        x = inception_c(x, name_8x8, split_name=f"{names_8x8[0]}_{i}", width=width)
 
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
