@@ -157,3 +157,47 @@ def test_summary_command_for_a_cifar_resnet():
     assert result.returncode == 0, result.stderr
     assert "Total params:         271,098" in result.stdout
     assert "conv3_block1_0_pad" in result.stdout
+
+
+def _torchvision_resnet_forward(model, images, depths):
+    """torchvision's ResNet (basic blocks) forward pass in plain torch, on `model`'s weights."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+
+    def tensor(name, index):
+        return torch.from_numpy(np.asarray(model.get_layer(name).weights[index].numpy()))
+
+    def conv(x, name, stride, padding):
+        kernel = tensor(f"{name}_conv", 0).permute(3, 2, 0, 1)  # HWIO -> OIHW
+        return F.conv2d(x, kernel, stride=stride, padding=padding)
+
+    def bn(x, name):
+        gamma, beta, mean, var = (tensor(f"{name}_bn", i) for i in range(4))
+        return F.batch_norm(x, mean, var, gamma, beta, training=False, eps=1e-5)
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)
+    x = F.max_pool2d(F.relu(bn(conv(x, "conv1", 2, 3), "conv1")), 3, 2, padding=1)
+    for i, depth in enumerate(depths):
+        for j in range(depth):
+            name, stride = f"conv{i + 2}_block{j + 1}", 2 if i > 0 and j == 0 else 1
+            identity = x
+            if f"{name}_0_conv" in [layer.name for layer in model.layers]:
+                identity = bn(conv(x, f"{name}_0", stride, 0), f"{name}_0")
+            y = F.relu(bn(conv(x, f"{name}_1", stride, 1), f"{name}_1"))
+            x = F.relu(bn(conv(y, f"{name}_2", 1, 1), f"{name}_2") + identity)
+    x = x.mean(dim=(2, 3))
+    logits = x @ tensor("predictions", 0) + tensor("predictions", 1)
+    return logits.numpy()
+
+
+def test_basic_block_resnet_computes_what_torchvision_computes():
+    depths = (2, 1, 1, 1)
+    keras.utils.set_random_seed(0)
+    model = resnet.ResNet18(depths=depths, widths=(8, 8, 16, 16), stem_filters=8,
+                            input_shape=(64, 64, 3), classes=7, classifier_activation=None)
+    randomize_weights(model, gamma_range=(0.5, 1.5))
+    images = np.random.default_rng(1).standard_normal((2, 64, 64, 3)).astype("float32")
+    expected = _torchvision_resnet_forward(model, images, depths)
+    got = keras.ops.convert_to_numpy(model(images, training=False))
+    assert np.abs(expected[0] - expected[1]).max() > 1e-3
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
