@@ -63,6 +63,9 @@ FAMILY_MODULES = (
     "keras_dense.alexnet",
     "keras_dense.vgg",
     "keras_dense.googlenet",
+    "keras_dense.resnet",
+    "keras_dense.inception_v3",
+    "keras_dense.dense_resnet",
 )
 
 
