@@ -24,8 +24,16 @@ _EXPORTS = {
     "count_macs": "keras_dense.flops",
     "layer_macs": "keras_dense.flops",
     "summarize": "keras_dense.summary",
+    "predict": "keras_dense.prediction",
+    "preprocess_input": "keras_dense.imagenet_utils",
+    "decode_predictions": "keras_dense.imagenet_utils",
+    "finetune": "keras_dense.finetuning",
 }
-_SUBMODULES = ("densenet", "flops", "registry", "summary")
+_SUBMODULES = (
+    "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
+    "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
+    "resnet", "inception_v3", "dense_resnet",
+)
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
 

@@ -59,6 +59,13 @@ _REGISTRY: dict = {}
 # Modules whose import registers a family; loaded on the first registry query.
 FAMILY_MODULES = (
     "keras_dense.densenet",
+    "keras_dense.lenet",
+    "keras_dense.alexnet",
+    "keras_dense.vgg",
+    "keras_dense.googlenet",
+    "keras_dense.resnet",
+    "keras_dense.inception_v3",
+    "keras_dense.dense_resnet",
 )
 
 

@@ -12,6 +12,8 @@ import sys
 
 COMMAND_MODULES = (
     "keras_dense.cli.models_cmd",
+    "keras_dense.cli.predict_cmd",
+    "keras_dense.cli.weights_cmd",
 )
 
 

@@ -1,0 +1,171 @@
+"""Loading images for ImageNet models with Pillow.
+
+`load_image` applies the EXIF orientation, converts every mode (grayscale,
+RGBA, palette, CMYK, 16-bit) to 8-bit RGB and resizes as the Keras examples
+do (`keras.utils.load_img(path, target_size=(224, 224))`: nearest neighbour,
+no crop), or optionally resizes the short side and takes the centre crop.
+Huge images (decompression bombs), non-images and damaged files raise
+`ImageLoadError` naming the file.
+
+Example:
+    >>> from keras_dense.images import load_image, find_images
+    >>> pixels = load_image("elephant.jpg")          # (224, 224, 3) uint8
+    >>> paths = find_images(["photos/"])              # walks folders
+"""
+
+import os
+import pathlib
+import warnings
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+CROP_FRACTION = 0.875  # centre crop: 224 of a 256 short side, as torchvision evaluates
+MAX_PIXELS = 89_478_485  # Pillow's default decompression-bomb limit (~ 0.25 GB of RGB)
+
+
+class ImageLoadError(ValueError):
+    """One file could not be loaded as an image; the message names it."""
+
+
+def find_images(paths):
+    """Expands files and folders into a sorted list of image files.
+
+    Args:
+        paths: file and folder paths; folders are walked recursively and only
+            files with an image extension are kept from them.
+
+    Returns:
+        A list of `pathlib.Path`, files given directly first, in argument order.
+
+    Raises:
+        ImageLoadError: a path does not exist.
+    """
+    found = []
+    for path in map(pathlib.Path, paths):
+        if path.is_dir():
+            found.extend(sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            ))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ImageLoadError(f"{path} does not exist.")
+    return found
+
+
+def _to_rgb(image):
+    """8-bit RGB from any Pillow mode; transparency is composited over white."""
+    from PIL import Image
+
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16/32-bit integers or floats: Pillow's convert clips at 255; rescale instead.
+        values = np.asarray(image, dtype=np.float64)
+        high = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        values = np.clip(np.round(values * (255.0 / high)), 0, 255).astype(np.uint8)
+        return Image.fromarray(values, mode="L").convert("RGB")
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
+
+
+def _resize(image, size, crop, interpolation):
+    from PIL import Image
+
+    resample = getattr(Image.Resampling, interpolation.upper())
+    height, width = size
+    if not crop:
+        if image.size != (width, height):
+            image = image.resize((width, height), resample)
+        return image
+    scale = max(height, width) / CROP_FRACTION / min(image.size)
+    resized = image.resize(
+        (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale))),
+        resample,
+    )
+    left = (resized.size[0] - width) // 2
+    top = (resized.size[1] - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def to_rgb_array(image, size=(224, 224), crop=False, interpolation="nearest", name="image"):
+    """An RGB uint8 array `(height, width, 3)` from a Pillow image.
+
+    Args:
+        image: a `PIL.Image.Image` of any mode.
+        size: `(height, width)`, or `None` to keep the image's size.
+        crop: resize the short side to `size / 0.875`, then take the centre crop;
+            `False` resizes to `size` directly, as the Keras examples do.
+        interpolation: one of `INTERPOLATIONS` (`"nearest"` is Keras' default).
+        name: how errors name the image.
+
+    Returns:
+        A `numpy.ndarray` of dtype uint8.
+    """
+    from PIL import ImageOps
+
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(
+            f"interpolation must be one of {', '.join(INTERPOLATIONS)}; got {interpolation!r}."
+        )
+    try:
+        image = ImageOps.exif_transpose(image) or image
+        image = _to_rgb(image)
+        if size is not None:
+            image = _resize(image, tuple(size), crop, interpolation)
+        return np.asarray(image, dtype=np.uint8)
+    except OSError as error:  # damaged or truncated pixel data
+        raise ImageLoadError(f"{name} is damaged or truncated ({error}).") from None
+
+
+def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
+    """Loads one image file as an RGB uint8 array `(height, width, 3)`.
+
+    Args:
+        path: the image file.
+        size, crop, interpolation: as in `to_rgb_array`.
+
+    Returns:
+        A `numpy.ndarray` of dtype uint8.
+
+    Raises:
+        ImageLoadError: the file is missing, not an image, damaged, or so large
+            that decoding it could exhaust memory (a decompression bomb).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                pixels = image.size[0] * image.size[1]
+                if pixels > MAX_PIXELS:
+                    raise ImageLoadError(
+                        f"{path} is {image.size[0]}x{image.size[1]} pixels, more than the "
+                        f"{MAX_PIXELS:,} allowed (a possible decompression bomb); "
+                        "downscale it first."
+                    )
+                image.load()
+                return to_rgb_array(image, size, crop, interpolation, name=path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageLoadError(
+                f"{path} is larger than the {MAX_PIXELS:,} pixels allowed (a possible "
+                "decompression bomb); downscale it first."
+            ) from None
+        except UnidentifiedImageError:
+            raise ImageLoadError(f"{path} is not an image file Pillow can read.") from None
+        except FileNotFoundError:
+            raise ImageLoadError(f"{path} does not exist.") from None
+        except IsADirectoryError:
+            raise ImageLoadError(f"{path} is a folder, not an image file.") from None
+        except ImageLoadError:
+            raise
+        except OSError as error:
+            raise ImageLoadError(f"{path} is damaged or truncated ({error}).") from None

@@ -1,0 +1,319 @@
+"""Inception v3 (Szegedy et al., "Rethinking the Inception Architecture for
+Computer Vision", CVPR 2016).
+
+The model is a layer-for-layer twin of `keras.applications.InceptionV3`: the
+same layers in the same order with the same weight shapes, so the published
+`.h5` files (which Keras loads by layer order) load unchanged, and the same
+outputs for the same weights.
+
+Layer names. Keras names only the block outputs (`mixed0` ... `mixed10`, the
+inner `mixed9_0`, `mixed9_1`), `avg_pool` and `predictions`; we keep those
+names exactly. Keras leaves every other layer auto-named (`conv2d_57`,
+`batch_normalization_57`, ...), names that change with the session and say
+nothing; we name them after the block and branch instead:
+
+- stem: `stem_1a_3x3`, `stem_2a_3x3`, `stem_2b_3x3`, `stem_3a_pool`,
+  `stem_3b_1x1`, `stem_4a_3x3`, `stem_5a_pool` (the paper's / TF-slim's labels);
+- in block `mixedN`: `mixedN_{branch}_{k}` for the k-th convolution of a
+  branch (`1x1`, `5x5`, `3x3`, `3x3dbl`, `7x7`, `7x7dbl`, `7x7x3`), `a`/`b`
+  for the 1x3 / 3x1 split of the 8x8 blocks, `mixedN_pool` for the pooling and
+  `mixedN_pool_proj` for its 1x1 projection;
+- each convolution unit `P` is `P_conv`, `P_bn`, `P_relu`.
+
+Example:
+    >>> from keras_dense import inception_v3
+    >>> model = inception_v3.InceptionV3(weights=None)
+    >>> tiny = inception_v3.InceptionV3(input_shape=(75, 75, 3), width=0.125, blocks=(1, 1, 1))
+"""
+
+from keras import layers
+
+from keras_dense import model_utils
+from keras_dense.registry import register_model
+
+BN_EPSILON = 1e-3  # Keras's BatchNormalization default, which InceptionV3 uses
+DEFAULT_SIZE = 299
+MIN_SIZE = 75
+INCEPTION_A_POOL_FILTERS = (32, 64, 64)  # pool projections of mixed0, mixed1, mixed2
+INCEPTION_B_CHANNELS = (128, 160, 160, 192)  # 7x7 branch channels of mixed4-7
+BLOCKS = (3, 4, 2)  # 35x35, 17x17 and 8x8 blocks of Inception v3
+
+
+def _inception_b_channels(count):
+    """The first `count - 1` 17x17 blocks' channels, then the last one's (192)."""
+    return INCEPTION_B_CHANNELS[:count - 1] + INCEPTION_B_CHANNELS[-1:]
+
+
+def _scaled(filters, width):
+    return max(1, int(filters * width))
+
+
+def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.0):
+    """Convolution (no bias), batch norm without scale, ReLU: `{name}_conv/_bn/_relu`.
+
+    Args:
+        x: input tensor.
+        filters: output channels (before `width` scaling).
+        kernel_size: `(rows, cols)`, e.g. `(1, 7)` for a factorised convolution.
+        name: layer-name prefix.
+        strides: convolution strides.
+        padding: `"same"` or `"valid"`.
+        width: channel multiplier (1.0 is Inception v3).
+
+    Returns:
+        Output tensor.
+
+    Example:
+        >>> y = conv2d_bn(keras.Input((35, 35, 192)), 64, (1, 1), "mixed0_1x1")
+    """
+    x = layers.Conv2D(
+        _scaled(filters, width), kernel_size, strides=strides, padding=padding,
+        use_bias=False, name=f"{name}_conv",
+    )(x)
+    x = layers.BatchNormalization(axis=-1, scale=False, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _pool_projection(x, filters, name, width):
+    y = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    return conv2d_bn(y, filters, (1, 1), f"{name}_pool_proj", width=width)
+
+
+def inception_a(x, pool_filters, name, width=1.0):
+    """The 35x35 block (Figure 5 of the paper): 1x1, 5x5, double 3x3 and pool branches.
+
+    Args:
+        x: input tensor (35x35 at the default size).
+        pool_filters: channels of the pool projection (32 for mixed0, else 64).
+        name: block name, e.g. `"mixed0"` (also the output concatenation's name).
+        width: channel multiplier.
+
+    Returns:
+        Output tensor with 224 + `pool_filters` channels (at width 1).
+    """
+    branch1x1 = conv2d_bn(x, 64, (1, 1), f"{name}_1x1", width=width)
+    branch5x5 = conv2d_bn(x, 48, (1, 1), f"{name}_5x5_1", width=width)
+    branch5x5 = conv2d_bn(branch5x5, 64, (5, 5), f"{name}_5x5_2", width=width)
+    branch3x3dbl = conv2d_bn(x, 64, (1, 1), f"{name}_3x3dbl_1", width=width)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_2", width=width)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_3", width=width)
+    branch_pool = _pool_projection(x, pool_filters, name, width)
+    return layers.Concatenate(axis=-1, name=name)(
+        [branch1x1, branch5x5, branch3x3dbl, branch_pool]
+    )
+
+
+def reduction_a(x, name, width=1.0):
+    """35x35 -> 17x17 grid reduction: strided 3x3, strided double 3x3, max-pool.
+
+    Args:
+        x: input tensor.
+        name: block name (Keras: `"mixed3"`).
+        width: channel multiplier.
+
+    Returns:
+        Output tensor at half the resolution, 480 + input channels (at width 1).
+    """
+    branch3x3 = conv2d_bn(x, 384, (3, 3), f"{name}_3x3", strides=2, padding="valid",
+                          width=width)
+    branch3x3dbl = conv2d_bn(x, 64, (1, 1), f"{name}_3x3dbl_1", width=width)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_2", width=width)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_3", strides=2,
+                             padding="valid", width=width)
+    branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x)
+    return layers.Concatenate(axis=-1, name=name)([branch3x3, branch3x3dbl, branch_pool])
+
+
+def inception_b(x, channels_7x7, name, width=1.0):
+    """The 17x17 block (Figure 6): 7x7 convolutions factorised into 1x7 and 7x1.
+
+    Args:
+        x: input tensor (17x17 at the default size).
+        channels_7x7: inner channels of the factorised branches (128, 160, 192).
+        name: block name, e.g. `"mixed4"`.
+        width: channel multiplier.
+
+    Returns:
+        Output tensor with 768 channels (at width 1).
+    """
+    c = channels_7x7
+    branch1x1 = conv2d_bn(x, 192, (1, 1), f"{name}_1x1", width=width)
+    branch7x7 = conv2d_bn(x, c, (1, 1), f"{name}_7x7_1", width=width)
+    branch7x7 = conv2d_bn(branch7x7, c, (1, 7), f"{name}_7x7_2", width=width)
+    branch7x7 = conv2d_bn(branch7x7, 192, (7, 1), f"{name}_7x7_3", width=width)
+    branch7x7dbl = x
+    for k, (filters, kernel) in enumerate(
+        [(c, (1, 1)), (c, (7, 1)), (c, (1, 7)), (c, (7, 1)), (192, (1, 7))], start=1
+    ):
+        branch7x7dbl = conv2d_bn(branch7x7dbl, filters, kernel, f"{name}_7x7dbl_{k}",
+                                 width=width)
+    branch_pool = _pool_projection(x, 192, name, width)
+    return layers.Concatenate(axis=-1, name=name)(
+        [branch1x1, branch7x7, branch7x7dbl, branch_pool]
+    )
+
+
+def reduction_b(x, name, width=1.0):
+    """17x17 -> 8x8 grid reduction: 1x1-3x3/2, 1x1-1x7-7x1-3x3/2 and max-pool branches.
+
+    Args:
+        x: input tensor.
+        name: block name (Keras: `"mixed8"`).
+        width: channel multiplier.
+
+    Returns:
+        Output tensor at half the resolution, 512 + input channels (at width 1).
+    """
+    branch3x3 = conv2d_bn(x, 192, (1, 1), f"{name}_3x3_1", width=width)
+    branch3x3 = conv2d_bn(branch3x3, 320, (3, 3), f"{name}_3x3_2", strides=2,
+                          padding="valid", width=width)
+    branch7x7x3 = conv2d_bn(x, 192, (1, 1), f"{name}_7x7x3_1", width=width)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, (1, 7), f"{name}_7x7x3_2", width=width)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, (7, 1), f"{name}_7x7x3_3", width=width)
+    branch7x7x3 = conv2d_bn(branch7x7x3, 192, (3, 3), f"{name}_7x7x3_4", strides=2,
+                            padding="valid", width=width)
+    branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x)
+    return layers.Concatenate(axis=-1, name=name)([branch3x3, branch7x7x3, branch_pool])
+
+
+def _split_3x3(x, name, width):
+    """Parallel 1x3 and 3x1 convolutions `{name}a`, `{name}b` (Figure 7)."""
+    return (
+        conv2d_bn(x, 384, (1, 3), f"{name}a", width=width),
+        conv2d_bn(x, 384, (3, 1), f"{name}b", width=width),
+    )
+
+
+def inception_c(x, name, split_name=None, width=1.0):
+    """The 8x8 block (Figure 7): 3x3 branches split into parallel 1x3 and 3x1.
+
+    Args:
+        x: input tensor (8x8 at the default size).
+        name: block name, e.g. `"mixed9"`.
+        split_name: name of the 3x3 branch's concatenation; Keras names it
+            `mixed9_0` in mixed9 and `mixed9_1` in mixed10. Defaults to
+            `{name}_3x3_concat`.
+        width: channel multiplier.
+
+    Returns:
+        Output tensor with 2048 channels (at width 1).
+    """
+    branch1x1 = conv2d_bn(x, 320, (1, 1), f"{name}_1x1", width=width)
+    branch3x3 = conv2d_bn(x, 384, (1, 1), f"{name}_3x3_1", width=width)
+    branch3x3 = layers.Concatenate(axis=-1, name=split_name or f"{name}_3x3_concat")(
+        list(_split_3x3(branch3x3, f"{name}_3x3_2", width))
+    )
+    branch3x3dbl = conv2d_bn(x, 448, (1, 1), f"{name}_3x3dbl_1", width=width)
+    branch3x3dbl = conv2d_bn(branch3x3dbl, 384, (3, 3), f"{name}_3x3dbl_2", width=width)
+    branch3x3dbl = layers.Concatenate(axis=-1, name=f"{name}_3x3dbl_concat")(
+        list(_split_3x3(branch3x3dbl, f"{name}_3x3dbl_3", width))
+    )
+    branch_pool = _pool_projection(x, 192, name, width)
+    return layers.Concatenate(axis=-1, name=name)(
+        [branch1x1, branch3x3, branch3x3dbl, branch_pool]
+    )
+
+
+def _stem(x, width):
+    x = conv2d_bn(x, 32, (3, 3), "stem_1a_3x3", strides=2, padding="valid", width=width)
+    x = conv2d_bn(x, 32, (3, 3), "stem_2a_3x3", padding="valid", width=width)
+    x = conv2d_bn(x, 64, (3, 3), "stem_2b_3x3", width=width)
+    x = layers.MaxPooling2D(3, strides=2, name="stem_3a_pool")(x)
+    x = conv2d_bn(x, 80, (1, 1), "stem_3b_1x1", padding="valid", width=width)
+    x = conv2d_bn(x, 192, (3, 3), "stem_4a_3x3", padding="valid", width=width)
+    return layers.MaxPooling2D(3, strides=2, name="stem_5a_pool")(x)
+
+
+def InceptionV3(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="inception_v3",
+    width=1.0,
+    blocks=BLOCKS,
+):
+    """Instantiates Inception v3, interchangeable with `keras.applications.InceptionV3`.
+
+    Args:
+        include_top: whether to include the classifier.
+        weights: `None`, `"imagenet"` or a path to a weights file.
+        input_tensor: optional Keras tensor to use as the image input.
+        input_shape: optional `(height, width, 3)`; at least 75x75.
+        pooling: `None`, `"avg"` or `"max"` global pooling when `include_top=False`.
+        classes: number of classes.
+        classifier_activation: activation of the classifier (`None` for logits).
+        name: model name.
+        width: channel multiplier of every convolution (1.0 is Inception v3;
+            smaller values make quick test models, without published weights).
+        blocks: numbers of 35x35, 17x17 and 8x8 blocks, at most `(3, 4, 2)`
+            (Inception v3); fewer make quick test models. The last 17x17
+            block keeps its 192 channels.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+        >>> model = InceptionV3(weights=None)  # 23,851,784 parameters
+    """
+    model_utils.check_channels_last(name)
+    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
+    if not width > 0:
+        raise ValueError(f"width must be a positive channel multiplier; got {width!r}.")
+    blocks = tuple(blocks)
+    if len(blocks) != 3 or any(
+        not isinstance(n, int) or not 1 <= n <= most for n, most in zip(blocks, BLOCKS)
+    ):
+        raise ValueError(
+            f"blocks must be 3 counts of 35x35, 17x17 and 8x8 blocks between 1 and {BLOCKS}; "
+            f"got {blocks!r}."
+        )
+    if weights == "imagenet" and (width != 1.0 or blocks != BLOCKS):
+        raise ValueError(
+            f"The ImageNet weights exist only for width=1.0 and blocks={BLOCKS}; "
+            f"got width={width!r}, blocks={blocks!r}."
+        )
+    input_shape = model_utils.resolve_input_shape(
+        input_shape, DEFAULT_SIZE, MIN_SIZE, include_top, weights
+    )
+    image, inputs = model_utils.model_input(input_tensor, input_shape)
+
+    # Keras numbers the blocks in order: mixed0-2 (35x35), mixed3 (reduction),
+    # mixed4-7 (17x17), mixed8 (reduction), mixed9-10 (8x8).
+    names = (f"mixed{i}" for i in range(sum(blocks) + 2))
+    x = _stem(image, width)
+    for pool_filters in INCEPTION_A_POOL_FILTERS[:blocks[0]]:
+        x = inception_a(x, pool_filters, next(names), width)
+    x = reduction_a(x, next(names), width)
+    for channels_7x7 in _inception_b_channels(blocks[1]):
+        x = inception_b(x, channels_7x7, next(names), width)
+    x = reduction_b(x, next(names), width)
+    names_8x8 = [next(names) for _ in range(blocks[2])]
+    for i, name_8x8 in enumerate(names_8x8):
+        # Keras names the 3x3 split of every 8x8 block after the first: mixed9_0, mixed9_1
+        x = inception_c(x, name_8x8, split_name=f"{names_8x8[0]}_{i}", width=width)
+
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = model_utils.classifier(x, classes, classifier_activation)
+    else:
+        x = model_utils.global_pool(x, pooling)
+    return model_utils.finish_model(
+        inputs, x, name, weights, weights_key="inception_v3", include_top=include_top
+    )
+
+
+register_model(
+    "inception_v3",
+    InceptionV3,
+    family="inception",
+    input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3),
+    classes=1000,
+    params=23_851_784,
+    preprocess="tf",
+    weights="inception_v3",
+    description="Inception v3, ImageNet (keras.applications-compatible)",
+)
