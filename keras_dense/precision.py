@@ -74,3 +74,25 @@ def max_probability_difference(reference, other, images, batch_size=32):
     a = reference.predict(images, batch_size=batch_size, verbose=0)
     b = other.predict(images, batch_size=batch_size, verbose=0)
     return float(np.max(np.abs(np.asarray(a, "float32") - np.asarray(b, "float32"))))
+
+
+def inference_model(model, precision="float32", fold_bn=True):
+    """The fast inference copy of `model`: batch norms folded, then cast.
+
+    Args:
+        model: a functional `keras.Model`.
+        precision: `"float32"` or `"bfloat16"`.
+        fold_bn: fold each conv -> BN pair (`keras_dense.fold`).
+
+    Returns:
+        A `keras.Model` (`model` itself when there is nothing to change).
+
+    Example:
+        >>> fast = inference_model(model, precision="bfloat16")
+    """
+    check_precision(precision)
+    if fold_bn:
+        from keras_dense import fold
+
+        model = fold.fold_batch_norms(model)
+    return cast_model(model, precision)

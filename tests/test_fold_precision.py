@@ -79,3 +79,39 @@ def test_precision_is_checked():
         precision.cast_model(_small_imagenet_densenet(), "float8")
     model = _small_imagenet_densenet()
     assert precision.cast_model(model, "float32") is model
+
+
+def test_predict_fast_paths_agree_with_plain(tmp_path):
+    import keras_dense
+
+    model = densenet.DenseNet([1, 1, 1, 1], input_shape=(32, 32, 3), name="densenet121")
+    _randomize_bn_statistics(model, seed=2)
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype("uint8")
+    plain = keras_dense.predict(pixels, model=model, top=5, fold_bn=False)
+    folded = keras_dense.predict(pixels, model=model, top=5)
+    bf16 = keras_dense.predict(pixels, model=model, top=5, precision="bfloat16")
+    for a, b, c in zip(plain, folded, bf16):
+        assert [w for w, _, _ in a] == [w for w, _, _ in b]
+        np.testing.assert_allclose([p for *_, p in a], [p for *_, p in b], atol=1e-6)
+        np.testing.assert_allclose([p for *_, p in a], [p for *_, p in c], atol=2e-2)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        keras_dense.predict(pixels, model=model, precision="half")
+
+
+def test_cli_predict_bfloat16_reports_the_difference(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype("uint8")
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dense", "predict", str(tmp_path / "a.png"), "--model",
+         "densenet121", "--weights", "none", "--top", "2",
+         "--precision", "bfloat16"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "largest probability difference against float32 on the first 1 images" in (
+        result.stderr)
