@@ -68,3 +68,35 @@ def write_json(name, payload):
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+class PeakRSS:
+    """Context manager sampling this process's RSS every `interval` s; `.peak_gb` after.
+
+    `getrusage` keeps the peak of the whole process life (model building
+    included); this measures the peak of one stretch of work.
+    """
+
+    def __init__(self, interval=0.005):
+        self.interval = interval
+        self.peak_gb = 0.0
+        self.start_gb = 0.0
+
+    def _poll(self):
+        while not self._stop.is_set():
+            self.peak_gb = max(self.peak_gb, rss_gb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        import threading
+
+        self.start_gb = self.peak_gb = rss_gb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_gb = max(self.peak_gb, rss_gb())
