@@ -28,11 +28,13 @@ _EXPORTS = {
     "preprocess_input": "keras_dense.imagenet_utils",
     "decode_predictions": "keras_dense.imagenet_utils",
     "finetune": "keras_dense.finetuning",
+    "inference_model": "keras_dense.precision",
 }
 _SUBMODULES = (
     "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
     "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
     "resnet", "inception_v3", "dense_resnet",
+    "fold", "precision", "recompute", "train_defaults",
 )
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))

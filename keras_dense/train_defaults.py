@@ -14,7 +14,9 @@ Example:
 import keras
 
 # Backend -> model.compile(jit_compile=...). XLA on the TensorFlow CPU backend
-# was not faster for DenseNet-BC training here (see README).
+# made DenseNet-BC-100 training about 5x slower here (2 vs 7-13 images/s in
+# the same busy minutes), so it stays off; the other things tried (PyTorch
+# backend, mixed_bfloat16) are in README.md, "Performance options".
 JIT_COMPILE = {"tensorflow": False, "jax": True, "torch": False}
 
 
