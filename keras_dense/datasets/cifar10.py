@@ -106,7 +106,7 @@ def load(source=None, cache_dir=None, use_cache=True):
     except DataSourceError:
         raise
     except UnsafePickleError as error:
-        raise DataSourceError(f"CIFAR-10 source {str(path)!r} was refused: {error}.") from error
+        raise DataSourceError(f"CIFAR-10 source {str(path)!r} is not safe to read: {error}.") from error
     except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError,
             tarfile.TarError, zipfile.BadZipFile) as error:
         raise DataSourceError(
