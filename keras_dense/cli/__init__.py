@@ -12,6 +12,7 @@ import sys
 
 COMMAND_MODULES = (
     "keras_dense.cli.models_cmd",
+    "keras_dense.cli.train_cmd",
 )
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import keras
 
 from keras_dense.training import augment, plots
+from keras_dense.training import optim
 from keras_dense.training import recipe as recipe_lib
 from keras_dense.training.device import describe_device
 
@@ -232,10 +233,10 @@ def build_model(name, classes, recipe, seed=0, model_kwargs=None):
 
 
 def _compile(model, recipe, steps_per_epoch, jit, optimizer=None):
-    optimizer = optimizer or recipe_lib.make_optimizer(recipe, steps_per_epoch)
-    recipe_lib.exclude_from_decay(optimizer)
+    optimizer = optimizer or optim.make_optimizer(recipe, steps_per_epoch)
+    optim.exclude_from_decay(optimizer)
     model.compile(
-        optimizer=optimizer, loss=recipe_lib.make_loss(recipe), metrics=["accuracy"],
+        optimizer=optimizer, loss=optim.make_loss(recipe), metrics=["accuracy"],
         jit_compile=jit,
     )
 
@@ -400,7 +401,7 @@ def _finish(model, run_dir, config, recorder, test, names, info):
         "epochs": len(rows),
         "wall_seconds": sum(row["epoch_seconds"] for row in rows),
         "images_per_second": float(np.median(speeds)),
-        "train_images": int(rows[-1]["images_per_second"] * rows[-1]["train_seconds"] + 0.5),
+        "train_images": recorder.train_images,
         "test_images": len(x_test),
         **info,
         "mixed_precision": config["mixed_precision"],
