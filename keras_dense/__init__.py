@@ -25,7 +25,7 @@ _EXPORTS = {
     "layer_macs": "keras_dense.flops",
     "summarize": "keras_dense.summary",
 }
-_SUBMODULES = ("densenet", "flops", "registry", "summary")
+_SUBMODULES = ("datasets", "densenet", "flops", "registry", "summary", "training")
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
 

@@ -77,20 +77,36 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
     assert sum(line.strip().startswith(("airplane", "truck")) for line in evaluated.stdout.splitlines()) == 2
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    env = _env(tmp_path)
-    missing = _cli("train", TINY_MODEL, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r"),
-                   env=env)
-    assert missing.returncode == 2
-    assert "keras-dense: error: CIFAR-10 source" in missing.stderr and "does not exist" in missing.stderr
-    assert "Traceback" not in missing.stderr
+def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    # In-process (same code path as the command, without a new interpreter per case).
+    from keras_dense.cli import main
+
+    monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
+
+    def error_of(*args):
+        assert main(list(args)) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("keras-dense: error: ") and "Traceback" not in err
+        return err
+
+    err = error_of("train", TINY_MODEL, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
+    assert "CIFAR-10 source" in err and "does not exist" in err
     assert not (tmp_path / "r").exists()  # nothing left behind
+    assert "--resume takes the model and recipe" in error_of("train", "--resume", str(tmp_path),
+                                                             "--epochs", "3")
+    assert "has no completed epoch to resume from" in error_of(
+        "train", "--resume", str(_run_without_epochs(tmp_path)))
+    assert "is not a training run folder" in error_of("evaluate", str(tmp_path))
+    assert "name a MODEL to train" in error_of("train")
 
-    resume_extra = _cli("train", "--resume", str(tmp_path), "--epochs", "3", env=env)
-    assert resume_extra.returncode == 2 and "--resume takes the model and recipe" in resume_extra.stderr
 
-    no_run = _cli("evaluate", str(tmp_path), env=env)
-    assert no_run.returncode == 2 and "is not a training run folder" in no_run.stderr
+def _run_without_epochs(tmp_path):
+    run = tmp_path / "empty_run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    return run
 
-    bad_arch = _cli("train", TINY_MODEL, "--arch", "growth", env=env)
-    assert bad_arch.returncode == 2 and "--arch takes KEY=VALUE" in bad_arch.stderr
+
+def test_bad_arch_option_is_an_argparse_error(tmp_path):
+    result = _cli("train", TINY_MODEL, "--arch", "growth", env=_env(tmp_path))
+    assert result.returncode == 2 and "--arch takes KEY=VALUE" in result.stderr

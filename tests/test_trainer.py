@@ -85,3 +85,14 @@ def test_small_model_learns_real_cifar10_well_above_chance(tmp_path):
         test_subset=1000, model_kwargs={"blocks": (2, 2, 2), "growth_rate": 8}, verbose=0,
     )
     assert metrics["test_accuracy"] > 0.25, metrics
+
+
+def test_evaluate_a_plain_keras_file_adds_the_normalising_front(tmp_path, tiny_data):
+    from keras_dense import registry
+
+    network = registry.get_model(TINY_MODEL, classes=10, **TINY_ARCH)
+    path = tmp_path / "plain.keras"
+    network.save(path)
+    report = trainer.evaluate(path, data=tiny_data, test_subset=20)
+    assert report["images"] == 20 and 0 <= report["accuracy"] <= 1
+    assert sum(sum(row) for row in report["confusion"]) == 20
