@@ -33,7 +33,7 @@ _EXPORTS = {
 _SUBMODULES = (
     "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
     "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
-    "resnet", "inception_v3", "dense_resnet",
+    "resnet", "inception_v3", "dense_resnet", "datasets", "training",
     "fold", "precision", "recompute", "train_defaults",
 )
 

@@ -69,7 +69,9 @@ def test_save_and_reload_gives_equal_outputs(case, tmp_path):
 def test_training_lowers_the_loss_on_a_tiny_batch(case):
     keras.utils.set_random_seed(0)
     model = _tiny(case)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    # Eager steps: tracing a graph costs more than ten steps of a tiny model.
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                  run_eagerly=True)
     x = _batch(case, n=8)
     y = np.arange(8) % case.classes
     losses = model.fit(x, y, epochs=10, batch_size=8, verbose=0).history["loss"]

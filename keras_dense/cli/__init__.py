@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "keras_dense.cli.models_cmd",
     "keras_dense.cli.predict_cmd",
     "keras_dense.cli.weights_cmd",
+    "keras_dense.cli.train_cmd",
 )
 
 

@@ -1,0 +1,125 @@
+"""`keras-dense train MODEL --data PATH ...`, `train --resume RUN`, `evaluate RUN`."""
+
+import argparse
+import ast
+
+SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
+                 "(the paper's and the notes' schedule); constant")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _arch_item(text):
+    """KEY=VALUE with a Python literal value, e.g. growth_rate=4 or blocks=2,2,2."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--arch takes KEY=VALUE such as growth_rate=4; got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # plain strings, e.g. head=mlp
+    return key, parsed
+
+
+def add_parsers(subparsers):
+    from keras_dense.training.recipe import OPTIMIZERS, PRESETS, SCHEDULES
+
+    train = subparsers.add_parser(
+        "train", help="train a model on CIFAR-10 with model.fit into a run folder",
+        description="Train a registry model on CIFAR-10. Recipe options override the preset.",
+    )
+    train.add_argument("model", nargs="?", help="registry name, e.g. densenet_bc_100_k12")
+    train.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its last epoch")
+    train.add_argument("--data", metavar="PATH",
+                       help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
+                            "folder, an image folder or zip (default: download)")
+    train.add_argument("--out", metavar="RUN", help="run folder to create (default runs/MODEL)")
+    train.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                       help="starting recipe (default: default)")
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd is Nesterov momentum")
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--schedule", choices=SCHEDULES, help=SCHEDULE_HELP)
+    train.add_argument("--warmup-epochs", type=float)
+    train.add_argument("--step-factor", type=float, help="multiplier of the step schedule")
+    train.add_argument("--weight-decay", type=float, help="decoupled weight decay")
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--cutout", type=int, metavar="PIXELS", help="cutout square side (0: off)")
+    train.add_argument("--subset", type=_positive_int, metavar="N", help="train on the first N images")
+    train.add_argument("--test-subset", type=_positive_int, metavar="N",
+                       help="test on the first N test images (quick runs)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--arch", type=_arch_item, action="append", default=[], metavar="KEY=VALUE",
+                       help="architecture override passed to the builder, e.g. growth_rate=4, "
+                            "blocks=2,2,2 (repeatable)")
+    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                       help="float16 compute (default: on with a GPU, off on CPU)")
+    train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                       help="jit_compile the step (default: on with a GPU, off on CPU)")
+    train.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="test accuracy and per-class accuracy of a run or .keras file",
+    )
+    evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
+    evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=256)
+    evaluate.set_defaults(func=run_evaluate)
+
+
+RECIPE_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup_epochs",
+                "step_factor", "weight_decay", "label_smoothing", "cutout")
+
+
+def run_train(args):
+    from keras_dense.cli import CommandError
+    from keras_dense.training import recipe as recipe_lib
+    from keras_dense.training import trainer
+
+    verbose = 2 if args.quiet else "auto"
+    overrides = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
+    if args.resume:
+        extra = [f"--{name.replace('_', '-')}" for name in overrides]
+        if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
+            raise CommandError(
+                "--resume takes the model and recipe from the run's config.json; give only "
+                f"--resume RUN (and --data if the data moved), not {' '.join(extra) or 'a model/--out'}."
+            )
+        run = lambda: trainer.resume(args.resume, data=args.data, verbose=verbose)  # noqa: E731
+    else:
+        if not args.model:
+            raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
+        recipe = recipe_lib.preset(args.preset, **overrides)
+        run = lambda: trainer.train(  # noqa: E731
+            args.model, data=args.data, out=args.out or f"runs/{args.model}", recipe=recipe,
+            subset=args.subset, test_subset=args.test_subset, seed=args.seed,
+            model_kwargs=dict(args.arch), mixed_precision=args.mixed_precision,
+            jit_compile=args.jit, verbose=verbose,
+        )
+    try:
+        run()
+    except trainer.TrainingDivergedError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def run_evaluate(args):
+    from keras_dense.training import trainer
+
+    report = trainer.evaluate(args.target, data=args.data, batch_size=args.batch_size)
+    print(f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
+          f"on {report['images']:,} images")
+    width = max(len(name) for name in report["per_class_accuracy"])
+    for name, accuracy in report["per_class_accuracy"].items():
+        print(f"  {name:<{width}}  {accuracy:.4f}")
+    return 0

@@ -1,0 +1,452 @@
+"""CIFAR-10 as uint8 arrays, from the download or from any local copy.
+
+`load(source)` accepts:
+
+1. `None`: the official download through `keras.datasets.cifar10` (online).
+2. The official archives, `cifar-10-python.tar.gz` (pickled batches, read with
+   a restricted unpickler that refuses anything but the arrays, lists and
+   strings those batches hold) or `cifar-10-binary.tar.gz`, or their extracted
+   folders (`cifar-10-batches-py/`, `cifar-10-batches-bin/`).
+3. An image-folder tree `train/<class>/*.jpg` + `test/<class>/*.jpg` (possibly
+   under one top folder), a zip of one, or a folder of zips that together hold
+   both splits, such as `../shared/data/cifar10` with `cifar10-jpg-train.zip`
+   and `cifar10-jpg-test.zip`.
+4. A folder holding any of the archives above.
+
+Local sources are decoded once and cached as `.npz` in `$KERAS_DENSE_CACHE`
+(default `~/.keras/datasets/keras_dense`), keyed by a hash of the source.
+Image folders are read class-interleaved (image 0 of every class, then image 1,
+...), so any prefix of the training set, as `--subset N` takes, is balanced.
+
+Example:
+    >>> (x_train, y_train), (x_test, y_test), names = load("../shared/data/cifar10")
+    >>> x_train.shape, x_train.dtype, names[0]
+    ((50000, 32, 32, 3), dtype('uint8'), 'airplane')
+"""
+
+import codecs
+import hashlib
+import io
+import os
+import pathlib
+import pickle
+import re
+import tarfile
+import tempfile
+import zipfile
+
+import numpy as np
+
+CLASS_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+IMAGE_SHAPE = (32, 32, 3)
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# Bumped when decoding changes, so stale caches are not reused.
+CACHE_FORMAT = 1
+
+EXPECTED_SOURCES = (
+    "expected cifar-10-python.tar.gz, cifar-10-binary.tar.gz, their extracted folders, "
+    "an image folder (train/<class>/*.jpg and test/<class>/*.jpg), a zip of one, "
+    "or a folder holding such zips (e.g. cifar10-jpg-train.zip and cifar10-jpg-test.zip)"
+)
+
+
+class DataSourceError(ValueError):
+    """A CIFAR-10 source that is missing, corrupt or of no known layout."""
+
+
+def default_cache_dir():
+    """`$KERAS_DENSE_CACHE`, else `~/.keras/datasets/keras_dense`."""
+    return pathlib.Path(
+        os.environ.get("KERAS_DENSE_CACHE")
+        or pathlib.Path.home() / ".keras" / "datasets" / "keras_dense"
+    )
+
+
+def load(source=None, cache_dir=None, use_cache=True):
+    """Loads CIFAR-10 as uint8 images and int64 labels.
+
+    Args:
+        source: `None` for the official download, or a path (see the module
+            docstring for the layouts).
+        cache_dir: where decoded local sources are cached (default
+            `default_cache_dir()`).
+        use_cache: read and write the `.npz` cache.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test), class_names`: images of shape
+        `(n, 32, 32, 3)` uint8, labels of shape `(n,)` int64 in `0..9`, and the
+        tuple of class names in label order.
+
+    Raises:
+        DataSourceError: the source is missing, corrupt or unrecognised.
+
+    Example:
+        >>> (x, y), (xt, yt), names = load("cifar-10-python.tar.gz")
+    """
+    if source is None:
+        return _download()
+    path = pathlib.Path(source).expanduser()
+    if not path.exists():
+        raise DataSourceError(f"CIFAR-10 source {str(path)!r} does not exist; {EXPECTED_SOURCES}.")
+    reader, files = _detect(path)
+    cache_file = None
+    if use_cache:
+        key = _source_key(reader.__name__, files)
+        cache_file = pathlib.Path(cache_dir or default_cache_dir()) / f"cifar10-{key}.npz"
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            return cached
+    try:
+        (x_train, y_train), (x_test, y_test), names = reader(files)
+    except DataSourceError:
+        raise
+    except UnsafePickleError as error:
+        raise DataSourceError(f"CIFAR-10 source {str(path)!r} is not safe to read: {error}.") from error
+    except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError,
+            tarfile.TarError, zipfile.BadZipFile) as error:
+        raise DataSourceError(
+            f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: {error}); "
+            "download or extract it again."
+        ) from error
+    result = _checked(x_train, y_train, x_test, y_test, names, path)
+    if cache_file is not None:
+        _write_cache(cache_file, result)
+    return result
+
+
+# ----------------------------------------------------------------- detection
+
+
+def _detect(path):
+    """Returns `(reader, files)` for a source path, or raises DataSourceError."""
+    if path.is_file():
+        if zipfile.is_zipfile(path):
+            return _read_image_zips, [path]
+        if tarfile.is_tarfile(path):
+            return _detect_tar(path), [path]
+        raise DataSourceError(f"{str(path)!r} is neither a zip nor a tar archive; {EXPECTED_SOURCES}.")
+
+    for folder in (path, path / "cifar-10-batches-py"):
+        if all((folder / name).is_file() for name in (*TRAIN_BATCHES, TEST_BATCH)):
+            return _read_python_batches, [folder / name for name in (*TRAIN_BATCHES, TEST_BATCH)]
+    for folder in (path, path / "cifar-10-batches-bin"):
+        names = [f"{name}.bin" for name in (*TRAIN_BATCHES, TEST_BATCH)]
+        if all((folder / name).is_file() for name in names):
+            return _read_binary_batches, [folder / name for name in names]
+    for archive in ("cifar-10-python.tar.gz", "cifar-10-binary.tar.gz"):
+        if (path / archive).is_file():
+            return _detect(path / archive)
+    tree = _find_image_tree(path)
+    if tree is not None:
+        return _read_image_tree, [tree]
+    zips = sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" and p.is_file())
+    if zips:
+        return _read_image_zips, zips
+    raise DataSourceError(f"No CIFAR-10 data found in folder {str(path)!r}; {EXPECTED_SOURCES}.")
+
+
+def _detect_tar(path):
+    try:
+        with tarfile.open(path) as archive:
+            names = {pathlib.PurePosixPath(m.name).name for m in archive.getmembers() if m.isfile()}
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise DataSourceError(f"Tar archive {str(path)!r} is corrupt ({error}); download it again.") from error
+    if {*TRAIN_BATCHES, TEST_BATCH} <= names:
+        return _read_python_batches
+    if {f"{name}.bin" for name in (*TRAIN_BATCHES, TEST_BATCH)} <= names:
+        return _read_binary_batches
+    raise DataSourceError(
+        f"Tar archive {str(path)!r} holds neither the python batches (data_batch_1..5, "
+        f"test_batch) nor the binary ones (data_batch_1..5.bin, test_batch.bin); {EXPECTED_SOURCES}."
+    )
+
+
+def _find_image_tree(path):
+    """The folder holding `train/` and `test/` class folders: `path` or one child."""
+    for folder in (path, *sorted(p for p in path.iterdir() if p.is_dir())):
+        if (folder / "train").is_dir() and (folder / "test").is_dir():
+            return folder
+    return None
+
+
+def _source_key(kind, files):
+    """A short hash of the reader kind and the source files' contents or listing."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}:{kind}".encode())
+    for file in files:
+        if file.is_dir():  # image tree: names, sizes and times stand in for contents
+            for item in sorted(file.rglob("*")):
+                if item.is_file():
+                    stat = item.stat()
+                    digest.update(f"{item.relative_to(file)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        else:
+            with open(file, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+# ------------------------------------------------------------ official python
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle names a global that no CIFAR-10 batch holds."""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles only what the CIFAR python batches hold: numpy arrays and builtins.
+
+    Any other global (functions such as `os.system`, arbitrary classes) raises
+    `UnsafePickleError` before it is called, so a malicious file is refused.
+    `_codecs.encode` (str -> bytes) is allowed because Python 3 writes bytes
+    that way at pickle protocol 2, as re-pickled copies of the batches are.
+    """
+
+    @staticmethod
+    def _allowed():
+        try:
+            from numpy._core import multiarray
+        except ImportError:  # numpy < 2
+            from numpy.core import multiarray
+        return {
+            ("numpy.core.multiarray", "_reconstruct"): multiarray._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): multiarray._reconstruct,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+            ("_codecs", "encode"): codecs.encode,
+        }
+
+    def find_class(self, module, name):
+        allowed = self._allowed()
+        if (module, name) in allowed:
+            return allowed[(module, name)]
+        raise UnsafePickleError(
+            f"refused to load {module}.{name}: a CIFAR-10 batch holds only arrays, "
+            "lists and strings, so this file is not one (and may be malicious)"
+        )
+
+
+def read_python_batch(data):
+    """Decodes one pickled python batch (`bytes`) into `(images, labels)`.
+
+    Raises:
+        pickle.UnpicklingError: the pickle names a type a batch never holds.
+    """
+    batch = RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    if not isinstance(batch, dict):
+        raise DataSourceError("a CIFAR-10 python batch must unpickle to a dict")
+    batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+    if "data" not in batch or "labels" not in batch:
+        raise DataSourceError(
+            f"a CIFAR-10 python batch needs 'data' and 'labels'; found {sorted(batch)}"
+        )
+    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, np.asarray(batch["labels"], dtype=np.int64)
+
+
+def _read_python_batches(files):
+    return _read_batches(files, read_python_batch, "")
+
+
+# ------------------------------------------------------------ official binary
+
+
+def read_binary_batch(data):
+    """Decodes one binary batch: records of 1 label byte + 3072 pixel bytes (R, G, B planes)."""
+    record = 1 + 32 * 32 * 3
+    if len(data) == 0 or len(data) % record:
+        raise DataSourceError(
+            f"a CIFAR-10 binary batch is a whole number of {record}-byte records; got {len(data)} bytes"
+        )
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, record)
+    images = rows[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), rows[:, 0].astype(np.int64)
+
+
+def _read_binary_batches(files):
+    return _read_batches(files, read_binary_batch, ".bin")
+
+
+def _read_batches(files, decode, suffix):
+    """Reads the five training batches and the test batch from a folder or a tar."""
+    wanted = [f"{name}{suffix}" for name in (*TRAIN_BATCHES, TEST_BATCH)]
+    if len(files) == 1 and files[0].is_file() and tarfile.is_tarfile(files[0]):
+        with tarfile.open(files[0]) as archive:
+            members = {
+                pathlib.PurePosixPath(m.name).name: m for m in archive.getmembers() if m.isfile()
+            }
+            raw = {name: archive.extractfile(members[name]).read() for name in wanted}
+    else:
+        raw = {file.name: file.read_bytes() for file in files}
+    decoded = [decode(raw[name]) for name in wanted]
+    x_train = np.concatenate([images for images, _ in decoded[:-1]])
+    y_train = np.concatenate([labels for _, labels in decoded[:-1]])
+    return (x_train, y_train), decoded[-1], CLASS_NAMES
+
+
+# -------------------------------------------------------------- image folders
+
+
+def _natural_key(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _split_entries(paths):
+    """Groups `(path_parts, handle)` pairs into {split: {class: [(name, handle)]}}.
+
+    An image belongs to split `train`/`test` when its path is
+    `.../<split>/<class>/<file>`.
+    """
+    splits = {"train": {}, "test": {}}
+    for parts, handle in paths:
+        if len(parts) < 3 or not parts[-1].lower().endswith(IMAGE_SUFFIXES):
+            continue
+        split, label = parts[-3], parts[-2]
+        if split in splits:
+            splits[split].setdefault(label, []).append((parts[-1], handle))
+    return splits
+
+
+def _class_order(splits, where):
+    for split in ("train", "test"):
+        if not splits[split]:
+            raise DataSourceError(
+                f"No {split}/<class>/<image> files found in {where}; {EXPECTED_SOURCES}."
+            )
+    train_classes, test_classes = set(splits["train"]), set(splits["test"])
+    if train_classes != test_classes:
+        raise DataSourceError(
+            f"The train and test class folders differ in {where}: "
+            f"only in train {sorted(train_classes - test_classes)}, "
+            f"only in test {sorted(test_classes - train_classes)}."
+        )
+    if train_classes == set(CLASS_NAMES):
+        return CLASS_NAMES
+    return tuple(sorted(train_classes))
+
+
+def _decode_split(by_class, names, read):
+    """Decodes a split class-interleaved, so that every prefix is balanced."""
+    columns = [sorted(by_class[name], key=lambda item: _natural_key(item[0])) for name in names]
+    order = [
+        (label, column[i])
+        for i in range(max(len(column) for column in columns))
+        for label, column in enumerate(columns)
+        if i < len(column)
+    ]
+    from PIL import Image
+
+    images = np.empty((len(order), *IMAGE_SHAPE), dtype=np.uint8)
+    labels = np.empty(len(order), dtype=np.int64)
+    for index, (label, (filename, handle)) in enumerate(order):
+        with Image.open(io.BytesIO(read(handle))) as image:
+            array = np.asarray(image.convert("RGB"))
+        if array.shape != IMAGE_SHAPE:
+            raise DataSourceError(
+                f"CIFAR-10 images are 32x32 RGB; {filename!r} is {array.shape[1]}x{array.shape[0]}."
+            )
+        images[index] = array
+        labels[index] = label
+    return images, labels
+
+
+def _decode_image_splits(splits, where, read):
+    names = _class_order(splits, where)
+    train = _decode_split(splits["train"], names, read)
+    test = _decode_split(splits["test"], names, read)
+    return train, test, names
+
+
+def _read_image_tree(files):
+    root = files[0]
+    entries = [
+        ((*item.relative_to(root).parts,), item)
+        for item in root.rglob("*") if item.is_file()
+    ]
+    return _decode_image_splits(_split_entries(entries), repr(str(root)), pathlib.Path.read_bytes)
+
+
+def _read_image_zips(files):
+    archives = []
+    try:
+        for file in files:
+            try:
+                archives.append(zipfile.ZipFile(file))
+            except zipfile.BadZipFile as error:
+                raise DataSourceError(f"Zip file {str(file)!r} is corrupt ({error}).") from error
+        entries = [
+            ((*pathlib.PurePosixPath(info.filename).parts,), (archive, info))
+            for archive in archives
+            for info in archive.infolist() if not info.is_dir()
+        ]
+        where = " + ".join(repr(str(file)) for file in files)
+        return _decode_image_splits(
+            _split_entries(entries), where, lambda handle: handle[0].read(handle[1])
+        )
+    finally:
+        for archive in archives:
+            archive.close()
+
+
+# ------------------------------------------------------------ download, cache
+
+
+def _download():
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    except Exception as error:  # urllib/HTTP errors vary by platform
+        raise DataSourceError(
+            f"Could not download CIFAR-10 ({type(error).__name__}: {error}); without internet, "
+            f"pass --data with a local copy: {EXPECTED_SOURCES}."
+        ) from error
+    return _checked(x_train, y_train.reshape(-1), x_test, y_test.reshape(-1), CLASS_NAMES, "download")
+
+
+def _checked(x_train, y_train, x_test, y_test, names, where):
+    classes = len(names)
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.dtype != np.uint8 or x.shape[1:] != IMAGE_SHAPE or len(x) != len(y) or not len(x):
+            raise DataSourceError(
+                f"CIFAR-10 source {str(where)!r}: the {split} split is not a non-empty set of "
+                f"32x32x3 uint8 images with one label each (got {x.shape} {x.dtype}, {len(y)} labels)."
+            )
+        if y.min() < 0 or y.max() >= classes:
+            raise DataSourceError(
+                f"CIFAR-10 source {str(where)!r}: {split} labels must lie in 0..{classes - 1}."
+            )
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64)), tuple(names)
+
+
+def _read_cache(cache_file):
+    if not cache_file.is_file():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as data:
+            return (
+                (data["x_train"], data["y_train"]),
+                (data["x_test"], data["y_test"]),
+                tuple(str(name) for name in data["class_names"]),
+            )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # a damaged cache is decoded again and overwritten
+
+
+def _write_cache(cache_file, result):
+    (x_train, y_train), (x_test, y_test), names = result
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                     class_names=np.array(names))
+        os.replace(tmp, cache_file)
+    except OSError:
+        # A read-only cache folder only costs speed; the data is already decoded.
+        if "tmp" in locals() and os.path.exists(tmp):
+            os.unlink(tmp)

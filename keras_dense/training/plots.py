@@ -1,0 +1,68 @@
+"""Training curves and confusion matrices as PNG files (matplotlib, Agg backend).
+
+Example:
+    >>> plot_curves(history_rows, "runs/bc100/curves.png")
+    >>> plot_confusion(matrix, class_names, "runs/bc100/confusion.png")
+"""
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def plot_curves(rows, path):
+    """Loss and accuracy, train and test, by epoch.
+
+    Args:
+        rows: history rows (dicts with `epoch`, `loss`, `accuracy`,
+            `val_loss`, `val_accuracy`).
+        path: the PNG file to write.
+    """
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in rows]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, key, title in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
+        axis.plot(epochs, [row[key] for row in rows], marker=".", label="train")
+        axis.plot(epochs, [row[f"val_{key}"] for row in rows], marker=".", label="test")
+        axis.set_xlabel("epoch")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_confusion(matrix, class_names, path):
+    """The confusion matrix (rows: true class, columns: predicted), row-normalised.
+
+    Args:
+        matrix: `(classes, classes)` integer counts.
+        class_names: one name per class.
+        path: the PNG file to write.
+    """
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(7, 6))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                      color="white" if rates[i, j] > 0.5 else "black")
+    figure.colorbar(image, ax=axis)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,135 @@
+"""Training recipes as plain data: optimizer, schedule, regularisation, presets.
+
+A `Recipe` is saved in each run's `config.json`; `keras_dense.training.optim`
+turns it into Keras objects. This module imports no Keras, so the command line
+can list the choices instantly.
+
+Example:
+    >>> recipe = preset("default", epochs=30)
+    >>> recipe.schedule, recipe.lr
+    ('cosine', 0.1)
+"""
+
+import dataclasses
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "onecycle", "step", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How to train.
+
+    Attributes:
+        epochs: number of epochs.
+        batch_size: images per step.
+        optimizer: `"sgd"` (momentum with Nesterov) or `"adamw"`.
+        lr: peak learning rate.
+        momentum: SGD momentum (AdamW's beta_1).
+        weight_decay: decoupled decay, Keras' `weight_decay`: each step
+            multiplies the weights by `1 - lr * weight_decay`. Under SGD with
+            momentum m this matches an L2 penalty of `weight_decay * (1 - m)`,
+            so the paper's L2 1e-4 with m=0.9 is 1e-3 here. Batch-norm and
+            bias variables are not decayed.
+        schedule: `"cosine"` (linear warm-up then cosine to 0), `"onecycle"`
+            (cosine up from lr/25 over `warmup_epochs`, then cosine down to
+            lr/1e4), `"step"` (multiply by `step_factor` at the `step_at`
+            fractions of training: the paper's and the notes' schedule) or
+            `"constant"`.
+        warmup_epochs: warm-up length of `"cosine"` and `"onecycle"`.
+        step_at: fractions of the epochs where `"step"` multiplies the rate.
+        step_factor: the multiplier of `"step"`.
+        label_smoothing: label smoothing of the cross-entropy.
+        crop_padding: zero padding of the random crop (0 disables it).
+        flip: random horizontal flips.
+        cutout: cutout square side in pixels (0 disables it).
+    """
+
+    epochs: int = 100
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-3
+    schedule: str = "cosine"
+    warmup_epochs: float = 2.0
+    step_at: tuple = (0.5, 0.75)
+    step_factor: float = 0.1
+    label_smoothing: float = 0.1
+    crop_padding: int = 4
+    flip: bool = True
+    cutout: int = 0
+
+    def __post_init__(self):
+        problems = []
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            problems.append(f"epochs must be a positive integer (got {self.epochs!r})")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            problems.append(f"batch_size must be a positive integer (got {self.batch_size!r})")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS} (got {self.optimizer!r})")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {SCHEDULES} (got {self.schedule!r})")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0 (got {self.lr!r})")
+        if not 0 <= self.momentum < 1:
+            problems.append(f"momentum must be in [0, 1) (got {self.momentum!r})")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0 (got {self.weight_decay!r})")
+        if isinstance(self.epochs, int) and not 0 <= self.warmup_epochs < self.epochs:
+            problems.append(
+                f"warmup_epochs must be in [0, epochs) (got {self.warmup_epochs!r} of {self.epochs!r})"
+            )
+        if any(not 0 < f < 1 for f in self.step_at) or list(self.step_at) != sorted(self.step_at):
+            problems.append(f"step_at must be increasing fractions in (0, 1) (got {self.step_at!r})")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing!r})")
+        if self.crop_padding < 0 or self.cutout < 0:
+            problems.append("crop_padding and cutout must be >= 0 pixels")
+        if problems:
+            raise ValueError("Bad training recipe: " + "; ".join(problems) + ".")
+
+    def to_dict(self):
+        return {**dataclasses.asdict(self), "step_at": list(self.step_at)}
+
+    @classmethod
+    def from_dict(cls, data):
+        data = dict(data)
+        if "step_at" in data:
+            data["step_at"] = tuple(data["step_at"])
+        return cls(**data)
+
+
+# Starting points; the GPU presets are to be tuned on a GPU.
+PRESETS = {
+    # SGD-Nesterov, 2-epoch warm-up then cosine, label smoothing: a sound default.
+    "default": Recipe(),
+    # The DenseNet paper: batch 64, lr 0.1, /10 at 50% and 75% of 300 epochs,
+    # L2 1e-4 (1e-3 decoupled, see Recipe.weight_decay), no label smoothing.
+    "paper": Recipe(epochs=300, batch_size=64, lr=0.1, weight_decay=1e-3, schedule="step",
+                    warmup_epochs=0.0, label_smoothing=0.0),
+    # A short one-cycle run with large batches and cutout, aimed at ~94%.
+    "fast94": Recipe(epochs=40, batch_size=512, lr=0.4, weight_decay=5e-3, schedule="onecycle",
+                     warmup_epochs=8.0, label_smoothing=0.2, cutout=12),
+}
+
+
+def preset(name, **overrides):
+    """Returns the named preset recipe with `overrides` applied.
+
+    When `epochs` is overridden and `warmup_epochs` is not, the warm-up is
+    capped at a fifth of the epochs.
+
+    Example:
+        >>> preset("paper", epochs=10).schedule
+        'step'
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown recipe preset {name!r}; choose one of {sorted(PRESETS)}.")
+    base = PRESETS[name]
+    if "epochs" in overrides and "warmup_epochs" not in overrides:
+        # Shorter runs keep the preset's warm-up, but at most a fifth of the epochs.
+        overrides["warmup_epochs"] = min(base.warmup_epochs, overrides["epochs"] / 5)
+    return dataclasses.replace(base, **overrides)
+
+

@@ -1,0 +1,31 @@
+"""Tiny CIFAR-10 sources in the official binary layout, for training tests."""
+
+import io
+import tarfile
+
+import numpy as np
+
+TINY_MODEL = "densenet_bc_100_k12"
+TINY_ARCH = {"blocks": (1, 1, 1), "growth_rate": 4}
+
+
+def write_binary_cifar(folder, train=160, test=40, seed=0):
+    """Writes `cifar-10-binary.tar.gz` of random images into `folder`; returns its path.
+
+    The training images are spread over the five official batches.
+    """
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(train + test, 3 * 32 * 32), dtype=np.uint8)
+    labels = (np.arange(train + test) % 10).astype(np.uint8)
+    records = np.concatenate([labels[:, None], images], axis=1)
+    bounds = np.linspace(0, train, 6).astype(int)
+    batches = {f"data_batch_{i + 1}.bin": records[a:b] for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))}
+    batches["test_batch.bin"] = records[train:]
+    path = folder / "cifar-10-binary.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, rows in batches.items():
+            data = rows.tobytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
