@@ -27,14 +27,15 @@ MODEL = "densenet_bc_100_k12"
 def _build(memory_efficient, jit_compile):
     import keras
 
-    from keras_dense import densenet, train_defaults
+    from keras_dense import densenet
+    from keras_dense.training.device import default_jit_compile
 
     keras.utils.set_random_seed(0)
     model = densenet.DenseNetCIFAR(100, 12, memory_efficient=memory_efficient)
     model.compile(
         optimizer=keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
         loss="sparse_categorical_crossentropy",
-        jit_compile=train_defaults.jit_compile() if jit_compile == "default" else jit_compile,
+        jit_compile=default_jit_compile() if jit_compile == "default" else jit_compile,
     )
     return model
 
@@ -49,9 +50,6 @@ def _batch(batch_size):
 
 def memory_probe(memory_efficient, batch_size, steps, jit_compile):
     """Runs in a subprocess: prints JSON with peak RSS and its rise over the built model."""
-    from keras_dense import train_defaults
-
-    train_defaults.apply()
     model = _build(memory_efficient, jit_compile)
     x, y = _batch(batch_size)
     before = _common.rss_gb()
@@ -79,7 +77,7 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
     parser.add_argument("--memory-steps", type=int, default=None)
     parser.add_argument("--jit-compile", default="default",
-                        help="'default' (keras_dense.train_defaults), 'True' or 'False'")
+                        help="'default' (keras_dense.training.device.default_jit_compile), 'True' or 'False'")
     parser.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.steps = args.steps or (3 if args.quick else 10)
@@ -88,9 +86,11 @@ def main():
     if args.probe is not None:
         return memory_probe(bool(args.probe), args.batch_size, args.memory_steps, jit)
 
-    from keras_dense import train_defaults
+    import keras
 
-    applied = train_defaults.apply()
+    from keras_dense.training.device import default_jit_compile
+
+    applied = {"backend": keras.backend.backend(), "jit_compile": default_jit_compile()}
     gflops = _common.matmul_gflops()
     print(f"matmul: {gflops:.0f} GFLOP/s float32", flush=True)
 

@@ -34,7 +34,7 @@ _SUBMODULES = (
     "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
     "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
     "resnet", "inception_v3", "dense_resnet", "datasets", "training",
-    "fold", "precision", "recompute", "train_defaults",
+    "fold", "precision", "recompute",
 )
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))

@@ -419,22 +419,7 @@ def DenseNetCIFAR(
 
 
 def _table_builder(key):
-    def builder(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=None, classifier_activation="softmax",
-                name=key, **architecture):
-        config = dataclasses.replace(CONFIGS[key], **architecture)
-        return build_densenet(
-            config, include_top, weights, input_tensor, input_shape, pooling, classes,
-            classifier_activation, name,
-        )
-
-    builder.__name__ = key
-    builder.__doc__ = (
-        f"Instantiates `{key}` ({CONFIGS[key]}).\n\n"
-        "Args: those of `DenseNet`; `**architecture` overrides `DenseNetConfig` fields.\n\n"
-        f"Returns:\n    A `keras.Model`.\n\nExample:\n    >>> model = {key}(weights=None)\n"
-    )
-    return builder
+    return model_utils.table_builder(key, CONFIGS[key], build_densenet, "DenseNet")
 
 
 DenseNet121 = _table_builder("densenet121")

@@ -6,6 +6,7 @@ with one deliberate difference: the classifier always computes in float32, so
 probabilities sum to 1 under a mixed-precision policy.
 """
 
+import dataclasses
 import os
 
 import keras
@@ -162,3 +163,36 @@ def finish_model(inputs, outputs, name, weights, weights_key=None, include_top=T
             model, weights, weights_key=weights_key, include_top=include_top
         )
     return model
+
+
+def table_builder(key, config, build, family_builder):
+    """A public builder for the config-table entry `key` of a family.
+
+    Args:
+        key: registry name, e.g. `"resnet50"`.
+        config: the entry's frozen config dataclass.
+        build: the family's `build_xxx(config, include_top, weights,
+            input_tensor, input_shape, pooling, classes, classifier_activation, name)`.
+        family_builder: name of the family's general builder, for the docstring.
+
+    Returns:
+        A function taking the `keras.applications` arguments plus
+        `**architecture` overrides of the config's fields.
+    """
+
+    def builder(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                pooling=None, classes=None, classifier_activation="softmax",
+                name=key, **architecture):
+        return build(
+            dataclasses.replace(config, **architecture), include_top, weights, input_tensor,
+            input_shape, pooling, classes, classifier_activation, name,
+        )
+
+    builder.__name__ = key
+    builder.__doc__ = (
+        f"Instantiates `{key}` ({config}).\n\n"
+        f"Args: those of `{family_builder}`; `**architecture` overrides "
+        f"`{type(config).__name__}` fields.\n\n"
+        f"Returns:\n    A `keras.Model`.\n\nExample:\n    >>> model = {key}(weights=None)\n"
+    )
+    return builder

@@ -422,22 +422,7 @@ def ResNetCIFAR(
 
 
 def _table_builder(key):
-    def builder(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=None, classifier_activation="softmax",
-                name=key, **architecture):
-        config = dataclasses.replace(CONFIGS[key], **architecture)
-        return build_resnet(
-            config, include_top, weights, input_tensor, input_shape, pooling, classes,
-            classifier_activation, name,
-        )
-
-    builder.__name__ = key
-    builder.__doc__ = (
-        f"Instantiates `{key}` ({CONFIGS[key]}).\n\n"
-        "Args: those of `ResNet`; `**architecture` overrides `ResNetConfig` fields.\n\n"
-        f"Returns:\n    A `keras.Model`.\n\nExample:\n    >>> model = {key}(weights=None)\n"
-    )
-    return builder
+    return model_utils.table_builder(key, CONFIGS[key], build_resnet, "ResNet")
 
 
 ResNet18 = _table_builder("resnet18")

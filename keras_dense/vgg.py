@@ -255,22 +255,7 @@ def VGG(
 
 
 def _table_builder(key):
-    def builder(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                pooling=None, classes=None, classifier_activation="softmax",
-                name=key, **architecture):
-        config = dataclasses.replace(CONFIGS[key], **architecture)
-        return build_vgg(
-            config, include_top, weights, input_tensor, input_shape, pooling, classes,
-            classifier_activation, name,
-        )
-
-    builder.__name__ = key
-    builder.__doc__ = (
-        f"Instantiates `{key}` ({CONFIGS[key]}).\n\n"
-        "Args: those of `VGG`; `**architecture` overrides `VGGConfig` fields.\n\n"
-        f"Returns:\n    A `keras.Model`.\n\nExample:\n    >>> model = {key}(weights=None)\n"
-    )
-    return builder
+    return model_utils.table_builder(key, CONFIGS[key], build_vgg, "VGG")
 
 
 VGG11 = _table_builder("vgg11")
