@@ -1,16 +1,6 @@
 """`keras-dense list` and `keras-dense summary NAME`."""
 
-import argparse
-
-
-def _parse_shape(text):
-    try:
-        shape = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"--input-shape must be H,W,C such as 224,224,3; got {text!r}.")
-    return shape
+from keras_dense.cli import argtypes
 
 
 def add_parsers(subparsers):
@@ -23,7 +13,7 @@ def add_parsers(subparsers):
         "summary", help="print model.summary() with parameter, MAC and FLOP totals"
     )
     summary.add_argument("name", help="registry name, see `keras-dense list`")
-    summary.add_argument("--input-shape", type=_parse_shape, metavar="H,W,C",
+    summary.add_argument("--input-shape", type=argtypes.image_shape, metavar="H,W,C",
                          help="input shape (default: the model's own)")
     summary.add_argument("--classes", type=int, help="number of classes")
     summary.add_argument("--layers", action="store_true", help="also print MACs per layer")

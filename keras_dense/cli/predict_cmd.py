@@ -3,17 +3,7 @@
 import json
 import sys
 
-
-def _positive_int(text):
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
+from keras_dense.cli import argtypes
 
 
 def add_parsers(subparsers):
@@ -25,8 +15,8 @@ def add_parsers(subparsers):
                         help="registry name (default: densenet169)")
     parser.add_argument("--weights", default="imagenet", metavar="imagenet|PATH|none",
                         help="published ImageNet weights (default), a weights file, or none")
-    parser.add_argument("--top", type=_positive_int, default=5, help="classes per image")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="images per step")
+    parser.add_argument("--top", type=argtypes.positive_int, default=5, help="classes per image")
+    parser.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="images per step")
     parser.add_argument("--crop", action="store_true",
                         help="resize the short side and centre-crop instead of resizing")
     parser.add_argument("--preprocess", choices=("caffe", "tf", "torch"),

@@ -3,18 +3,10 @@
 import argparse
 import ast
 
+from keras_dense.cli import argtypes
+
 SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
                  "(the paper's and the notes' schedule); constant")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
 
 
 def _arch_item(text):
@@ -44,8 +36,8 @@ def add_parsers(subparsers):
     train.add_argument("--out", metavar="RUN", help="run folder to create (default runs/MODEL)")
     train.add_argument("--preset", default="default", choices=sorted(PRESETS),
                        help="starting recipe (default: default)")
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--epochs", type=argtypes.positive_int)
+    train.add_argument("--batch-size", type=argtypes.positive_int)
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd is Nesterov momentum")
     train.add_argument("--lr", type=float, help="peak learning rate")
     train.add_argument("--schedule", choices=SCHEDULES, help=SCHEDULE_HELP)
@@ -54,8 +46,8 @@ def add_parsers(subparsers):
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay")
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--cutout", type=int, metavar="PIXELS", help="cutout square side (0: off)")
-    train.add_argument("--subset", type=_positive_int, metavar="N", help="train on the first N images")
-    train.add_argument("--test-subset", type=_positive_int, metavar="N",
+    train.add_argument("--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images")
+    train.add_argument("--test-subset", type=argtypes.positive_int, metavar="N",
                        help="test on the first N test images (quick runs)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--arch", type=_arch_item, action="append", default=[], metavar="KEY=VALUE",
@@ -73,7 +65,7 @@ def add_parsers(subparsers):
     )
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
     evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=256)
+    evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
     evaluate.set_defaults(func=run_evaluate)
 
 
