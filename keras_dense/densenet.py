@@ -371,6 +371,7 @@ def DenseNet(
     Example:
         >>> model = DenseNet([6, 12, 24, 16], weights=None)  # DenseNet-121
     """
+    model_utils.check_architecture(DenseNetConfig, architecture)
     config = DenseNetConfig(blocks=tuple(blocks), **architecture)
     return build_densenet(
         config, include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -409,7 +410,7 @@ def DenseNetCIFAR(
     Example:
         >>> model = DenseNetCIFAR(depth=100, growth_rate=12)  # 0.8M parameters
     """
-    config = dataclasses.replace(cifar_config(depth, growth_rate, bottleneck), **architecture)
+    config = model_utils.with_overrides(cifar_config(depth, growth_rate, bottleneck), **architecture)
     if name is None:
         name = f"densenet{'_bc' if bottleneck else ''}_{depth}_k{growth_rate}"
     return build_densenet(

@@ -165,6 +165,29 @@ def finish_model(inputs, outputs, name, weights, weights_key=None, include_top=T
     return model
 
 
+def check_architecture(config_type, architecture):
+    """Raises a clear `ValueError` for keyword overrides that are not config fields.
+
+    Args:
+        config_type: a config dataclass (class or instance), e.g. `DenseNetConfig`.
+        architecture: the `**architecture` keyword overrides a builder received.
+    """
+    fields = {field.name for field in dataclasses.fields(config_type)}
+    unknown = sorted(set(architecture) - fields)
+    if unknown:
+        name = getattr(config_type, "__name__", type(config_type).__name__)
+        raise ValueError(
+            f"Unknown architecture option {', '.join(map(repr, unknown))} for {name}; "
+            f"valid options: {', '.join(sorted(fields))}."
+        )
+
+
+def with_overrides(config, **architecture):
+    """`dataclasses.replace(config, **architecture)` after `check_architecture`."""
+    check_architecture(config, architecture)
+    return dataclasses.replace(config, **architecture)
+
+
 def table_builder(key, config, build, family_builder):
     """A public builder for the config-table entry `key` of a family.
 
@@ -184,7 +207,7 @@ def table_builder(key, config, build, family_builder):
                 pooling=None, classes=None, classifier_activation="softmax",
                 name=key, **architecture):
         return build(
-            dataclasses.replace(config, **architecture), include_top, weights, input_tensor,
+            with_overrides(config, **architecture), include_top, weights, input_tensor,
             input_shape, pooling, classes, classifier_activation, name,
         )
 

@@ -379,6 +379,7 @@ def ResNet(
     Example:
         >>> model = ResNet("basic", [2, 2, 2, 2])  # ResNet-18
     """
+    model_utils.check_architecture(ResNetConfig, architecture)
     config = ResNetConfig(block=block, depths=tuple(depths), **architecture)
     return build_resnet(
         config, include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -414,7 +415,7 @@ def ResNetCIFAR(
     Example:
         >>> model = ResNetCIFAR(depth=56)  # 0.85M parameters
     """
-    config = dataclasses.replace(cifar_config(depth, shortcut), **architecture)
+    config = model_utils.with_overrides(cifar_config(depth, shortcut), **architecture)
     return build_resnet(
         config, include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name or f"resnet{depth}",

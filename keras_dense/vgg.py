@@ -247,6 +247,7 @@ def VGG(
         if cfg not in CFGS:
             raise ValueError(f"cfg must be one of {sorted(CFGS)} or a tuple; got {cfg!r}.")
         cfg = CFGS[cfg]
+    model_utils.check_architecture(VGGConfig, architecture)
     config = VGGConfig(cfg=tuple(cfg), **architecture)
     return build_vgg(
         config, include_top, weights, input_tensor, input_shape, pooling, classes,

@@ -19,6 +19,18 @@ def shared_path(*parts):
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _dataset_cache_in_a_temporary_folder(tmp_path_factory):
+    """Decoded CIFAR-10 caches go to one temporary folder per session, not the user's home."""
+    previous = os.environ.get("KERAS_DENSE_CACHE")
+    os.environ["KERAS_DENSE_CACHE"] = str(tmp_path_factory.mktemp("dataset_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("KERAS_DENSE_CACHE", None)
+    else:
+        os.environ["KERAS_DENSE_CACHE"] = previous
+
+
 @pytest.fixture
 def shared_data():
     return shared_path()

@@ -192,3 +192,9 @@ def test_classifier_runs_in_float32_under_mixed_precision():
 def test_unknown_model_name_lists_close_matches():
     with pytest.raises(ValueError, match="Did you mean: densenet121"):
         keras_dense.get_model("densenet12")
+
+
+@pytest.mark.parametrize("name", ["densenet121", "densenet_bc_100_k12", "resnet20", "vgg11"])
+def test_unknown_architecture_option_is_one_clear_error(name):
+    with pytest.raises(ValueError, match="Unknown architecture option 'growthrate'.*valid options"):
+        keras_dense.get_model(name, growthrate=4)

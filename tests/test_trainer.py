@@ -97,3 +97,14 @@ def test_evaluate_a_plain_keras_file_adds_the_normalising_front(tmp_path, tiny_d
     report = trainer.evaluate(path, data=tiny_data, test_subset=20)
     assert report["images"] == 20 and 0 <= report["accuracy"] <= 1
     assert sum(sum(row) for row in report["confusion"]) == 20
+
+
+def test_a_run_that_stopped_before_its_first_epoch_can_start_again(tmp_path, tiny_data):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # what a run killed in epoch 1 leaves
+    recipe = Recipe(epochs=1, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
+    trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
+                  verbose=0)
+    assert json.loads((run / "config.json").read_text())["model"] == TINY_MODEL
+    assert [row["epoch"] for row in trainer.read_history(run)] == [1]

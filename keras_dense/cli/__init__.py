@@ -40,6 +40,8 @@ def main(argv=None):
     try:
         return args.func(args) or 0
     except (CommandError, ValueError, OSError) as error:
+        if os.environ.get("KERAS_DENSE_DEBUG"):
+            raise  # the traceback, for bug reports
         print(f"keras-dense: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -60,11 +60,11 @@ class DataSourceError(ValueError):
 
 
 def default_cache_dir():
-    """`$KERAS_DENSE_CACHE`, else `~/.keras/datasets/keras_dense`."""
-    return pathlib.Path(
-        os.environ.get("KERAS_DENSE_CACHE")
-        or pathlib.Path.home() / ".keras" / "datasets" / "keras_dense"
-    )
+    """`$KERAS_DENSE_CACHE`, else `$KERAS_HOME/datasets/keras_dense` (default `~/.keras`)."""
+    if os.environ.get("KERAS_DENSE_CACHE"):
+        return pathlib.Path(os.environ["KERAS_DENSE_CACHE"]).expanduser()
+    keras_home = pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
+    return keras_home / "datasets" / "keras_dense"
 
 
 def load(source=None, cache_dir=None, use_cache=True):
@@ -304,6 +304,8 @@ def _split_entries(paths):
     splits = {"train": {}, "test": {}}
     for parts, handle in paths:
         if len(parts) < 3 or not parts[-1].lower().endswith(IMAGE_SUFFIXES):
+            continue
+        if "__MACOSX" in parts or parts[-1].startswith("._"):  # macOS zip metadata
             continue
         split, label = parts[-3], parts[-2]
         if split in splits:

@@ -8,13 +8,14 @@ Example:
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize):
+    """A figure drawn by the Agg canvas, without pyplot, so the user's backend is untouched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only, no display needed
-    from matplotlib import pyplot
-
-    return pyplot
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def plot_curves(rows, path):
@@ -25,9 +26,9 @@ def plot_curves(rows, path):
             `val_loss`, `val_accuracy`).
         path: the PNG file to write.
     """
-    plt = _pyplot()
     epochs = [row["epoch"] for row in rows]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = _figure((10, 4))
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
     for axis, key, title in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
         axis.plot(epochs, [row[key] for row in rows], marker=".", label="train")
         axis.plot(epochs, [row[f"val_{key}"] for row in rows], marker=".", label="test")
@@ -37,7 +38,6 @@ def plot_curves(rows, path):
         axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def plot_confusion(matrix, class_names, path):
@@ -48,10 +48,10 @@ def plot_confusion(matrix, class_names, path):
         class_names: one name per class.
         path: the PNG file to write.
     """
-    plt = _pyplot()
     matrix = np.asarray(matrix)
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure = _figure((7, 6))
+    axis = figure.subplots()
     image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(class_names))
     axis.set_xticks(ticks, class_names, rotation=45, ha="right")
@@ -65,4 +65,3 @@ def plot_confusion(matrix, class_names, path):
     figure.colorbar(image, ax=axis)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -60,20 +60,28 @@ def _write_atomic(path, data):
     """Writes bytes or text to `path` through a temporary file and `os.replace`."""
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _save_model_atomic(model, path, state=None):
     """Saves `model` (and optionally a state entry inside the .keras zip) atomically."""
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")  # Keras insists on the suffix
-    model.save(tmp)
-    if state is not None:
-        with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(STATE_ENTRY, json.dumps(state))
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        if state is not None:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(STATE_ENTRY, json.dumps(state))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_state(checkpoint):
@@ -266,11 +274,14 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
     """
     recipe = recipe or recipe_lib.preset("default")
     run_dir = pathlib.Path(out)
-    if (run_dir / CONFIG_FILE).exists() or (run_dir / LAST_FILE).exists():
+    if (run_dir / LAST_FILE).exists():
         raise ValueError(
             f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
             "or choose another --out."
         )
+    # A run that stopped before its first epoch ended left only config.json
+    # (and perhaps a best.keras of nothing): it starts again from scratch.
+    (run_dir / BEST_FILE).unlink(missing_ok=True)
     arrays = load_data(data, subset, test_subset)
     mixed, jit = _precision_and_jit(mixed_precision, jit_compile)
     config = {
@@ -311,6 +322,7 @@ def resume(run_dir, data=None, verbose="auto"):
     state = read_state(run_dir / LAST_FILE)
     if data is not None:
         config["data"] = str(pathlib.Path(data).expanduser().resolve())
+        _write_atomic(run_dir / CONFIG_FILE, json.dumps(config, indent=2))
     recipe = recipe_lib.Recipe.from_dict(config["recipe"])
     arrays = load_data(config["data"], config["subset"], config["test_subset"])
     print(f"Resuming {run_dir} after epoch {state['epoch']} of {recipe.epochs}.")
