@@ -245,6 +245,17 @@ def test_keras3_weights_file_loads(tiny_reference, tmp_path, inputs):
                                tiny_reference.predict_on_batch(inputs), atol=1e-6)
 
 
+def test_keras3_file_of_a_nested_model_is_refused_not_half_loaded(tmp_path):
+    import keras
+
+    inner = ours_tiny()
+    inputs = keras.Input(inner.input_shape[1:])
+    wrapper = keras.Model(inputs, inner(inputs))
+    path = tmp_path / "nested.weights.h5"
+    wrapper.save_weights(path)
+    check_refused(path, h5.WeightsFileError, "is a nested model")
+
+
 # --- loading: bad files, each with its own error, model unchanged --------------------
 
 @pytest.fixture

@@ -105,6 +105,12 @@ def _read_keras2(root):
 def _read_keras3(root):
     layers = []
     for group_name in root["layers"]:  # h5py lists groups sorted; names are unique
+        if "layers" in root["layers"][group_name]:
+            raise WeightsFileError(
+                f"Layer {group_name!r} of this Keras 3 weights file is a nested model, which "
+                "this loader does not read; load the file with the same architecture's "
+                "model.load_weights() instead."
+            )
         vars_group = root["layers"][group_name].get("vars")
         if vars_group is None or not len(vars_group):
             continue
