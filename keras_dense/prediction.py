@@ -23,6 +23,18 @@ _BUILT = collections.OrderedDict()  # (name, weights) -> model, the most recent 
 _BUILT_MAX = 2
 
 
+def _weights_identity(weights):
+    """A cache key for `weights`: a path counts with its size and time, so a rewritten file reloads."""
+    if weights is None or weights == "imagenet":
+        return weights
+    path = os.fspath(weights)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return path  # the build reports the missing file
+    return path, stat.st_size, stat.st_mtime_ns
+
+
 def build_for_predict(model="densenet169", weights="imagenet", preprocess=None,
                       precision="float32", fold_bn=True):
     """Returns `(keras_model, preprocess_mode)` for prediction.
@@ -47,8 +59,7 @@ def build_for_predict(model="densenet169", weights="imagenet", preprocess=None,
     precision_lib.check_precision(precision)
     if isinstance(model, str):
         entry = registry.model_entry(model)
-        key = (entry.name, None if weights is None else os.fspath(weights), precision,
-               bool(fold_bn))
+        key = (entry.name, _weights_identity(weights), precision, bool(fold_bn))
         if key not in _BUILT:
             _BUILT[key] = precision_lib.inference_model(
                 entry.build(weights=weights), precision, fold_bn

@@ -94,6 +94,8 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "r").exists()  # nothing left behind
     assert "--resume takes the model and recipe" in error_of("train", "--resume", str(tmp_path),
                                                              "--epochs", "3")
+    assert "--seed" in error_of("train", "--resume", str(tmp_path), "--seed", "1")
+    assert "--jit" in error_of("train", "--resume", str(tmp_path), "--no-jit")
     assert "has no completed epoch to resume from" in error_of(
         "train", "--resume", str(_run_without_epochs(tmp_path)))
     assert "is not a training run folder" in error_of("evaluate", str(tmp_path))

@@ -67,10 +67,12 @@ def run_predict(args):
 
     from keras_dense import images, prediction
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("keras-dense: %(message)s"))
     weights_logger = logging.getLogger("keras_dense.weights")
-    weights_logger.addHandler(handler)
+    if not any(getattr(h, "keras_dense_cli", False) for h in weights_logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("keras-dense: %(message)s"))
+        handler.keras_dense_cli = True  # added once per process, however often main() runs
+        weights_logger.addHandler(handler)
     weights_logger.setLevel(logging.INFO)
 
     weights = None if args.weights.lower() == "none" else args.weights

@@ -34,7 +34,7 @@ def add_parsers(subparsers):
                        help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
                             "folder, an image folder or zip (default: download)")
     train.add_argument("--out", metavar="RUN", help="run folder to create (default runs/MODEL)")
-    train.add_argument("--preset", default="default", choices=sorted(PRESETS),
+    train.add_argument("--preset", default=None, choices=sorted(PRESETS),
                        help="starting recipe (default: default)")
     train.add_argument("--epochs", type=argtypes.positive_int)
     train.add_argument("--batch-size", type=argtypes.positive_int)
@@ -49,7 +49,7 @@ def add_parsers(subparsers):
     train.add_argument("--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images")
     train.add_argument("--test-subset", type=argtypes.positive_int, metavar="N",
                        help="test on the first N test images (quick runs)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     train.add_argument("--arch", type=_arch_item, action="append", default=[], metavar="KEY=VALUE",
                        help="architecture override passed to the builder, e.g. growth_rate=4, "
                             "blocks=2,2,2 (repeatable)")
@@ -81,7 +81,10 @@ def run_train(args):
     verbose = 2 if args.quiet else "auto"
     overrides = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
     if args.resume:
-        extra = [f"--{name.replace('_', '-')}" for name in overrides]
+        run_flags = {"preset": args.preset, "seed": args.seed, "mixed_precision": args.mixed_precision,
+                     "jit": args.jit}
+        extra = [f"--{name.replace('_', '-')}" for name in overrides] + [
+            f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None]
         if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
             raise CommandError(
                 "--resume takes the model and recipe from the run's config.json; give only "
@@ -91,10 +94,10 @@ def run_train(args):
     else:
         if not args.model:
             raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
-        recipe = recipe_lib.preset(args.preset, **overrides)
+        recipe = recipe_lib.preset(args.preset or "default", **overrides)
         run = lambda: trainer.train(  # noqa: E731
             args.model, data=args.data, out=args.out or f"runs/{args.model}", recipe=recipe,
-            subset=args.subset, test_subset=args.test_subset, seed=args.seed,
+            subset=args.subset, test_subset=args.test_subset, seed=args.seed or 0,
             model_kwargs=dict(args.arch), mixed_precision=args.mixed_precision,
             jit_compile=args.jit, verbose=verbose,
         )
