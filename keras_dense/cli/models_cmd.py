@@ -29,14 +29,14 @@ def run_list(args):
             f"No model matches pattern={args.pattern!r} family={args.family!r}; "
             "run `keras-dense list` for all."
         )
-    header = f"{'name':<22} {'family':<10} {'input':<12} {'classes':>7} {'params':>13}  weights"
+    header = f"{'name':<22} {'family':<12} {'input':<12} {'classes':>7} {'params':>13}  weights"
     print(header)
     print("-" * len(header))
     for name in names:
         entry = registry.model_entry(name)
         size = "x".join(str(d) for d in entry.input_shape)
         weights = "imagenet" if entry.weights else "-"
-        print(f"{name:<22} {entry.family:<10} {size:<12} {entry.classes:>7} "
+        print(f"{name:<22} {entry.family:<12} {size:<12} {entry.classes:>7} "
               f"{entry.params:>13,}  {weights}")
     return 0
 
