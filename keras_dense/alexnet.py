@@ -90,12 +90,10 @@ def AlexNet(
         raise ValueError("AlexNet has no published Keras weights; pass weights=None or a path.")
     if not width > 0:
         raise ValueError(f"width must be a positive multiplier; got {width!r}.")
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, 224, MIN_SIZE, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, 224, MIN_SIZE
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = image
     for i, (filters, kernel_size, strides, padding, pool) in enumerate(FEATURES, start=1):

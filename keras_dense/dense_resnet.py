@@ -71,12 +71,10 @@ def DenseResNet(
     Example:
         >>> model = DenseResNet(classes=10)
     """
-    model_utils.check_channels_last(name)
     if weights == "imagenet":
         raise ValueError(
             "dense_resnet has no ImageNet weights; pass weights=None or a path to a weights file."
         )
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
     if not blocks or any(not isinstance(b, int) or b < 1 for b in blocks):
         raise ValueError(f"blocks must be positive integers; got {blocks!r}.")
     if not isinstance(growth_rate, int) or growth_rate < 1:
@@ -87,10 +85,10 @@ def DenseResNet(
         raise ValueError(f"reduction (compression) must be in (0, 1]; got {reduction!r}.")
     if not 0 <= dropout_rate < 1:
         raise ValueError(f"dropout_rate must be in [0, 1); got {dropout_rate!r}.")
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, DEFAULT_SIZE, MIN_SIZE, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, DEFAULT_SIZE, MIN_SIZE
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = _stem(image, stem_filters)
     for i, layers_in_block in enumerate(blocks):

@@ -291,13 +291,11 @@ def build_densenet(
         A `keras.Model`.
     """
     classes = config.classes if classes is None else classes
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
     stem, min_size = STEMS[config.stem]
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, config.default_size, min_size, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, config.default_size, min_size
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = stem(image, config.stem_filters)
     for i, blocks in enumerate(config.blocks):
@@ -319,9 +317,7 @@ def build_densenet(
         x = model_utils.global_pool(x, pooling)
 
     plain_config = dataclasses.replace(config, memory_efficient=False)
-    weights_key = next(
-        (key for key in PUBLISHED_WEIGHTS if CONFIGS[key] == plain_config), None
-    )
+    weights_key = model_utils.published_key(plain_config, CONFIGS, PUBLISHED_WEIGHTS)
     if config.memory_efficient and weights is not None:
         # Weight files name the plain layers: load them into the plain twin and
         # copy, the weight order being the same.

@@ -188,12 +188,10 @@ def GoogLeNet(
         raise ValueError(f"dropout_rate must be in [0, 1); got {dropout_rate!r}.")
     if not width > 0:
         raise ValueError(f"width must be a positive multiplier; got {width!r}.")
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, 224, AUX_MIN_SIZE if aux_logits else MIN_SIZE, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, 224, AUX_MIN_SIZE if aux_logits else MIN_SIZE
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = stem(image, width)
     aux_outputs = []

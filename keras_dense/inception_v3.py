@@ -259,8 +259,6 @@ def InceptionV3(
     Example:
         >>> model = InceptionV3(weights=None)  # 23,851,784 parameters
     """
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
     if not width > 0:
         raise ValueError(f"width must be a positive channel multiplier; got {width!r}.")
     blocks = tuple(blocks)
@@ -276,10 +274,10 @@ def InceptionV3(
             f"The ImageNet weights exist only for width=1.0 and blocks={BLOCKS}; "
             f"got width={width!r}, blocks={blocks!r}."
         )
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, DEFAULT_SIZE, MIN_SIZE, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, DEFAULT_SIZE, MIN_SIZE
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     # Keras numbers the blocks in order: mixed0-2 (35x35), mixed3 (reduction),
     # mixed4-7 (17x17), mixed8 (reduction), mixed9-10 (8x8).

@@ -75,12 +75,10 @@ def LeNet5(
         raise ValueError("LeNet-5 has no ImageNet weights; pass weights=None or a path.")
     if subsampling not in SUBSAMPLING:
         raise ValueError(f"subsampling must be 'max' or 'avg'; got {subsampling!r}.")
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, 32, MIN_SIZE, include_top, weights, default_channels=1
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, 32, MIN_SIZE, default_channels=1
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = conv_pool_block(image, 6, activation, subsampling, name="block1")
     x = conv_pool_block(x, 16, activation, subsampling, name="block2")

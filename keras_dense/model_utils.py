@@ -125,6 +125,37 @@ def model_input(input_tensor, input_shape):
     return input_tensor, operation_utils.get_source_inputs(input_tensor)
 
 
+def image_input(name, weights, include_top, classes, pooling, classifier_activation,
+                input_tensor, input_shape, default_size, min_size, default_channels=3):
+    """Checks a builder's common arguments and returns `(image_input, model_inputs)`.
+
+    The shared start of every builder: `check_channels_last`,
+    `check_common_args`, `resolve_input_shape`, then `model_input`.
+
+    Args:
+        name: the model name (for messages).
+        weights, include_top, classes, pooling, classifier_activation,
+        input_tensor, input_shape: the builder's `keras.applications` arguments.
+        default_size: default input height and width.
+        min_size: the smallest height and width the network accepts.
+        default_channels: channels of the default shape.
+
+    Returns:
+        `(image, inputs)` as `model_input` returns them.
+    """
+    check_channels_last(name)
+    check_common_args(weights, include_top, classes, pooling, classifier_activation)
+    input_shape = resolve_input_shape(
+        input_shape, default_size, min_size, include_top, weights, default_channels
+    )
+    return model_input(input_tensor, input_shape)
+
+
+def published_key(config, configs, published):
+    """The key in `published` whose table config equals `config`, or `None`."""
+    return next((key for key in published if configs[key] == config), None)
+
+
 def global_pool(x, pooling):
     """Applies `keras.applications`' optional global pooling (`avg_pool`/`max_pool`)."""
     if pooling == "avg":

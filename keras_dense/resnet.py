@@ -313,13 +313,11 @@ def build_resnet(
         A `keras.Model`.
     """
     classes = config.classes if classes is None else classes
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
     stem, min_size = STEMS[config.stem]
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, config.default_size, min_size, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, config.default_size, min_size
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = stem(image, config.stem_filters, config.use_bias, config.bn_epsilon)
     block = BLOCKS[config.block]
@@ -338,7 +336,7 @@ def build_resnet(
     else:
         x = model_utils.global_pool(x, pooling)
 
-    weights_key = next((key for key in PUBLISHED_WEIGHTS if CONFIGS[key] == config), None)
+    weights_key = model_utils.published_key(config, CONFIGS, PUBLISHED_WEIGHTS)
     return model_utils.finish_model(
         inputs, x, name, weights, weights_key=weights_key, include_top=include_top
     )

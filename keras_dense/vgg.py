@@ -182,18 +182,16 @@ def build_vgg(
         A `keras.Model`.
     """
     classes = config.classes if classes is None else classes
-    weights_key = next((key for key in PUBLISHED_WEIGHTS if CONFIGS[key] == config), None)
+    weights_key = model_utils.published_key(config, CONFIGS, PUBLISHED_WEIGHTS)
     if weights == "imagenet" and weights_key is None:
         raise ValueError(
             f"Only {' and '.join(PUBLISHED_WEIGHTS)} have published ImageNet weights; "
             f"build {name} with weights=None or a path to a weights file."
         )
-    model_utils.check_channels_last(name)
-    model_utils.check_common_args(weights, include_top, classes, pooling, classifier_activation)
-    input_shape = model_utils.resolve_input_shape(
-        input_shape, config.default_size, MIN_SIZE, include_top, weights
+    image, inputs = model_utils.image_input(
+        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
+        input_shape, config.default_size, MIN_SIZE
     )
-    image, inputs = model_utils.model_input(input_tensor, input_shape)
 
     x = image
     for i, convs in enumerate(config.blocks(), start=1):
