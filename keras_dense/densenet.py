@@ -38,8 +38,9 @@ def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0,
         name: layer-name prefix, e.g. `"conv2_block1"`.
         bottleneck: whether to use the 1x1 bottleneck (DenseNet-B).
         dropout_rate: dropout after each convolution (0 disables it).
-        memory_efficient: compute concat-BN-ReLU-conv of the layer input in one
-            `keras_dense.recompute.RecomputedBNReLUConv` layer named
+        memory_efficient: compute the concatenation and the BN-ReLU-conv stages
+            (both, or only the first when dropout sits between them) in one
+            `keras_dense.recompute.RecomputedDenseLayer` named
             `{name}_recompute`, recomputed in the backward pass instead of stored.
 
     Returns:
@@ -47,18 +48,20 @@ def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0,
         `memory_efficient=True`, the list `x + [new maps]` (not concatenated).
     """
     if memory_efficient:
-        from keras_dense.recompute import RecomputedBNReLUConv
+        from keras_dense.recompute import RecomputedDenseLayer
 
-        filters, kernel, conv = (
-            (4 * growth_rate, 1, "1_conv") if bottleneck else (growth_rate, 3, "2_conv")
-        )
-        y = RecomputedBNReLUConv(
-            filters, kernel, bn_name=f"{name}_0_bn", conv_name=f"{name}_{conv}",
-            epsilon=BN_EPSILON, name=f"{name}_recompute",
-        )(list(x))
         if bottleneck:
-            if dropout_rate:
-                y = layers.Dropout(dropout_rate, name=f"{name}_1_drop")(y)
+            stages = [(4 * growth_rate, 1, f"{name}_0_bn", f"{name}_1_conv")]
+            # A recomputed dropout would draw a new mask, so with dropout between
+            # the stages the second one is stored rather than recomputed.
+            split = bool(dropout_rate)
+            if not split:
+                stages.append((growth_rate, 3, f"{name}_1_bn", f"{name}_2_conv"))
+        else:
+            stages, split = [(growth_rate, 3, f"{name}_0_bn", f"{name}_2_conv")], False
+        y = RecomputedDenseLayer(stages, epsilon=BN_EPSILON, name=f"{name}_recompute")(list(x))
+        if split:
+            y = layers.Dropout(dropout_rate, name=f"{name}_1_drop")(y)
             y = _bn_relu(y, f"{name}_1_")
             y = layers.Conv2D(
                 growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv"
@@ -94,8 +97,8 @@ def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0
         growth_rate: feature maps added per conv block (Keras uses 32).
         bottleneck: whether the conv blocks use the 1x1 bottleneck.
         dropout_rate: dropout after each convolution.
-        memory_efficient: recompute each layer's concat-BN-ReLU-conv in the
-            backward pass; the block's maps are concatenated once, at the end,
+        memory_efficient: recompute each layer's concatenation and BN-ReLU-conv
+            stages in the backward pass (see `conv_block`); the block's maps are concatenated once, at the end,
             by `{name}_block{blocks}_concat`.
 
     Returns:
@@ -184,7 +187,8 @@ class DenseNetConfig:
         stem: `"imagenet"` (7x7/2 conv + 3x3/2 max-pool) or `"cifar"` (3x3 conv).
         head: `"linear"` (global pool + classifier) or `"mlp"` (256-128 head).
         memory_efficient: recompute each layer's concatenation, BN, ReLU and
-            first convolution in the backward pass instead of storing them
+            convolutions (only the first convolution when `dropout_rate` is
+            set) in the backward pass instead of storing them
             (`keras_dense.recompute`): less training memory, same outputs and
             gradients, same weights in the same order.
         default_size: default input height and width.

@@ -18,7 +18,7 @@ import json, numpy as np, keras
 from keras_dense import densenet
 keras.utils.set_random_seed(0)
 kw = dict(blocks=(2, 3), growth_rate=4, stem="cifar", default_size=16, classes=3,
-          bottleneck=BOTTLENECK)
+          bottleneck=BOTTLENECK, dropout_rate=DROPOUT)
 plain = densenet.DenseNet(**kw, input_shape=(16, 16, 3))
 lean = densenet.DenseNet(**kw, input_shape=(16, 16, 3), memory_efficient=True)
 lean.set_weights(plain.get_weights())
@@ -26,6 +26,10 @@ x = np.random.default_rng(0).normal(0, 1, (8, 16, 16, 3)).astype("float32")
 y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
 out = {"paths": [[w.path for w in m.weights] for m in (plain, lean)]}
 out["infer"] = [keras.ops.convert_to_numpy(m(x)).tolist() for m in (plain, lean)]
+out["stages"] = [len(l.stages) for l in lean.layers if l.name.endswith("_recompute")]
+if DROPOUT:  # dropout masks differ between the models: compare inference only
+    print(json.dumps(out))
+    raise SystemExit
 out["loss"], out["step"] = [], []
 for m in (plain, lean):
     m.compile(optimizer=keras.optimizers.SGD(1.0), loss="sparse_categorical_crossentropy")
@@ -38,11 +42,11 @@ print(json.dumps(out))
 """
 
 
-def _run(backend, bottleneck):
+def _run(backend, bottleneck, dropout=0.0):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"the {backend} backend is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    script = SCRIPT.replace("BOTTLENECK", str(bottleneck))
+    script = SCRIPT.replace("BOTTLENECK", str(bottleneck)).replace("DROPOUT", str(dropout))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -58,11 +62,21 @@ def test_memory_efficient_matches_plain(backend, bottleneck):
     assert [p.split("_recompute/")[-1] for p in lean_paths] == plain_paths
     assert any("_recompute/" in p for p in lean_paths)
     np.testing.assert_allclose(*report["infer"], atol=1e-5)
+    # A bottleneck layer is recomputed whole: both BN-ReLU-conv stages.
+    assert set(report["stages"]) == {2 if bottleneck else 1}
     assert report["loss"][0] == pytest.approx(report["loss"][1], rel=1e-5)
     max_grad = max(np.abs(np.asarray(g)).max() for g in report["step"][0])
     assert max_grad > 0
     for path, a, b in zip(plain_paths, *report["step"]):
         np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, max_grad), err_msg=path)
+
+
+def test_memory_efficient_with_dropout_recomputes_only_the_first_stage():
+    report = _run("tensorflow", bottleneck=True, dropout=0.2)
+    plain_paths, lean_paths = report["paths"]
+    assert [p.split("_recompute/")[-1] for p in lean_paths] == plain_paths
+    np.testing.assert_allclose(*report["infer"], atol=1e-5)
+    assert set(report["stages"]) == {1}
 
 
 def test_memory_efficient_keeps_weights_saves_and_reloads(tmp_path):
