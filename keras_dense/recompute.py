@@ -12,7 +12,7 @@ which recompute the concatenation, BN and ReLU before the 1x1 convolution).
 A bottleneck layer without dropout is recomputed whole (both stages): on
 TensorFlow, recomputing only the first stage still stored the 4k-channel
 bottleneck output and its BN/ReLU copy, and left the peak at 0.58 of the plain
-model's; recomputing both gives 0.48 for 1.12x the step time
+model's; recomputing both gives 0.48 for 1.19x the step time
 (`benchmarks/train_step.py`). With dropout between the stages only the first
 stage is recomputed, since a recomputed dropout would draw a different mask.
 
