@@ -9,7 +9,7 @@ against the float32 reference, and, in a subprocess each, the peak memory (RSS,
 sampled every 5 ms while `predict` runs) of predicting N images.
 
 Variants: `keras_applications` (`model.predict(x)`), `ours_float32`
-(`keras_dense.inference_model` folded, compiled `predict_on_batch`),
+(`keras_dense.inference.inference_model` folded, compiled `predict_on_batch`),
 `ours_bfloat16` (the same, bfloat16).
 
 Without `--weights` (the published `densenet169_weights_tf_dim_ordering_tf_kernels.h5`)
@@ -39,12 +39,12 @@ def _images(batch_size, size=224):
 
     import numpy as np
 
-    from keras_dense import imagenet_utils
+    from keras_dense.imagenet import preprocessing
 
     files = sorted(glob.glob(str(_common.ROOT.parent / "shared" / "data" / "images"
                                  / "imagenet-samples" / "*.JPEG")))
     if files:
-        from keras_dense import images
+        from keras_dense.imagenet import images
 
         pixels = [images.load_image(f, (size, size)) for f in files[:batch_size]]
         pixels = np.stack([pixels[i % len(pixels)] for i in range(batch_size)])
@@ -52,7 +52,7 @@ def _images(batch_size, size=224):
     else:
         pixels = np.random.default_rng(0).integers(0, 256, (batch_size, size, size, 3))
         source = "random pixels"
-    x = imagenet_utils.preprocess_input(pixels.astype("float32"), mode="torch")
+    x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
     return x, source
 
 
@@ -61,12 +61,13 @@ def _models(variants, weights):
     import keras
     import numpy as np
 
-    from keras_dense import densenet, precision
+    from keras_dense.inference import inference_model
+    from keras_dense.models import densenet
 
     if set(variants) == {"ours_float32"} or set(variants) == {"ours_bfloat16"}:
         if weights is None:  # memory probe: no reference model in this process
             ours = densenet.DenseNet169(weights=None)
-            return {v: precision.inference_model(ours, v.split("_")[1]) for v in variants}
+            return {v: inference_model(ours, v.split("_")[1], fold_bn=True) for v in variants}
     reference = keras.applications.DenseNet169(weights=weights)
     if weights is None:
         # a confident classifier, so that probability differences mean something
@@ -87,7 +88,7 @@ def _models(variants, weights):
             if ours is None:
                 ours = densenet.DenseNet169(weights=None)
                 ours.set_weights(reference.get_weights())
-            models[name] = precision.inference_model(ours, name.split("_")[1], fold_bn=True)
+            models[name] = inference_model(ours, name.split("_")[1], fold_bn=True)
     return models
 
 

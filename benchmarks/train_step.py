@@ -27,7 +27,7 @@ MODEL = "densenet_bc_100_k12"
 def _build(memory_efficient, jit_compile):
     import keras
 
-    from keras_dense import densenet
+    from keras_dense.models import densenet
     from keras_dense.training.device import default_jit_compile
 
     keras.utils.set_random_seed(0)

@@ -8,42 +8,36 @@ Example:
     >>> keras_dense.list_models("densenet*")
     >>> model = keras_dense.get_model("densenet169", weights=None)
     >>> keras_dense.count_flops(model)
+    >>> from keras_dense.models.densenet import DenseNet169, preprocess_input
 """
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "get_model": "keras_dense.registry",
-    "list_models": "keras_dense.registry",
-    "model_entry": "keras_dense.registry",
-    "register_model": "keras_dense.registry",
-    "count_flops": "keras_dense.flops",
-    "count_macs": "keras_dense.flops",
-    "layer_macs": "keras_dense.flops",
-    "summarize": "keras_dense.summary",
-    "predict": "keras_dense.prediction",
-    "preprocess_input": "keras_dense.imagenet_utils",
-    "decode_predictions": "keras_dense.imagenet_utils",
-    "finetune": "keras_dense.finetuning",
-    "inference_model": "keras_dense.precision",
+    "get_model": "keras_dense.models._registry",
+    "list_models": "keras_dense.models._registry",
+    "model_record": "keras_dense.models._registry",
+    "count_flops": "keras_dense.analysis.flops",
+    "count_macs": "keras_dense.analysis.flops",
+    "summarize": "keras_dense.analysis.summary",
+    "predict": "keras_dense.imagenet.predict",
+    "preprocess_input": "keras_dense.imagenet.preprocessing",
+    "decode_predictions": "keras_dense.imagenet.classes",
+    "finetune": "keras_dense.training.transfer",
 }
-_SUBMODULES = (
-    "densenet", "flops", "registry", "summary", "imagenet_utils", "images", "inference",
-    "prediction", "weights", "lenet", "alexnet", "vgg", "googlenet", "finetuning",
-    "resnet", "inception_v3", "dense_resnet", "datasets", "training",
-    "fold", "precision", "recompute",
-)
+_SUBPACKAGES = ("models", "weights", "imagenet", "inference", "analysis", "datasets",
+                "training", "cli")
 
-__all__ = sorted(list(_EXPORTS) + list(_SUBMODULES))
+__all__ = sorted(list(_EXPORTS) + list(_SUBPACKAGES))
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in _SUBMODULES:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"keras_dense.{name}")
     raise AttributeError(f"module 'keras_dense' has no attribute {name!r}")
 

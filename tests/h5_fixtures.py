@@ -77,3 +77,28 @@ def write_keras2_h5(model, path, naming="keras2", keras_version="2.2.4"):
             for weight_name, variable in zip(weight_names, variables):
                 group.create_dataset(weight_name, data=np.asarray(variable))
     return path
+
+
+def publish_stand_in(monkeypatch, tmp_path, model, name, include_top):
+    """Writes `model`'s weights as the published file of weight tag `name` (`model.tag`)
+    in the Keras 2 layout, and points that record's hash at it: no published file can
+    be downloaded here, so this stands in for it. Returns the file's path."""
+    import dataclasses
+    import hashlib
+
+    from keras_dense.models import _registry
+
+    record = _registry.weights_record(name)
+    weights_file = record.file_for(include_top)
+    path = write_keras2_h5(model, tmp_path / weights_file.file_name)
+    stand_in = dataclasses.replace(
+        weights_file, file_hash=hashlib.new(weights_file.hash_algorithm,
+                                            path.read_bytes()).hexdigest())
+    field = "file" if weights_file is record.file else "notop_file"
+    new_record = dataclasses.replace(record, **{field: stand_in})
+    model_record = _registry.model_record(record.model)
+    weights = tuple(new_record if w.tag == record.tag else w for w in model_record.weights)
+    monkeypatch.setitem(_registry._RECORDS, model_record.name,
+                        dataclasses.replace(model_record, weights=weights))
+    monkeypatch.setenv("KERAS_DENSE_WEIGHTS", str(tmp_path))
+    return path

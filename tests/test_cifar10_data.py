@@ -213,10 +213,23 @@ def test_corrupt_archive_and_batch(tmp_path):
     with pytest.raises(DataSourceError, match="whole number of 3073-byte records"):
         cifar10.load(bad, use_cache=False)
 
+
+
+def test_truncated_zip_is_reported_as_damaged_or_truncated(tmp_path):
+    whole = tmp_path / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as archive:
+        for relative, data in _jpeg_tree_files().items():
+            archive.writestr(relative, data)
+    data = whole.read_bytes()
     truncated = tmp_path / "trunc.zip"
-    truncated.write_bytes(b"PK\x03\x04" + b"\0" * 40)
-    with pytest.raises(DataSourceError):
+    truncated.write_bytes(data[: len(data) // 2])  # a copy cut short: no central directory
+    with pytest.raises(DataSourceError, match="damaged or truncated zip"):
         cifar10.load(truncated, use_cache=False)
+    folder = tmp_path / "zips"
+    folder.mkdir()
+    (folder / "cifar10-jpg-train.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataSourceError, match="damaged or truncated"):
+        cifar10.load(folder, use_cache=False)
 
 
 def test_zip_with_only_the_training_split_says_test_is_missing(tmp_path):

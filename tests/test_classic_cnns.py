@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 import keras_dense
-from keras_dense import alexnet, googlenet, lenet, vgg
+from keras_dense.models import alexnet, googlenet, lenet, vgg
 from conftest import shared_path
 
 
@@ -64,7 +64,7 @@ def test_trainable_parameters_of_full_size_models_match_torchvision(
 def test_vgg16_c_is_configuration_d_with_three_1x1_convolutions():
     # Paper, table 1: C replaces the third 3x3 conv of blocks 3-5 by a 1x1.
     c = keras_dense.get_model("vgg16_c")
-    d_params = keras_dense.model_entry("vgg16").params
+    d_params = keras_dense.model_record("vgg16").params
     saved = 256 * 256 * 8 + 2 * 512 * 512 * 8  # 3x3 -> 1x1 keeps 1 of 9 weights
     assert c.count_params() == d_params - saved
     for block in (3, 4, 5):
@@ -110,7 +110,7 @@ def test_vgg16_bn_cifar_is_the_notes_model():
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
     assert model.get_layer("block5_pool").output.shape == (None, 1, 1, 512)
     assert model.get_layer("fc1").units == 512 and model.get_layer("fc2_drop").rate == 0.5
-    assert model.count_params() == keras_dense.model_entry("vgg16_bn_cifar").params
+    assert model.count_params() == keras_dense.model_record("vgg16_bn_cifar").params
     keras.backend.clear_session()
 
 
@@ -175,12 +175,12 @@ def test_googlenet_auxiliary_classifiers_train_with_the_main_head():
         (lambda: googlenet.GoogLeNet(width=0), "width must be a positive multiplier"),
         (lambda: vgg.VGG("F"), "cfg must be one of"),
         (lambda: vgg.VGG((64, 128)), "cfg must end with 'M'"),
-        (lambda: vgg.VGG11(weights="imagenet"), "Only vgg16 and vgg19 have published"),
+        (lambda: vgg.VGG11(weights="imagenet"), "vgg11 cannot load weights='imagenet': vgg11 has no published weights"),
         (lambda: vgg.VGG16(dropout_rate=1.0), r"dropout_rate must be in \[0, 1\)"),
         (lambda: vgg.VGG16(input_shape=(16, 16, 3), include_top=False),
          "at least 32x32"),
         (lambda: alexnet.AlexNet(input_shape=(32, 32, 3)), "at least 63x63"),
-        (lambda: alexnet.AlexNet(weights="imagenet"), "no published Keras weights"),
+        (lambda: alexnet.AlexNet(weights="imagenet"), "alexnet has no published weights"),
         (lambda: lenet.LeNet5(subsampling="sum"), "subsampling must be 'max' or 'avg'"),
         (lambda: lenet.LeNet5(input_shape=(8, 8, 1)), "at least 16x16"),
     ],
@@ -228,7 +228,7 @@ def test_vgg_outputs_match_keras_applications_with_identical_weights(name, twin)
     assert got.shape == (len(images), 1000)
     assert np.abs(expected[0] - expected[-1]).max() > 1e-4  # images give different outputs
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert keras_dense.model_entry(name).preprocess == "caffe"
+    assert keras_dense.model_record(name).preprocess == "caffe"
     keras.backend.clear_session()
 
 

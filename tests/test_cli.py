@@ -18,7 +18,7 @@ def test_list_shows_every_model_with_family_input_and_params():
     assert result.returncode == 0, result.stderr
     for name in keras_dense.list_models():
         line = next(line for line in result.stdout.splitlines() if line.startswith(name + " "))
-        entry = keras_dense.model_entry(name)
+        entry = keras_dense.model_record(name)
         assert entry.family in line and f"{entry.params:,}" in line
         assert "x".join(map(str, entry.input_shape)) in line
 
@@ -49,3 +49,19 @@ def test_bad_input_shape_is_refused():
     result = run_cli("summary", "densenet121", "--input-shape", "64,64")
     assert result.returncode == 2
     assert "--input-shape must be H,W,C" in result.stderr
+
+
+def test_commands_print_no_backend_start_up_lines():
+    result = run_cli("summary", "lenet5")
+    assert result.returncode == 0, result.stderr
+    assert "cuda" not in result.stderr.lower() and "absl" not in result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_debug_shows_the_backend_start_up_lines_and_tracebacks():
+    import os
+
+    env = {**os.environ, "KERAS_DENSE_DEBUG": "1"}
+    result = subprocess.run([sys.executable, "-m", "keras_dense", "summary", "densenet12"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode != 0 and "Traceback" in result.stderr

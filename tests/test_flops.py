@@ -20,7 +20,7 @@ def test_hand_counted_small_model():
     expected = 8 * 8 * 4 * 27 + 4 * 4 * 6 * 4 + 4 * 4 * 6 * 9 + 4 * 4 * 6 * 27 + 60
     assert keras_dense.count_macs(model) == expected
     assert keras_dense.count_flops(model) == 2 * expected
-    per_layer = {name: macs for name, _, macs in keras_dense.layer_macs(model)}
+    per_layer = {name: macs for name, _, macs in keras_dense.analysis.layer_macs(model)}
     assert per_layer["c1"] == 8 * 8 * 4 * 27 and per_layer["fc"] == 60
 
 
@@ -29,7 +29,7 @@ def test_nested_models_are_expanded():
                              name="backbone")
     inputs = keras.Input((4, 4, 2))
     model = keras.Model(inputs, layers.Flatten()(inner(inputs)))
-    rows = keras_dense.layer_macs(model)
+    rows = keras_dense.analysis.layer_macs(model)
     assert ("backbone/inner_conv", "Conv2D", 4 * 4 * 3 * 2) in rows
 
 

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_dense import densenet, fold, precision
+from keras_dense.inference import fold, precision
+from keras_dense.models import densenet
 
 
 def _randomize_bn_statistics(model, seed=0):

@@ -6,7 +6,7 @@ import pytest
 import keras
 
 import keras_dense
-from keras_dense import inception_v3
+from keras_dense.models import inception_v3
 from keras_twins import layer_signature, randomize_weights, real_images
 from model_table import KERAS_APPLICATIONS_ORDER_TWINS
 
@@ -89,7 +89,7 @@ def test_fewer_blocks_keep_keras_numbering():
     ({"width": 0}, "width must be a positive channel multiplier"),
     ({"blocks": (3, 5, 2)}, "blocks must be 3 counts"),
     ({"blocks": (0, 1, 1)}, "blocks must be 3 counts"),
-    ({"weights": "imagenet", "width": 0.5}, "ImageNet weights exist only for width=1.0"),
+    ({"weights": "imagenet", "width": 0.5}, "fits only the published architecture, and width was changed"),
     ({"include_top": False, "input_shape": (74, 74, 3)}, "at least 75x75"),
     ({"weights": "imagenet", "classes": 10}, "1000-class classifier"),
 ])
@@ -99,6 +99,7 @@ def test_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
 
 
 def test_registry_metadata():
-    entry = keras_dense.model_entry("inception_v3")
+    entry = keras_dense.model_record("inception_v3")
     assert entry.family == "inception" and entry.preprocess == "tf"
-    assert entry.weights == "inception_v3" and entry.input_shape == (299, 299, 3)
+    assert entry.default_weights.name == "inception_v3.keras_imagenet"
+    assert entry.input_shape == (299, 299, 3)

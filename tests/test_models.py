@@ -1,33 +1,59 @@
-"""Table-driven tests over every registered model (see model_table.py)."""
+"""Table-driven tests over every model record (see model_table.py)."""
+
+import pathlib
 
 import numpy as np
 import pytest
 
 import keras
 import keras_dense
-from model_table import MODEL_CASES
+from keras_dense.analysis import tables
+from model_table import KERAS_APPLICATIONS_BUILDERS, MODEL_CASES
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_every_registered_model_is_in_the_table():
     assert sorted(c.name for c in MODEL_CASES) == sorted(keras_dense.list_models())
+    for case in MODEL_CASES:
+        assert {"input_shape", "classes"} <= set(case.tiny), case.name
+
+
+def test_every_keras_published_model_is_tested_against_its_keras_twin():
+    published = {w.model for w in keras_dense.models.weights_records() if w.tag == "keras_imagenet"}
+    assert published == set(KERAS_APPLICATIONS_BUILDERS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", keras_dense.list_models())
-def test_default_model_matches_registry_metadata(name):
-    entry = keras_dense.model_entry(name)
-    model = entry.build()
-    assert model.count_params() == entry.params
-    assert tuple(model.input_shape[1:]) == entry.input_shape
-    assert model.output_shape == (None, entry.classes)
+def test_record_matches_its_built_model(name):
+    record = keras_dense.model_record(name)
+    model = record.build()
+    assert model.name == name
+    assert model.count_params() == record.params
+    assert tuple(model.input_shape[1:]) == record.input_shape
+    assert model.output_shape == (None, record.classes)
+    del model
     keras.backend.clear_session()
+    for weights in record.weights:  # the files' shapes: the model with and without its top
+        assert weights.model == name and weights.preprocess in keras_dense.imagenet.MODES
+        assert weights.name == f"{name}.{weights.tag}"
+        notop = record.build(include_top=False, **weights.arch)
+        assert notop.count_params() == weights.notop_params
+        if weights.arch:
+            assert record.build(**weights.arch).count_params() == record.params
+        keras.backend.clear_session()
+
+
+def test_readme_tables_are_made_from_the_records():
+    text = README.read_text(encoding="utf8")
+    assert tables.render_readme(text) == text, (
+        "README.md's generated tables are out of date: run "
+        "`python -m keras_dense.analysis.tables` to rewrite them.")
 
 
 def _tiny(case, **kwargs):
-    return keras_dense.get_model(
-        case.name, input_shape=case.input_shape, classes=case.classes,
-        **{**case.tiny, **kwargs},
-    )
+    return keras_dense.get_model(case.name, **{**case.tiny, **kwargs})
 
 
 def _batch(case, n=4, seed=0):

@@ -3,20 +3,17 @@
 For one model of each family (DenseNet, VGG, ResNet, Inception) a file of the
 published Keras 2 layout is written from `keras.applications` with random
 weights, placed under its published name in `$KERAS_DENSE_WEIGHTS`, and the
-catalog's md5 is pointed at it (no published file can be downloaded here).
+record's md5 is pointed at it (no published file can be downloaded here).
 Then `weights="imagenet"` resolves, verifies and loads it, and our model gives
 keras.applications' outputs; `finetune(..., weights="imagenet")` starts from it.
 """
-
-import dataclasses
 
 import numpy as np
 import pytest
 
 import keras
 import keras_dense
-from keras_dense.imagenet_utils import preprocess_input
-from keras_dense.weights import catalog, resolve
+from keras_dense.imagenet.preprocessing import preprocess_input
 
 import h5_fixtures
 from conftest import shared_path
@@ -47,14 +44,8 @@ def published_notop_file(tmp_path, monkeypatch, request):
         weights=None, include_top=False, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
     )
     h5_fixtures.randomize(reference, seed=1)
-    row = catalog.find(name, include_top=False)
-    path = h5_fixtures.write_keras2_h5(reference, tmp_path / row.file_name)
-    stand_in = dataclasses.replace(row, md5=resolve.file_md5(path))
-    monkeypatch.setattr(
-        catalog, "WEIGHTS_FILES",
-        tuple(stand_in if r == row else r for r in catalog.WEIGHTS_FILES),
-    )
-    monkeypatch.setenv("KERAS_DENSE_WEIGHTS", str(tmp_path))
+    h5_fixtures.publish_stand_in(monkeypatch, tmp_path, reference, f"{name}.keras_imagenet",
+                                 include_top=False)
     return name, reference
 
 
@@ -62,7 +53,7 @@ def published_notop_file(tmp_path, monkeypatch, request):
 @pytest.mark.parametrize("published_notop_file", FAMILY_REPRESENTATIVES, indirect=True)
 def test_imagenet_weights_load_and_match_keras_applications(published_notop_file):
     name, reference = published_notop_file
-    x = preprocess_input(_images(), mode=keras_dense.model_entry(name).preprocess)
+    x = preprocess_input(_images(), mode=keras_dense.model_record(name).preprocess)
     ours = keras_dense.get_model(
         name, weights="imagenet", include_top=False, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
     )
@@ -82,9 +73,8 @@ def test_imagenet_weights_load_and_match_keras_applications(published_notop_file
 
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
-def test_published_models_know_their_preprocessing_and_weights(name):
-    entry = keras_dense.model_entry(name)
+def test_published_models_know_their_preprocessing(name):
+    record = keras_dense.model_record(name)
     expected_mode = {"densenet121": "torch", "vgg16": "caffe", "resnet50": "caffe",
                      "inception_v3": "tf"}[name]
-    assert entry.preprocess == expected_mode
-    assert catalog.find(entry.weights, include_top=True).params == entry.params
+    assert record.preprocess == expected_mode == record.weights_record("keras_imagenet").preprocess

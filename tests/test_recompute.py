@@ -15,7 +15,7 @@ import pytest
 
 SCRIPT = r"""
 import json, numpy as np, keras
-from keras_dense import densenet
+from keras_dense.models import densenet
 keras.utils.set_random_seed(0)
 kw = dict(blocks=(2, 3), growth_rate=4, stem="cifar", default_size=16, classes=3,
           bottleneck=BOTTLENECK, dropout_rate=DROPOUT)
@@ -82,7 +82,7 @@ def test_memory_efficient_with_dropout_recomputes_only_the_first_stage():
 def test_memory_efficient_keeps_weights_saves_and_reloads(tmp_path):
     import keras
 
-    from keras_dense import densenet
+    from keras_dense.models import densenet
 
     kw = dict(blocks=(2, 2), growth_rate=4, stem="cifar", default_size=16, classes=3,
               input_shape=(16, 16, 3))
@@ -100,7 +100,7 @@ def test_memory_efficient_keeps_weights_saves_and_reloads(tmp_path):
 
 
 def test_memory_efficient_reaches_every_builder():
-    from keras_dense import densenet
+    from keras_dense.models import densenet
 
     model = densenet.DenseNetCIFAR(depth=40, growth_rate=2, bottleneck=False,
                                    memory_efficient=True)

@@ -9,7 +9,7 @@ import pytest
 import keras
 
 import keras_dense
-from keras_dense import resnet
+from keras_dense.models import resnet
 from keras_twins import randomize_weights, real_images
 
 
@@ -144,9 +144,9 @@ def test_registry_metadata():
         "resnet20", "resnet56", "resnet110",
     ]
     for name in ("resnet50", "resnet101", "resnet152"):
-        entry = keras_dense.model_entry(name)
-        assert entry.preprocess == "caffe" and entry.weights == name
-    assert keras_dense.model_entry("resnet18").weights is None
+        entry = keras_dense.model_record(name)
+        assert entry.preprocess == "caffe" and entry.default_weights.name == f"{name}.keras_imagenet"
+    assert keras_dense.model_record("resnet18").default_weights is None
 
 
 def test_summary_command_for_a_cifar_resnet():

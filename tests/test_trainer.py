@@ -89,9 +89,9 @@ def test_small_model_learns_real_cifar10_well_above_chance(tmp_path):
 
 
 def test_evaluate_a_plain_keras_file_adds_the_normalising_front(tmp_path, tiny_data):
-    from keras_dense import registry
+    from keras_dense.models import get_model
 
-    network = registry.get_model(TINY_MODEL, classes=10, **TINY_ARCH)
+    network = get_model(TINY_MODEL, classes=10, **TINY_ARCH)
     path = tmp_path / "plain.keras"
     network.save(path)
     report = trainer.evaluate(path, data=tiny_data, test_subset=20)

@@ -1,7 +1,8 @@
-"""Published-weights catalog, offline-first resolution and the all-or-nothing h5 loader."""
+"""Published weight files of the records, offline-first resolution, the all-or-nothing h5 loader."""
 
 import importlib
 import os
+import pathlib
 
 import h5py
 import keras
@@ -9,15 +10,14 @@ import numpy as np
 import pytest
 
 import h5_fixtures
-from keras_dense import densenet
+import keras_dense
+from keras_dense.models import densenet
 from keras_dense.weights import (
     WeightsFileError,
     WeightsHashError,
     WeightsMismatchError,
     WeightsUnavailableError,
-    catalog,
     h5,
-    load_model_weights,
     resolve,
 )
 
@@ -56,7 +56,7 @@ def inputs():
     return np.random.default_rng(0).uniform(-2, 2, (2, 32, 32, 3)).astype("float32")
 
 
-# --- catalog --------------------------------------------------------------------------
+# --- the published files of the model records ---------------------------------------
 
 KERAS_SOURCES = {
     "densenet": "keras.src.applications.densenet",
@@ -65,139 +65,196 @@ KERAS_SOURCES = {
     "resnet": "keras.src.applications.resnet",
     "inception_v3": "keras.src.applications.inception_v3",
 }
+KERAS_FILES = [(record, include_top, weights_file)
+               for record in keras_dense.models.weights_records() if record.tag == "keras_imagenet"
+               for include_top, weights_file in record.files()]
 
 
-@pytest.mark.parametrize("row", catalog.WEIGHTS_FILES, ids=lambda r: r.file_name)
-def test_catalog_rows_are_exactly_keras(row):
-    folder = row.url.split("/")[-2]
-    source = importlib.import_module(KERAS_SOURCES[folder]).__file__
-    text = open(source).read()
-    assert f'"{row.md5}"' in text
-    assert row.file_name in text or "_weights_tf_dim_ordering_tf_kernels" in text
+@pytest.mark.parametrize("record, include_top, weights_file", KERAS_FILES,
+                         ids=lambda v: getattr(v, "file_name", ""))
+def test_keras_weight_files_are_exactly_keras(record, include_top, weights_file):
+    folder = weights_file.url.split("/")[-2]
     module = importlib.import_module(KERAS_SOURCES[folder])
+    text = open(module.__file__).read()
+    assert weights_file.hash_algorithm == "md5"
+    assert f'"{weights_file.file_hash}"' in text
     urls = {v for k, v in vars(module).items() if isinstance(v, str) and v.startswith("https")}
     if folder == "resnet":
-        assert row.url == module.BASE_WEIGHTS_PATH + row.file_name
-        assert module.WEIGHTS_HASHES[row.key][0 if row.include_top else 1] == row.md5
+        assert weights_file.url == module.BASE_WEIGHTS_PATH + weights_file.file_name
+        assert module.WEIGHTS_HASHES[record.model][0 if include_top else 1] == \
+            weights_file.file_hash
     else:
-        assert row.url in urls
+        assert weights_file.url in urls
 
 
-def test_catalog_has_every_published_model_with_and_without_top():
-    assert catalog.keys() == ["densenet121", "densenet169", "densenet201", "vgg16", "vgg19",
-                              "resnet50", "resnet101", "resnet152", "inception_v3"]
-    assert len(catalog.WEIGHTS_FILES) == 18
-    assert len({row.md5 for row in catalog.WEIGHTS_FILES}) == 18
+def test_every_keras_published_model_has_both_files():
+    assert [r.model for r in keras_dense.models.weights_records() if r.tag == "keras_imagenet"] \
+        == ["densenet121", "densenet169", "densenet201", "vgg16", "vgg19", "resnet50",
+            "resnet101", "resnet152", "inception_v3"]
+    assert len(KERAS_FILES) == 18
+    assert len({f.file_hash for _, _, f in KERAS_FILES}) == 18
 
 
-def test_catalog_params_match_registered_models():
-    import keras_dense
-
-    for name in keras_dense.list_models():
-        entry = keras_dense.model_entry(name)
-        if entry.weights:
-            assert catalog.find(entry.weights, include_top=True).params == entry.params
-
-
-def test_unknown_key_is_refused():
-    with pytest.raises(ValueError, match="No published ImageNet weights are known for 'nope'"):
-        catalog.find("nope")
+def test_unknown_weight_tag_names_the_tags_before_building():
+    with pytest.raises(ValueError, match="densenet121 cannot load weights='nope': densenet121's "
+                                         "tags are keras_imagenet"):
+        keras_dense.get_model("densenet121", weights="nope")
+    with pytest.raises(ValueError, match="alexnet cannot load weights='imagenet': alexnet has no "
+                                         "published weights"):
+        keras_dense.get_model("alexnet", weights="imagenet")
+    with pytest.raises(ValueError, match="Weights file '.*missing.h5' does not exist"):
+        keras_dense.get_model("densenet121", weights="missing.h5")
 
 
-def test_imagenet_for_a_model_without_published_weights_is_refused():
-    with pytest.raises(ValueError, match="No ImageNet weights are published for model"):
-        load_model_weights(ours_tiny(), "imagenet", weights_key=None)
+def test_changed_architecture_is_refused_before_building(monkeypatch):
+    built = []
+    monkeypatch.setattr(densenet.DenseNetConfig, "features",
+                        lambda self, x: built.append(self) or x)
+    with pytest.raises(ValueError, match="densenet121.keras_imagenet fits only the published "
+                                         "architecture, and growth_rate was changed"):
+        keras_dense.get_model("densenet121", weights="imagenet", growth_rate=4)
+    assert not built  # refused before any layer was made
 
 
 # --- resolution -----------------------------------------------------------------------
 
 @pytest.fixture
-def fake_row(tmp_path, monkeypatch):
-    """A catalog row whose 'published' bytes are a small file we write."""
-    payload = b"published weights bytes"
+def fake_file(tmp_path, monkeypatch):
+    """A published file whose bytes are a small payload we write; cwd is an empty folder."""
+    payload = b"published weights bytes" * 1000
     import hashlib
 
-    row = catalog.WeightsFile("fake", True, "fake_weights.h5", "http://127.0.0.1:9/fake_weights.h5",
-                              hashlib.md5(payload).hexdigest(), 1)
-    for name in ("KERAS_DENSE_WEIGHTS", "KERAS_HOME"):
-        monkeypatch.delenv(name, raising=False)
+    weights_file = keras_dense.models.WeightsFile(
+        "fake_weights.h5", "http://127.0.0.1:9/fake_weights.h5", hashlib.md5(payload).hexdigest())
+    monkeypatch.delenv("KERAS_DENSE_WEIGHTS", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setattr(resolve, "PROJECT_WEIGHTS_DIR", tmp_path / "project_weights")
-    return row, payload
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(resolve, "_CHECKOUT", tmp_path / "no_checkout")
+    return weights_file, payload
 
 
-def test_search_order_env_then_project_then_keras_cache(fake_row, tmp_path, monkeypatch):
-    row, payload = fake_row
-    env_dir, project, cache = tmp_path / "env", tmp_path / "project_weights", tmp_path / "keras_home" / "models"
+def test_search_order_env_then_cwd_weights_then_keras_cache(fake_file, tmp_path, monkeypatch):
+    weights_file, payload = fake_file
+    env_dir = tmp_path / "env"
+    project = tmp_path / "work" / "weights"
+    cache = tmp_path / "keras_home" / "models"
     for folder in (env_dir, project, cache):
         folder.mkdir(parents=True)
-        (folder / row.file_name).write_bytes(payload)
+        (folder / weights_file.file_name).write_bytes(payload)
     monkeypatch.setenv("KERAS_DENSE_WEIGHTS", str(env_dir))
-    assert resolve.resolve(row) == env_dir / row.file_name
-    (env_dir / row.file_name).unlink()
-    assert resolve.resolve(row) == project / row.file_name
-    (project / row.file_name).unlink()
-    assert resolve.resolve(row) == cache / row.file_name
+    assert resolve.resolve(weights_file) == env_dir / weights_file.file_name
+    (env_dir / weights_file.file_name).unlink()
+    assert resolve.resolve(weights_file) == project / weights_file.file_name
+    (project / weights_file.file_name).unlink()
+    assert resolve.resolve(weights_file) == cache / weights_file.file_name
     assert resolve.search_dirs() == [env_dir, project, cache]
 
 
-def test_local_file_with_wrong_md5_is_refused(fake_row, tmp_path):
-    row, _ = fake_row
+def test_local_file_with_wrong_hash_is_refused(fake_file, tmp_path):
+    weights_file, _ = fake_file
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
-    (cache / row.file_name).write_bytes(b"something else")
-    with pytest.raises(WeightsHashError, match=f"published fake_weights.h5 has md5 {row.md5}"):
-        resolve.resolve(row)
+    (cache / weights_file.file_name).write_bytes(b"something else")
+    with pytest.raises(WeightsHashError,
+                       match=f"published fake_weights.h5 has {weights_file.file_hash}"):
+        resolve.resolve(weights_file)
 
 
-def test_offline_download_fails_fast_naming_file_url_md5_and_folders(fake_row, tmp_path):
+def test_offline_download_fails_fast_naming_file_url_hash_and_folders(fake_file, tmp_path):
     import time
 
-    row, _ = fake_row
+    weights_file, _ = fake_file
     start = time.monotonic()
     with pytest.raises(WeightsUnavailableError) as error:
-        resolve.resolve(row)  # port 9 on localhost: connection refused at once
+        resolve.resolve(weights_file)  # port 9 on localhost: connection refused at once
     assert time.monotonic() - start < 10
     message = str(error.value)
-    for part in (row.file_name, row.url, row.md5, str(tmp_path / "project_weights"),
-                 str(tmp_path / "keras_home" / "models")):
+    for part in (weights_file.file_name, weights_file.url, weights_file.file_hash,
+                 str(tmp_path / "work" / "weights"), str(tmp_path / "keras_home" / "models")):
         assert part in message
     assert not list((tmp_path / "keras_home").rglob("*.part*"))
 
 
-def test_download_goes_to_a_temporary_name_then_is_renamed(fake_row, tmp_path, monkeypatch):
-    row, payload = fake_row
-    seen = {}
+class _Server:
+    """A loopback HTTP server answering every GET with `body` (or stalling)."""
 
-    def fake_get_file(fname, origin, file_hash, hash_algorithm, cache_dir, cache_subdir):
-        seen["fname"] = fname
-        path = os.path.join(cache_dir, cache_subdir, fname)
-        with open(path, "wb") as handle:
-            handle.write(payload)
-        return path
+    def __init__(self, body, stall=False):
+        import http.server
+        import threading
 
-    monkeypatch.setattr(resolve, "_probe", lambda url: None)
-    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    path = resolve.resolve(row)
-    assert path == tmp_path / "keras_home" / "models" / row.file_name
-    assert seen["fname"] != row.file_name and seen["fname"].startswith(row.file_name)
-    assert path.read_bytes() == payload
-    assert os.listdir(path.parent) == [row.file_name]
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                if outer.stall:
+                    outer.release.wait(10)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.body, self.stall, self.release = body, stall, threading.Event()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def test_failed_download_leaves_no_partial_file(fake_row, tmp_path, monkeypatch):
-    row, _ = fake_row
+@pytest.mark.parametrize("served, error", [("payload", None), ("other", WeightsHashError),
+                                           ("stall", WeightsUnavailableError)])
+def test_download_is_verified_and_leaves_nothing_behind_on_failure(fake_file, tmp_path, served,
+                                                                   error):
+    import dataclasses
+    import socket
 
-    def broken_get_file(fname, origin, file_hash, hash_algorithm, cache_dir, cache_subdir):
-        with open(os.path.join(cache_dir, cache_subdir, fname), "wb") as handle:
-            handle.write(b"half")
-        raise Exception("connection reset")
+    weights_file, payload = fake_file
+    server = _Server(b"tampered" if served == "other" else payload, stall=served == "stall")
+    try:
+        served_file = dataclasses.replace(weights_file, url=server.url + weights_file.file_name)
+        cache = tmp_path / "keras_home" / "models"
+        if error is None:
+            path = resolve.download_file(served_file, timeout=2)
+            assert path == cache / weights_file.file_name and path.read_bytes() == payload
+        else:
+            with pytest.raises(error):
+                resolve.download_file(served_file, timeout=2)
+            assert not cache.exists() or list(cache.iterdir()) == []
+        assert socket.getdefaulttimeout() is None  # no process-wide timeout was set
+    finally:
+        server.close()
 
-    monkeypatch.setattr(resolve, "_probe", lambda url: None)
-    monkeypatch.setattr(keras.utils, "get_file", broken_get_file)
-    with pytest.raises(WeightsUnavailableError, match="connection reset"):
-        resolve.resolve(row)
-    assert os.listdir(tmp_path / "keras_home" / "models") == []
+
+def test_wheel_install_searches_the_working_folder(tmp_path):
+    """A non-editable install has no checkout beside it: `weights/` of the working folder counts."""
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheel_dir), str(repo)], check=True, capture_output=True)
+    wheel = next(wheel_dir.glob("keras_dense-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    work = tmp_path / "work"
+    (work / "weights").mkdir(parents=True)
+    code = ("import keras_dense.weights.resolve as r, keras_dense; "
+            "print(keras_dense.__file__); print(*r.search_dirs(), sep='\\n')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(target), "KERAS_HOME": str(tmp_path)},
+                         check=True).stdout.splitlines()
+    assert out[0].startswith(str(target))  # the installed copy, not the checkout
+    assert out[1:] == [str(work / "weights"), str(tmp_path / "models")]
 
 
 # --- loading: equivalence with keras.applications ------------------------------------
@@ -292,14 +349,17 @@ def test_damaged_file_is_refused(good_file, tmp_path):
     check_refused(path, WeightsFileError, "damaged|not a Keras weights file")
 
 
-def test_published_name_with_wrong_md5_is_refused(good_file, tmp_path):
-    path = tmp_path / catalog.find("densenet121").file_name
+def test_published_name_with_wrong_hash_is_refused(good_file, tmp_path):
+    record = keras_dense.models.weights_record("densenet121.keras_imagenet")
+    path = tmp_path / record.file.file_name
     path.write_bytes(good_file.read_bytes())
     model = densenet.DenseNet121(weights=None)
     before = snapshot(model)
     with pytest.raises(WeightsHashError, match="9d60b8095a5708f2dcce2bca79d332c7"):
-        load_model_weights(model, str(path), weights_key="densenet121")
+        keras_dense.weights.load_into(model, path)
     assert_unchanged(model, before)
+    with pytest.raises(WeightsHashError, match="9d60b8095a5708f2dcce2bca79d332c7"):
+        densenet.DenseNet121(weights=str(path))
 
 
 def test_hdf5_without_keras_layout_is_refused(tmp_path):

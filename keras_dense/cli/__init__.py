@@ -1,8 +1,9 @@
 """The `keras-dense` command line: one module per group of subcommands.
 
 Each module in `COMMAND_MODULES` has `add_parsers(subparsers)`, which adds its
-subcommands with `set_defaults(func=run_function)`. Modules import Keras only
-inside their run functions, so `keras-dense --help` is instant.
+subcommands with `set_defaults(func=run_function)`. The commands only parse
+arguments, call one library function and print; they import Keras only inside
+their run functions, so `keras-dense --help` is instant.
 """
 
 import argparse
@@ -35,9 +36,11 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of `keras-dense`; returns the process exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+    from keras_dense.cli.quiet import import_backend_quietly
+
     args = build_parser().parse_args(argv)
     try:
+        import_backend_quietly()
         return args.func(args) or 0
     except (CommandError, ValueError, OSError) as error:
         if os.environ.get("KERAS_DENSE_DEBUG"):

@@ -1,6 +1,7 @@
 """argparse `type=` converters shared by the subcommands; each fails with one clear line."""
 
 import argparse
+import ast
 
 
 def positive_int(text):
@@ -25,3 +26,16 @@ def image_shape(text):
             f"--input-shape must be H,W,C such as 224,224,3; got {text!r}."
         )
     return shape
+
+
+def arch_item(text):
+    """`KEY=VALUE` with a Python literal value: `growth_rate=4` -> ("growth_rate", 4),
+    `blocks=2,2,2` -> ("blocks", (2, 2, 2)), `stem=cifar` -> ("stem", "cifar")."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--arch takes KEY=VALUE such as growth_rate=4; got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value  # plain strings, e.g. stem=cifar
+    return key, parsed

@@ -1,24 +1,11 @@
 """`keras-dense train MODEL --data PATH ...`, `train --resume RUN`, `evaluate RUN`."""
 
 import argparse
-import ast
 
 from keras_dense.cli import argtypes
 
 SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
                  "(the paper's and the notes' schedule); constant")
-
-
-def _arch_item(text):
-    """KEY=VALUE with a Python literal value, e.g. growth_rate=4 or blocks=2,2,2."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"--arch takes KEY=VALUE such as growth_rate=4; got {text!r}")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        parsed = value  # plain strings, e.g. head=mlp
-    return key, parsed
 
 
 def add_parsers(subparsers):
@@ -50,7 +37,7 @@ def add_parsers(subparsers):
     train.add_argument("--test-subset", type=argtypes.positive_int, metavar="N",
                        help="test on the first N test images (quick runs)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    train.add_argument("--arch", type=_arch_item, action="append", default=[], metavar="KEY=VALUE",
+    train.add_argument("--arch", type=argtypes.arch_item, action="append", default=[], metavar="KEY=VALUE",
                        help="architecture override passed to the builder, e.g. growth_rate=4, "
                             "blocks=2,2,2 (repeatable)")
     train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,

@@ -129,6 +129,11 @@ def _detect(path):
             return _read_image_zips, [path]
         if tarfile.is_tarfile(path):
             return _detect_tar(path), [path]
+        if _starts_like_zip(path):
+            raise DataSourceError(
+                f"{str(path)!r} is a damaged or truncated zip file (it starts as a zip but its "
+                "directory at the end is missing or unreadable); download or copy it again."
+            )
         raise DataSourceError(f"{str(path)!r} is neither a zip nor a tar archive; {EXPECTED_SOURCES}.")
 
     for folder in (path, path / "cifar-10-batches-py"):
@@ -148,6 +153,12 @@ def _detect(path):
     if zips:
         return _read_image_zips, zips
     raise DataSourceError(f"No CIFAR-10 data found in folder {str(path)!r}; {EXPECTED_SOURCES}.")
+
+
+def _starts_like_zip(path):
+    """Whether the file begins with a zip local-file header (`PK\\x03\\x04`)."""
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
 
 
 def _detect_tar(path):
@@ -379,7 +390,10 @@ def _read_image_zips(files):
             try:
                 archives.append(zipfile.ZipFile(file))
             except zipfile.BadZipFile as error:
-                raise DataSourceError(f"Zip file {str(file)!r} is corrupt ({error}).") from error
+                raise DataSourceError(
+                    f"Zip file {str(file)!r} is damaged or truncated ({error}); download or "
+                    "copy it again."
+                ) from error
         entries = [
             ((*pathlib.PurePosixPath(info.filename).parts,), (archive, info))
             for archive in archives

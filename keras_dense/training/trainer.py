@@ -228,9 +228,9 @@ def build_model(name, classes, recipe, seed=0, model_kwargs=None):
     Returns:
         A `keras.Model` taking uint8 images.
     """
-    from keras_dense import registry
+    from keras_dense.models import get_model
 
-    network = registry.get_model(
+    network = get_model(
         name, classes=classes, input_shape=(32, 32, 3), weights=None, **(model_kwargs or {})
     )
     front = augment.ImageAugmentation(

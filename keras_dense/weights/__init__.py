@@ -1,22 +1,23 @@
-"""Model weights: the published ImageNet files, found offline first, loaded all or nothing.
+"""Model weights: published files found offline first, verified, and loaded all or nothing.
 
-- `catalog`: the table of published Keras files (name, URL, md5, with/without top).
-- `resolve`: `$KERAS_DENSE_WEIGHTS`, the project's `weights/`, the Keras
-  cache, then one download; every file is md5-checked.
-- `h5`: reading Keras 2 `.h5` and Keras 3 `.weights.h5` and loading by
-  order or by name.
+- `resolve`: the search folders, the hash check, one download.
+- `h5`: reading Keras 2 `.h5` and Keras 3 `.weights.h5`, loading by order or by name.
+- `sources`: the helpers the model records describe their published files with.
+
+The published files themselves are described in the model records
+(`keras_dense.models.model_record(name).weights`).
 
 Example:
     >>> from keras_dense import weights
-    >>> path = weights.imagenet_weights_path("densenet169", include_top=False)
-    >>> report = weights.load_weights(model, path, by_name=True)
+    >>> report = weights.load_weights(model, "my_weights.weights.h5")
+    >>> weights.published_path("densenet169.keras_imagenet", include_top=False)
 """
 
 import logging
 import os
+import pathlib
 import warnings
 
-from keras_dense.weights import catalog
 from keras_dense.weights.h5 import (
     LoadReport,
     WeightsFileError,
@@ -30,62 +31,83 @@ logger = logging.getLogger("keras_dense.weights")
 
 __all__ = [
     "LoadReport", "WeightsFileError", "WeightsHashError", "WeightsMismatchError",
-    "WeightsUnavailableError", "catalog", "imagenet_weights_path", "load_model_weights",
-    "load_weights", "read_weights_file",
+    "WeightsUnavailableError", "find_published_file", "load_into", "load_weights",
+    "published_path", "read_weights_file",
 ]
 
 
-def imagenet_weights_path(weights_key, include_top=True, download=True):
-    """The verified local path of a published file, downloading it if needed.
+def published_path(name, include_top=True, download=True):
+    """The verified local path of a published file, downloading it if allowed.
 
     Args:
-        weights_key: the key, e.g. `"densenet169"` (see `catalog.keys()`).
-        include_top: the file with the classifier, or without (`_notop`).
+        name: the weights' full name, e.g. `"densenet169.keras_imagenet"`.
+        include_top: the file with the classifier, or the one without.
         download: whether a missing file may be downloaded.
 
     Returns:
         A `pathlib.Path`.
     """
+    from keras_dense.models import weights_record
     from keras_dense.weights import resolve
 
-    return resolve.resolve(catalog.find(weights_key, include_top), download=download)
+    return resolve.resolve(weights_record(name).file_for(include_top), download=download)
 
 
-def load_model_weights(model, weights, weights_key=None, include_top=True):
-    """Loads `weights` into a model a builder just made (called by `finish_model`).
+def find_published_file(predicate):
+    """`(WeightsRecord, include_top, WeightsFile)` of the first published file for which
+    `predicate(weights_file)` is true, or `None`."""
+    from keras_dense.models import weights_records
+
+    for record in weights_records():
+        for include_top, weights_file in record.files():
+            if predicate(weights_file):
+                return record, include_top, weights_file
+    return None
+
+
+def _load_keras_h5(model, record, include_top):
+    from keras_dense.weights import resolve
+
+    path = resolve.resolve(record.file_for(include_top))
+    by_name = not include_top and record.notop_file is None
+    return load_weights(model, path, by_name=by_name, require_all=True)
+
+
+# file_format of a WeightsRecord -> loader(model, record, include_top) -> LoadReport
+FORMAT_LOADERS = {"keras_h5": _load_keras_h5}
+
+
+def load_into(model, source, include_top=True):
+    """Loads published weights or a weights file into a model a builder just made.
 
     Args:
         model: the built `keras.Model`.
-        weights: `"imagenet"` or a path to a weights file.
-        weights_key: key of the model's published weights; `None` when it has none.
+        source: a `WeightsRecord` (a weight tag) or a path to a weights file.
         include_top: whether the model has its classifier (picks the file).
 
     Returns:
         The `LoadReport` (also logged).
 
     Raises:
-        ValueError: the model has no published weights, or the file does not fit.
-        OSError: the published file is not available offline and cannot be downloaded.
+        WeightsFileError, WeightsMismatchError: the file cannot be read or does not fit.
+        WeightsHashError: a published file has the wrong hash.
+        WeightsUnavailableError: a published file is not available offline and
+            cannot be downloaded.
     """
-    if weights == "imagenet":
-        if weights_key is None:
-            raise ValueError(
-                f"No ImageNet weights are published for model {model.name!r}; "
-                "pass weights=None or a path to a weights file."
-            )
-        from keras_dense.weights import resolve
-
-        row = catalog.find(weights_key, include_top)
-        path = resolve.resolve(row)
-        report = load_weights(model, path, by_name=False, require_all=True)
-    else:
-        path = os.fspath(weights)
-        row = catalog.find_by_file_name(os.path.basename(path))
-        if row is not None:  # a published file by name: it must be the published bytes
+    if isinstance(source, (str, os.PathLike)):
+        path = pathlib.Path(source)
+        published = find_published_file(lambda f: f.file_name == path.name)
+        if published is not None:  # a published file by name must be the published bytes
             from keras_dense.weights import resolve
 
-            resolve.check_md5(path, row)
+            resolve.check_hash(path, published[2])
         report = load_weights(model, path)
+    else:
+        loader = FORMAT_LOADERS.get(source.file_format)
+        if loader is None:
+            raise ValueError(f"{source.name}: weights in the {source.file_format!r} format "
+                             "cannot be loaded by this version of keras_dense.")
+        report = loader(model, source, include_top)
     if report.skipped:
         warnings.warn(str(report), stacklevel=3)
     logger.info("%s", report)

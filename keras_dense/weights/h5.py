@@ -1,5 +1,10 @@
 """Reading Keras weight files (.h5) and loading them into a model, all or nothing.
 
+Kept instead of Keras's own HDF5 loader (`model.load_weights`): Keras leaves a
+model half-loaded when a layer fails, reads neither the old `conv1/conv` names
+nor a file for a model with its own head by name, and names no layer or shape
+in its errors.
+
 Two formats are read:
 
 - Keras 2 HDF5 (the published ImageNet files): the root attribute

@@ -1,30 +1,34 @@
 """Finding a published weights file: local folders first, then one download.
 
-Search order for `weights="imagenet"`:
+Search order for a published file (`weights="imagenet"` or a tag):
 
 1. `$KERAS_DENSE_WEIGHTS` (one folder, or several joined by `os.pathsep`);
-2. the project's `weights/` folder (beside the `keras_dense` package);
+2. `weights/` in the current directory (the project checkout's folder when
+   commands run from its root), and the checkout's `weights/` when the package
+   is installed from a checkout in editable mode;
 3. the Keras cache, `$KERAS_HOME/models` (default `~/.keras/models`);
 
-then a download with `keras.utils.get_file` into the Keras cache. Every file,
-found or downloaded, must have the published md5. Offline, the download fails
-within seconds with one error naming the file, its URL, its md5 and the
-folders searched.
+then one download into the Keras cache. Every file, found or downloaded, must
+have the published hash. Offline, the download fails within seconds with one
+error naming the file, its URL, its hash and the folders searched.
+
+The download is our own (urllib) rather than `keras.utils.get_file`, because
+get_file has no timeout: a stalled connection would hang, and the only fix,
+`socket.setdefaulttimeout`, changes every socket of the process.
 
 Example:
-    >>> from keras_dense.weights import catalog, resolve
-    >>> path = resolve.resolve(catalog.find("densenet169"))
+    >>> from keras_dense.weights import resolve
+    >>> path = resolve.resolve(record.file_for(include_top=True))
 """
 
 import hashlib
 import os
 import pathlib
-import socket
-import urllib.parse
+import urllib.request
 
-PROJECT_WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[2] / "weights"
-CONNECT_TIMEOUT_S = 5.0  # the reachability probe before a download
-READ_TIMEOUT_S = 30.0  # a stalled download fails instead of hanging
+TIMEOUT_S = 10.0  # per connection attempt and per read: a stalled download fails
+CHUNK = 1 << 20
+_CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
 
 
 class WeightsUnavailableError(OSError):
@@ -32,7 +36,7 @@ class WeightsUnavailableError(OSError):
 
 
 class WeightsHashError(ValueError):
-    """A file's md5 differs from the published one."""
+    """A file's hash differs from the published one."""
 
 
 def keras_cache_dir():
@@ -41,121 +45,135 @@ def keras_cache_dir():
 
 
 def search_dirs():
-    """The folders searched, in order (existing or not)."""
+    """The folders searched, in order (existing or not, without repeats)."""
     dirs = [pathlib.Path(p).expanduser()
             for p in os.environ.get("KERAS_DENSE_WEIGHTS", "").split(os.pathsep) if p]
-    return dirs + [PROJECT_WEIGHTS_DIR, keras_cache_dir()]
+    dirs.append(pathlib.Path.cwd() / "weights")
+    if (_CHECKOUT / "setup.cfg").is_file() and (_CHECKOUT / "weights").is_dir():
+        dirs.append(_CHECKOUT / "weights")  # an editable install, run from elsewhere
+    dirs.append(keras_cache_dir())
+    unique = []
+    for folder in dirs:
+        if folder.resolve() not in [d.resolve() for d in unique]:
+            unique.append(folder)
+    return unique
 
 
-_MD5_CACHE = {}  # (path, size, mtime) -> md5, so a file is hashed once per process
+_HASH_CACHE = {}  # (path, size, mtime, algorithm) -> digest: a file is hashed once per process
 
 
-def file_md5(path):
-    """The md5 hex digest of the file at `path` (cached by size and mtime)."""
+def file_hash(path, algorithm="md5"):
+    """The hex digest of the file at `path` (cached by size and modification time)."""
     stat = os.stat(path)
-    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _MD5_CACHE:
-        digest = hashlib.md5()
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, algorithm)
+    if key not in _HASH_CACHE:
+        digest = hashlib.new(algorithm)
         with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
                 digest.update(chunk)
-        _MD5_CACHE[key] = digest.hexdigest()
-    return _MD5_CACHE[key]
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
 
 
-def check_md5(path, row):
-    """Raises `WeightsHashError` unless the file at `path` has `row.md5`."""
-    actual = file_md5(path)
-    if actual != row.md5:
+def hash_matches(actual, expected):
+    """Whether a digest matches the published one (a published prefix of 8+ hex digits counts,
+    as torchvision names its files by the first digits of their sha256)."""
+    return actual == expected or (len(expected) >= 8 and actual.startswith(expected))
+
+
+def check_hash(path, weights_file):
+    """Raises `WeightsHashError` unless the file at `path` has the published hash."""
+    actual = file_hash(path, weights_file.hash_algorithm)
+    if not hash_matches(actual, weights_file.file_hash):
         raise WeightsHashError(
-            f"{path} has md5 {actual}, but the published {row.file_name} has md5 {row.md5}; "
-            f"the file is damaged or not the published one: delete it and download it again "
-            f"from {row.url}."
+            f"{path} has {weights_file.hash_algorithm} {actual}, but the published "
+            f"{weights_file.file_name} has {weights_file.file_hash}; the file is damaged or "
+            f"not the published one: delete it and download it again from {weights_file.url}."
         )
 
 
-def find_local(row):
-    """The first existing file named `row.file_name` in `search_dirs()`, or `None`."""
-    for folder in search_dirs():
-        candidate = folder / row.file_name
+def find_local(weights_file, extra_dirs=()):
+    """The first existing file named `weights_file.file_name` in the search folders, or `None`."""
+    for folder in [*search_dirs(), *map(pathlib.Path, extra_dirs)]:
+        candidate = folder / weights_file.file_name
         if candidate.is_file():
             return candidate
     return None
 
 
-def resolve(row, download=True):
-    """Returns the path of the verified file of `row` (a `catalog.WeightsFile`).
+def resolve(weights_file, download=True, extra_dirs=()):
+    """Returns the path of the verified local copy of a published file.
 
     Args:
-        row: the catalog row.
+        weights_file: a `WeightsFile` (file name, URL, hash).
         download: whether to download the file when no folder holds it.
+        extra_dirs: more folders to search after the usual ones (e.g. a
+            publisher's own cache).
 
     Returns:
-        A `pathlib.Path` to a file with the published md5.
+        A `pathlib.Path` to a file with the published hash.
 
     Raises:
-        WeightsHashError: the file found or downloaded has another md5.
+        WeightsHashError: the file found or downloaded has another hash.
         WeightsUnavailableError: no folder holds it and the download failed.
     """
-    local = find_local(row)
+    local = find_local(weights_file, extra_dirs)
     if local is not None:
-        check_md5(local, row)
+        check_hash(local, weights_file)
         return local
     if not download:
-        raise WeightsUnavailableError(_unavailable_message(row, "downloads are disabled"))
-    return _download(row)
+        raise WeightsUnavailableError(unavailable_message(weights_file, "downloads are disabled"))
+    return download_file(weights_file)
 
 
-def _unavailable_message(row, reason):
+def unavailable_message(weights_file, reason):
+    """The one-sentence error for a file that is neither local nor downloadable."""
     folders = ", ".join(str(d) for d in search_dirs())
     return (
-        f"The weights file {row.file_name} (md5 {row.md5}) is not in any of {folders}, "
-        f"and downloading it from {row.url} failed ({reason}); download it on a machine "
-        f"with internet access and copy it into one of those folders "
-        f"(or set KERAS_DENSE_WEIGHTS to its folder)."
+        f"The weights file {weights_file.file_name} ({weights_file.hash_algorithm} "
+        f"{weights_file.file_hash}) is not in any of {folders}, and downloading it from "
+        f"{weights_file.url} failed ({reason}); download it on a machine with internet "
+        "access and copy it into one of those folders (or set KERAS_DENSE_WEIGHTS to its folder)."
     )
 
 
-def _probe(url):
-    """Raises OSError within `CONNECT_TIMEOUT_S` if the URL's host cannot be reached."""
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S):
-        pass
+def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S):
+    """Downloads a published file into `target_dir` (default the Keras cache), verified.
 
+    The bytes go to a temporary `.part` file, hashed on the way, and are moved
+    into place only when the hash matches; nothing is left behind otherwise.
 
-def _download(row):
-    from keras.utils import get_file
+    Args:
+        weights_file: the `WeightsFile`.
+        target_dir: the folder to download into.
+        timeout: seconds allowed for connecting and for each read.
 
-    target_dir = keras_cache_dir()
-    target = target_dir / row.file_name
-    partial_name = f"{row.file_name}.part{os.getpid()}"
-    previous_timeout = socket.getdefaulttimeout()
+    Returns:
+        The `pathlib.Path` of the verified file.
+    """
+    target_dir = pathlib.Path(target_dir or keras_cache_dir())
+    target = target_dir / weights_file.file_name
+    partial = target_dir / f"{weights_file.file_name}.part{os.getpid()}"
+    digest = hashlib.new(weights_file.hash_algorithm)
     try:
-        _probe(row.url)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        socket.setdefaulttimeout(READ_TIMEOUT_S)
-        partial = get_file(
-            partial_name, row.url, file_hash=row.md5, hash_algorithm="md5",
-            cache_dir=str(target_dir), cache_subdir="",
-        )
-    except ValueError as error:  # get_file's md5 check
-        _remove(target_dir / partial_name)
+        with urllib.request.urlopen(weights_file.url, timeout=timeout) as response:
+            target_dir.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as out:
+                for chunk in iter(lambda: response.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+    except (OSError, ValueError) as error:  # URLError, timeouts, refused connections
+        partial.unlink(missing_ok=True)
+        raise WeightsUnavailableError(unavailable_message(weights_file, error)) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if not hash_matches(digest.hexdigest(), weights_file.file_hash):
+        partial.unlink(missing_ok=True)
         raise WeightsHashError(
-            f"The download of {row.file_name} from {row.url} does not have the published "
-            f"md5 {row.md5} ({error}); it was deleted."
-        ) from None
-    except Exception as error:  # get_file raises a bare Exception for URL errors
-        _remove(target_dir / partial_name)
-        raise WeightsUnavailableError(_unavailable_message(row, error)) from None
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
+            f"The download of {weights_file.file_name} from {weights_file.url} has "
+            f"{weights_file.hash_algorithm} {digest.hexdigest()}, not the published "
+            f"{weights_file.file_hash}; it was deleted."
+        )
     os.replace(partial, target)
     return target
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass

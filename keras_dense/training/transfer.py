@@ -1,7 +1,6 @@
 """Fine-tuning: a registered model's backbone with a new classifier head.
 
-`keras_dense.finetune` is this module's `finetune`. (The module is not called
-`finetune.py`: importing it would rebind `keras_dense.finetune` to the module.)
+`keras_dense.finetune` is this module's `finetune`.
 
 As in the Keras transfer-learning guide, the backbone (built with
 `include_top=False, pooling="avg"`) is called with `training=False` whenever
@@ -13,15 +12,13 @@ Example:
     >>> model = keras_dense.finetune("vgg16", classes=10, input_shape=(32, 32, 3))
     >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     >>> # inputs must be preprocessed as the weights expect:
-    >>> # keras.applications.imagenet_utils.preprocess_input(x, mode=
-    >>> #     keras_dense.model_entry("vgg16").preprocess)
+    >>> x = keras_dense.models.vgg.preprocess_input(pixels)
 """
 
 import keras
 from keras import layers
 
-from keras_dense import model_utils
-from keras_dense.registry import model_entry
+from keras_dense.models import _layers, model_record
 
 FREEZE_MODES = ("backbone", "none")
 
@@ -103,15 +100,15 @@ def finetune(
         >>> model.get_layer("vgg16").trainable
         False
     """
-    entry = model_entry(name)
+    record = model_record(name)
     _check_freeze(freeze)
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-    input_shape = tuple(entry.input_shape if input_shape is None else input_shape)
+    input_shape = tuple(record.input_shape if input_shape is None else input_shape)
 
-    backbone = entry.build(
+    backbone = record.build(
         include_top=False, weights=weights, input_shape=input_shape, pooling="avg",
         **builder_kwargs,
     )
@@ -128,5 +125,5 @@ def finetune(
         x = backbone(inputs, training=False)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = model_utils.classifier(x, classes, classifier_activation)
-    return keras.Model(inputs, outputs, name=f"{entry.name}_finetune")
+    outputs = _layers.classifier(x, classes, classifier_activation)
+    return keras.Model(inputs, outputs, name=f"{record.name}_finetune")

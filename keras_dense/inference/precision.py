@@ -7,8 +7,8 @@ float32 (the classifier's softmax), and batch norms keep float32 statistics
 under the default `"mixed_bfloat16"` policy.
 
 Example:
-    >>> from keras_dense import densenet, precision
-    >>> model = densenet.DenseNet169(weights=None)
+    >>> from keras_dense.inference import precision
+    >>> model = keras_dense.get_model("densenet169")
     >>> fast = precision.cast_model(model, "bfloat16")
     >>> precision.max_probability_difference(model, fast, images)
 """
@@ -53,10 +53,15 @@ def cast_model(model, precision="bfloat16", policy=None):
         return layer.__class__.from_config(config)
 
     cast = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        if layer.weights:
-            cast.get_layer(layer.name).set_weights(layer.get_weights())
+    copy_weights(model, cast)
     return cast
+
+
+def copy_weights(source, target):
+    """Sets every weighted layer of `target` from the layer of the same name in `source`."""
+    for layer in source.layers:
+        if layer.weights:
+            target.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 def max_probability_difference(reference, other, images, batch_size=32):
@@ -71,28 +76,8 @@ def max_probability_difference(reference, other, images, batch_size=32):
     Returns:
         A float.
     """
-    a = reference.predict(images, batch_size=batch_size, verbose=0)
-    b = other.predict(images, batch_size=batch_size, verbose=0)
-    return float(np.max(np.abs(np.asarray(a, "float32") - np.asarray(b, "float32"))))
+    from keras_dense.inference.batches import predict_batches
 
-
-def inference_model(model, precision="float32", fold_bn=True):
-    """The fast inference copy of `model`: batch norms folded, then cast.
-
-    Args:
-        model: a functional `keras.Model`.
-        precision: `"float32"` or `"bfloat16"`.
-        fold_bn: fold each conv -> BN pair (`keras_dense.fold`).
-
-    Returns:
-        A `keras.Model` (`model` itself when there is nothing to change).
-
-    Example:
-        >>> fast = inference_model(model, precision="bfloat16")
-    """
-    check_precision(precision)
-    if fold_bn:
-        from keras_dense import fold
-
-        model = fold.fold_batch_norms(model)
-    return cast_model(model, precision)
+    a = predict_batches(reference, images, batch_size)
+    b = predict_batches(other, images, batch_size)
+    return float(np.max(np.abs(a.astype("float32") - b.astype("float32"))))

@@ -6,7 +6,7 @@ under TensorFlow, `jax.jit` under JAX, `no_grad` eager under PyTorch), which is
 what single-process inference over preloaded batches wants.
 
 Example:
-    >>> from keras_dense.inference import predict_batches
+    >>> from keras_dense.inference.batches import predict_batches
     >>> probabilities = predict_batches(model, images, batch_size=32)
 """
 

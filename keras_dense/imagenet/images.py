@@ -8,7 +8,7 @@ Huge images (decompression bombs), non-images and damaged files raise
 `ImageLoadError` naming the file.
 
 Example:
-    >>> from keras_dense.images import load_image, find_images
+    >>> from keras_dense.imagenet.images import load_image, find_images
     >>> pixels = load_image("elephant.jpg")          # (224, 224, 3) uint8
     >>> paths = find_images(["photos/"])              # walks folders
 """

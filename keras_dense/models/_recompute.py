@@ -32,7 +32,7 @@ The sublayers keep the plain model's names (`{block}_0_bn`, `{block}_1_conv`,
 `set_weights(plain.get_weights())` moves weights across.
 
 Example:
-    >>> from keras_dense import densenet
+    >>> from keras_dense.models import densenet
     >>> model = densenet.DenseNetCIFAR(100, 12, memory_efficient=True)
 """
 

@@ -21,31 +21,33 @@ nothing; we name them after the block and branch instead:
 - each convolution unit `P` is `P_conv`, `P_bn`, `P_relu`.
 
 Example:
-    >>> from keras_dense import inception_v3
+    >>> from keras_dense.models import inception_v3
     >>> model = inception_v3.InceptionV3(weights=None)
     >>> tiny = inception_v3.InceptionV3(input_shape=(75, 75, 3), width=0.125, blocks=(1, 1, 1))
 """
 
+import dataclasses
+from typing import ClassVar
+
 from keras import layers
 
-from keras_dense import model_utils
-from keras_dense.registry import register_model
+from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
+from keras_dense.imagenet.preprocessing import family_preprocess_input
+from keras_dense.models import _builder, _layers
+from keras_dense.models._registry import ModelRecord, register
+from keras_dense.weights.sources import keras_imagenet
 
 BN_EPSILON = 1e-3  # Keras's BatchNormalization default, which InceptionV3 uses
-DEFAULT_SIZE = 299
-MIN_SIZE = 75
 INCEPTION_A_POOL_FILTERS = (32, 64, 64)  # pool projections of mixed0, mixed1, mixed2
 INCEPTION_B_CHANNELS = (128, 160, 160, 192)  # 7x7 branch channels of mixed4-7
 BLOCKS = (3, 4, 2)  # 35x35, 17x17 and 8x8 blocks of Inception v3
+
+preprocess_input = family_preprocess_input("tf", "Inception v3")
 
 
 def _inception_b_channels(count):
     """The first `count - 1` 17x17 blocks' channels, then the last one's (192)."""
     return INCEPTION_B_CHANNELS[:count - 1] + INCEPTION_B_CHANNELS[-1:]
-
-
-def _scaled(filters, width):
-    return max(1, int(filters * width))
 
 
 def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.0):
@@ -66,12 +68,9 @@ def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.
     Example:
         >>> y = conv2d_bn(keras.Input((35, 35, 192)), 64, (1, 1), "mixed0_1x1")
     """
-    x = layers.Conv2D(
-        _scaled(filters, width), kernel_size, strides=strides, padding=padding,
-        use_bias=False, name=f"{name}_conv",
-    )(x)
-    x = layers.BatchNormalization(axis=-1, scale=False, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return _layers.conv_bn_relu(x, _layers.scaled(filters, width), kernel_size, name,
+                                strides=strides, padding=padding, epsilon=BN_EPSILON,
+                                scale=False)
 
 
 def _pool_projection(x, filters, name, width):
@@ -224,94 +223,61 @@ def _stem(x, width):
     return layers.MaxPooling2D(3, strides=2, name="stem_5a_pool")(x)
 
 
-def InceptionV3(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="inception_v3",
-    width=1.0,
-    blocks=BLOCKS,
-):
-    """Instantiates Inception v3, interchangeable with `keras.applications.InceptionV3`.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InceptionV3Config(_builder.ArchConfig):
+    """The architecture of Inception v3.
 
-    Args:
-        include_top: whether to include the classifier.
-        weights: `None`, `"imagenet"` or a path to a weights file.
-        input_tensor: optional Keras tensor to use as the image input.
-        input_shape: optional `(height, width, 3)`; at least 75x75.
-        pooling: `None`, `"avg"` or `"max"` global pooling when `include_top=False`.
-        classes: number of classes.
-        classifier_activation: activation of the classifier (`None` for logits).
-        name: model name.
+    Attributes:
         width: channel multiplier of every convolution (1.0 is Inception v3;
             smaller values make quick test models, without published weights).
         blocks: numbers of 35x35, 17x17 and 8x8 blocks, at most `(3, 4, 2)`
             (Inception v3); fewer make quick test models. The last 17x17
             block keeps its 192 channels.
-
-    Returns:
-        A `keras.Model`.
-
-    Example:
-        >>> model = InceptionV3(weights=None)  # 23,851,784 parameters
     """
-    if not width > 0:
-        raise ValueError(f"width must be a positive channel multiplier; got {width!r}.")
-    blocks = tuple(blocks)
-    if len(blocks) != 3 or any(
-        not isinstance(n, int) or not 1 <= n <= most for n, most in zip(blocks, BLOCKS)
-    ):
-        raise ValueError(
-            f"blocks must be 3 counts of 35x35, 17x17 and 8x8 blocks between 1 and {BLOCKS}; "
-            f"got {blocks!r}."
-        )
-    if weights == "imagenet" and (width != 1.0 or blocks != BLOCKS):
-        raise ValueError(
-            f"The ImageNet weights exist only for width=1.0 and blocks={BLOCKS}; "
-            f"got width={width!r}, blocks={blocks!r}."
-        )
-    image, inputs = model_utils.image_input(
-        name, weights, include_top, classes, pooling, classifier_activation, input_tensor,
-        input_shape, DEFAULT_SIZE, MIN_SIZE
-    )
 
-    # Keras numbers the blocks in order: mixed0-2 (35x35), mixed3 (reduction),
-    # mixed4-7 (17x17), mixed8 (reduction), mixed9-10 (8x8).
-    names = (f"mixed{i}" for i in range(sum(blocks) + 2))
-    x = _stem(image, width)
-    for pool_filters in INCEPTION_A_POOL_FILTERS[:blocks[0]]:
-        x = inception_a(x, pool_filters, next(names), width)
-    x = reduction_a(x, next(names), width)
-    for channels_7x7 in _inception_b_channels(blocks[1]):
-        x = inception_b(x, channels_7x7, next(names), width)
-    x = reduction_b(x, next(names), width)
-    names_8x8 = [next(names) for _ in range(blocks[2])]
-    for i, name_8x8 in enumerate(names_8x8):
-        # Keras names the 3x3 split of every 8x8 block after the first: mixed9_0, mixed9_1
-        x = inception_c(x, name_8x8, split_name=f"{names_8x8[0]}_{i}", width=width)
+    family: ClassVar[str] = "inception"
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = model_utils.classifier(x, classes, classifier_activation)
-    else:
-        x = model_utils.global_pool(x, pooling)
-    return model_utils.finish_model(
-        inputs, x, name, weights, weights_key="inception_v3", include_top=include_top
-    )
+    width: float = 1.0
+    blocks: tuple = BLOCKS
+
+    def __post_init__(self):
+        if not self.width > 0:
+            raise ValueError(f"width must be a positive channel multiplier; got {self.width!r}.")
+        if len(self.blocks) != 3 or any(
+            not isinstance(n, int) or not 1 <= n <= most for n, most in zip(self.blocks, BLOCKS)
+        ):
+            raise ValueError(
+                f"blocks must be 3 counts of 35x35, 17x17 and 8x8 blocks between 1 and "
+                f"{BLOCKS}; got {self.blocks!r}."
+            )
+
+    @property
+    def min_size(self):
+        return 75
+
+    def features(self, x):
+        width, blocks = self.width, self.blocks
+        # Keras numbers the blocks in order: mixed0-2 (35x35), mixed3 (reduction),
+        # mixed4-7 (17x17), mixed8 (reduction), mixed9-10 (8x8).
+        names = (f"mixed{i}" for i in range(sum(blocks) + 2))
+        x = _stem(x, width)
+        for pool_filters in INCEPTION_A_POOL_FILTERS[:blocks[0]]:
+            x = inception_a(x, pool_filters, next(names), width)
+        x = reduction_a(x, next(names), width)
+        for channels_7x7 in _inception_b_channels(blocks[1]):
+            x = inception_b(x, channels_7x7, next(names), width)
+        x = reduction_b(x, next(names), width)
+        names_8x8 = [next(names) for _ in range(blocks[2])]
+        for i, name_8x8 in enumerate(names_8x8):
+            # Keras names the 3x3 split of every 8x8 block after the first: mixed9_0, mixed9_1
+            x = inception_c(x, name_8x8, split_name=f"{names_8x8[0]}_{i}", width=width)
+        return x
 
 
-register_model(
-    "inception_v3",
-    InceptionV3,
-    family="inception",
-    input_shape=(DEFAULT_SIZE, DEFAULT_SIZE, 3),
-    classes=1000,
-    params=23_851_784,
-    preprocess="tf",
-    weights="inception_v3",
-    description="Inception v3, ImageNet (keras.applications-compatible)",
-)
+InceptionV3 = register(ModelRecord(
+    "inception_v3", InceptionV3Config(default_size=299),
+    "Inception v3, ImageNet (keras.applications-compatible)", params=23_851_784,
+    weights=(keras_imagenet("inception_v3", "inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
+                            "bcbd6486424b2319ff4ef7d526e38f63", 21_802_784, "tf", 77.9, 93.7),),
+    tiny={"width": 0.0625, "blocks": (1, 1, 1), "input_shape": (75, 75, 3), "classes": 5},
+))

@@ -1,20 +1,16 @@
-"""ImageNet input preprocessing and decoding of 1000-class predictions.
+"""ImageNet input preprocessing, in `keras.applications`' argument order.
 
-`preprocess_input` gives exactly the results of
-`keras.applications.imagenet_utils.preprocess_input` (modes caffe, tf, torch),
-but never writes over its input. `decode_predictions` reads the class index
-bundled with the package (`keras_dense/data/imagenet_class_index.json`, the
-file Keras downloads), so it never downloads.
+`preprocess_input(x, data_format=None, mode="caffe")` gives exactly the results
+of `keras.applications.imagenet_utils.preprocess_input` (modes caffe, tf,
+torch) but never writes over its input; each family module has its own
+`preprocess_input(x, data_format=None)` with its weights' mode, as Keras's
+family modules do.
 
 Example:
     >>> x = preprocess_input(images, mode="torch")      # DenseNet
-    >>> decode_predictions(model.predict(x), top=3)[0]
-    [('n02504458', 'African_elephant', 0.83), ...]
+    >>> from keras_dense.models import densenet
+    >>> x = densenet.preprocess_input(images)            # the same
 """
-
-import functools
-import importlib.resources
-import json
 
 import numpy as np
 
@@ -22,7 +18,6 @@ MODES = ("caffe", "tf", "torch")
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
-NUM_CLASSES = 1000
 
 
 def _channel_axis(ndim, data_format):
@@ -37,16 +32,16 @@ def _shape_for(ndim, axis):
     return shape
 
 
-def preprocess_input(x, mode="caffe", data_format=None):
+def preprocess_input(x, data_format=None, mode="caffe"):
     """Scales a batch (or one image) of RGB pixels in [0, 255] for an ImageNet model.
 
     Args:
         x: NumPy array or backend tensor, 3D or 4D, with 3 colour channels.
             It is not modified.
+        data_format: `"channels_last"`, `"channels_first"` or `None` (Keras' setting).
         mode: `"caffe"` (RGB->BGR, subtract the ImageNet mean: VGG, ResNet),
             `"tf"` (scale to [-1, 1]: Inception) or `"torch"` (scale to [0, 1],
             normalise by the ImageNet mean and std: DenseNet).
-        data_format: `"channels_last"`, `"channels_first"` or `None` (Keras' setting).
 
     Returns:
         A new float array (float32 for integer input) or tensor.
@@ -115,45 +110,27 @@ def _preprocess_tensor(x, mode, axis):
     return x - ops.reshape(ops.convert_to_tensor(CAFFE_MEAN_BGR, x.dtype), shape)
 
 
-@functools.lru_cache(maxsize=1)
-def class_index():
-    """The ImageNet class index: `{index: (wnid, label)}` for the 1000 classes."""
-    text = importlib.resources.files("keras_dense").joinpath(
-        "data", "imagenet_class_index.json"
-    ).read_text(encoding="utf8")
-    return {int(k): tuple(v) for k, v in json.loads(text).items()}
-
-
-def decode_predictions(preds, top=5):
-    """Decodes a batch of 1000-class ImageNet predictions into the top classes.
+def family_preprocess_input(mode, family_label):
+    """A family's `preprocess_input(x, data_format=None)` with its weights' `mode`.
 
     Args:
-        preds: array or tensor of shape `(samples, 1000)`.
-        top: how many classes to return per sample, 1 to 1000.
+        mode: `"caffe"`, `"tf"` or `"torch"`.
+        family_label: the family's name for the docstring, e.g. `"DenseNet"`.
 
     Returns:
-        Per sample, a list of `(wnid, label, score)` tuples, highest score first
-        (the same tuples as `keras.applications` `decode_predictions`).
-
-    Example:
-        >>> decode_predictions(model.predict(x), top=1)
-        [[('n02504458', 'African_elephant', 0.83)]]
+        The function.
     """
-    from keras import ops
 
-    preds = np.asarray(ops.convert_to_numpy(preds))
-    if preds.ndim != 2 or preds.shape[1] != NUM_CLASSES:
-        raise ValueError(
-            f"decode_predictions expects a batch of ImageNet predictions of shape "
-            f"(samples, {NUM_CLASSES}); got shape {preds.shape}."
-        )
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= NUM_CLASSES:
-        raise ValueError(f"top must be an integer from 1 to {NUM_CLASSES}; got {top!r}.")
-    index = class_index()
-    results = []
-    for pred in preds:
-        top_indices = pred.argsort()[-top:][::-1]  # Keras's tie order
-        result = [index[int(i)] + (pred[i],) for i in top_indices]
-        result.sort(key=lambda item: item[2], reverse=True)
-        results.append(result)
-    return results
+    def family_preprocess(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+
+    family_preprocess.__name__ = family_preprocess.__qualname__ = "preprocess_input"
+    family_preprocess.__doc__ = (
+        f"Preprocesses RGB pixels 0-255 for {family_label}'s published weights "
+        f"(`mode=\"{mode}\"`).\n\n"
+        "Args:\n    x: array or tensor, 3D or 4D, 3 channels (not modified).\n"
+        "    data_format: `\"channels_last\"`, `\"channels_first\"` or `None`.\n\n"
+        "Returns:\n    The preprocessed array or tensor.\n\n"
+        "Example:\n    >>> x = preprocess_input(pixels)\n"
+    )
+    return family_preprocess

@@ -1,13 +1,13 @@
 """`model.summary()` plus the totals the library adds: parameters and operations.
 
 Example:
-    >>> from keras_dense.summary import summarize
+    >>> from keras_dense.analysis.summary import summarize
     >>> totals = summarize(keras_dense.get_model("densenet121"))
     >>> totals["macs"]
     2834...
 """
 
-from keras_dense.flops import layer_macs
+from keras_dense.analysis.flops import layer_macs
 
 
 def _size(variable):

@@ -14,8 +14,8 @@ by average pooling and the next block's BN reads a tensor that is also
 concatenated, so those stay.
 
 Example:
-    >>> from keras_dense import densenet, fold
-    >>> model = densenet.DenseNet169(weights=None)
+    >>> from keras_dense.inference import fold
+    >>> model = keras_dense.get_model("densenet169")
     >>> fast = fold.fold_batch_norms(model)   # same outputs, fewer layers
 """
 
@@ -131,6 +131,19 @@ def fold_batch_norms(model):
         return layer(*args, **kwargs)
 
     folded = keras.models.clone_model(model, clone_function=clone, call_function=call)
+    copy_folded_weights(model, folded)
+    return folded
+
+
+def copy_folded_weights(model, folded):
+    """Sets the weights of `folded` (made by `fold_batch_norms(model)`) from `model`'s.
+
+    Args:
+        model: the original model.
+        folded: its folded copy; its convolutions take the folded kernels and biases.
+    """
+    pairs = dict(foldable_pairs(model))
+    folded_bns = set(pairs.values())
     for layer in model.layers:
         if layer.name in folded_bns or not layer.weights:
             continue
@@ -141,4 +154,3 @@ def fold_batch_norms(model):
             )
         else:
             target.set_weights(layer.get_weights())
-    return folded

@@ -1,0 +1,372 @@
+"""The builder frame every family shares: argument checks, the input, the head, the weights.
+
+A family describes its architecture as a frozen `ArchConfig` subclass whose
+`features(x)` builds the network body; `build_model(config, ...)` does the
+rest once for every family, as `keras.applications` builders do: it refuses
+bad arguments (unsupported `weights=` included) before building anything,
+resolves the input shape, adds the classifier or the global pooling, names
+the model, and loads the weights.
+
+Example:
+    >>> from keras_dense.models import _builder, densenet
+    >>> config = densenet.DenseNetConfig(blocks=(6, 12, 24, 16))
+    >>> model = _builder.build_model(config, include_top=False, pooling="avg")
+"""
+
+import dataclasses
+import inspect
+import os
+import pathlib
+from typing import ClassVar
+
+import keras
+
+from keras_dense.models import _layers
+
+POOLING_MODES = (None, "avg", "max")
+# The keras.applications arguments every builder takes, with their defaults.
+APPLICATION_ARGS = {
+    "include_top": True,
+    "weights": None,
+    "input_tensor": None,
+    "input_shape": None,
+    "pooling": None,
+    "classes": None,
+    "classifier_activation": "softmax",
+    "name": None,
+}
+# A `weights=` string with one of these endings, or a path separator, is a file.
+WEIGHTS_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pth", ".pt", ".bin")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ArchConfig:
+    """Base of every family's architecture config.
+
+    Subclasses add their fields, set `family`, and implement `features`;
+    they override `top` for a head other than global average pooling and a
+    classifier, and `min_size` where it depends on the config.
+
+    Attributes:
+        default_size: default input height and width.
+        channels: default input channels.
+        classes: default class count.
+    """
+
+    family: ClassVar[str] = ""
+    # Fields that change no weight shape or value (e.g. dropout, recomputation).
+    weightless_fields: ClassVar[tuple] = ()
+
+    default_size: int = 224
+    channels: int = 3
+    classes: int = 1000
+
+    @property
+    def min_size(self):
+        """The smallest input height and width the network accepts."""
+        return 32
+
+    @property
+    def input_shape(self):
+        """The default `(height, width, channels)`."""
+        return (self.default_size, self.default_size, self.channels)
+
+    def features(self, x):
+        """Builds the network body on the image tensor `x`; returns the last feature map."""
+        raise NotImplementedError
+
+    def top(self, x, classes, classifier_activation):
+        """The classifier head on the last feature map (`include_top=True`)."""
+        return _layers.dense_head(x, classes, classifier_activation)
+
+    def outputs(self, image, include_top, pooling, classes, classifier_activation):
+        """The model's outputs: the body, then the head or the optional global pooling."""
+        x = self.features(image)
+        if include_top:
+            return self.top(x, classes, classifier_activation)
+        return _layers.global_pool(x, pooling)
+
+    def for_weights(self):
+        """The config whose model a weight file describes (self, unless the layers differ)."""
+        return self
+
+    def weights_signature(self):
+        """The fields that decide the weights' shapes and meaning."""
+        skipped = {"default_size", "classes", *self.weightless_fields}
+        return tuple(
+            (field.name, getattr(self, field.name))
+            for field in dataclasses.fields(self) if field.name not in skipped
+        )
+
+
+def with_overrides(config, **architecture):
+    """`dataclasses.replace(config, **architecture)`, refusing unknown fields clearly.
+
+    Args:
+        config: an `ArchConfig`.
+        **architecture: field overrides, e.g. `growth_rate=4`.
+
+    Returns:
+        The new config (validated by its `__post_init__`).
+    """
+    if not architecture:
+        return config
+    fields = {field.name for field in dataclasses.fields(config)}
+    unknown = sorted(set(architecture) - fields)
+    if unknown:
+        raise ValueError(
+            f"Unknown argument {', '.join(map(repr, unknown))} for a {config.family} model; "
+            f"the architecture options are {', '.join(sorted(fields))}, and the "
+            f"keras.applications arguments {', '.join(APPLICATION_ARGS)}."
+        )
+    for key, value in architecture.items():
+        if isinstance(value, list):  # blocks=[6, 12, 24, 16] as well as a tuple
+            architecture[key] = tuple(value)
+    return dataclasses.replace(config, **architecture)
+
+
+def _no_weights(model_name, weights, reason):
+    """The one wording for `weights=` a model cannot take."""
+    return ValueError(
+        f"{model_name} cannot load weights={weights!r}: {reason}; pass weights=None, "
+        "a weight tag it has, or a path to a weights file."
+    )
+
+
+def _is_weights_path(weights):
+    if isinstance(weights, os.PathLike):
+        return True
+    text = str(weights)
+    return ("/" in text or os.sep in text or text.lower().endswith(WEIGHTS_FILE_SUFFIXES)
+            or os.path.exists(text))
+
+
+def resolve_weights(weights, config, record, model_name):
+    """What `weights=` asks for: nothing, a weight tag's record, or a file.
+
+    Args:
+        weights: `None`, `"imagenet"` (the default tag), a tag such as
+            `"keras_imagenet"` or `"densenet169.keras_imagenet"`, or a path.
+        config: the architecture asked for (overrides applied).
+        record: the model's `ModelRecord`, or `None` for a general builder
+            (then the record whose weights fit `config` is looked up).
+        model_name: the model's name, for messages.
+
+    Returns:
+        `None`, a `WeightsRecord`, or a `pathlib.Path`.
+
+    Raises:
+        ValueError: the model has no such weights, the architecture was
+            changed, or the file does not exist; nothing has been built.
+    """
+    from keras_dense.models import _registry
+
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise _no_weights(model_name, weights, "weights must be None, a tag or a path")
+    if _is_weights_path(weights):
+        path = pathlib.Path(weights).expanduser()
+        if not path.is_file():
+            raise ValueError(f"Weights file {str(path)!r} does not exist; check the path, or "
+                             "pass weights=None or a weight tag.")
+        return path
+    if record is None:
+        record = _registry.record_for_config(config)
+        if record is None:
+            raise _no_weights(model_name, weights,
+                              f"no published weights fit this {config.family} architecture")
+    if not record.weights:
+        raise _no_weights(model_name, weights, f"{record.name} has no published weights")
+    tags = [w.tag for w in record.weights]
+    try:
+        tagged = record.weights_record(weights)
+    except ValueError:
+        raise _no_weights(
+            model_name, weights,
+            f"{record.name}'s tags are {', '.join(tags)} ('imagenet' is {tags[0]})",
+        ) from None
+    wanted = with_overrides(record.config, **tagged.arch).weights_signature()
+    asked = with_overrides(config, **tagged.arch).weights_signature()
+    if wanted != asked:
+        changed = sorted(name for (name, a), (_, b) in zip(asked, wanted) if a != b)
+        raise _no_weights(
+            model_name, weights,
+            f"{tagged.name} fits only the published architecture, and "
+            f"{', '.join(changed)} {'was' if len(changed) == 1 else 'were'} changed",
+        )
+    return tagged
+
+
+def check_arguments(weights, include_top, classes, pooling, classifier_activation):
+    """Validates the arguments shared by every builder, as Keras does.
+
+    Args:
+        weights: the resolved weights (`None`, a `WeightsRecord` or a path).
+        include_top, classes, pooling, classifier_activation: the builder's arguments.
+
+    Raises:
+        ValueError: with one sentence naming the wrong argument and the fix.
+    """
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras_dense builds channels_last models; set "
+            "keras.config.set_image_data_format('channels_last')."
+        )
+    if pooling not in POOLING_MODES:
+        raise ValueError(f"pooling must be None, 'avg' or 'max'; got {pooling!r}.")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"classes must be a positive integer; got {classes!r}.")
+    if weights is None or not include_top:
+        return
+    published = not isinstance(weights, pathlib.Path)
+    if published and classes != 1000:
+        raise ValueError(
+            f"The {weights.name} weights have a 1000-class classifier; pass classes=1000, "
+            "or include_top=False to add your own head."
+        )
+    if classifier_activation not in (None, "softmax"):
+        raise ValueError(
+            "Only classifier_activation=None or 'softmax' can be used with pretrained "
+            f"weights; got {classifier_activation!r}."
+        )
+
+
+def resolve_input_shape(config, input_shape, include_top, published):
+    """The `(height, width, channels)` input, checked by Keras's own rules.
+
+    Args:
+        config: the `ArchConfig` (default size, channels, smallest size).
+        input_shape: the user's shape, or `None`.
+        include_top: whether the classifier needs a fixed size.
+        published: whether published weights are loaded (3 channels, and the
+            default size with the classifier).
+
+    Returns:
+        A tuple of three entries (height and width may be `None`).
+    """
+    from keras.src.applications.imagenet_utils import obtain_input_shape
+
+    if input_shape is not None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape must be (height, width, channels); got {input_shape}.")
+    elif config.channels != 3:
+        input_shape = config.input_shape if include_top else (None, None, config.channels)
+    return tuple(obtain_input_shape(
+        input_shape, default_size=config.default_size, min_size=config.min_size,
+        data_format="channels_last", require_flatten=include_top,
+        weights="imagenet" if published else None,
+    ))
+
+
+def model_input(input_tensor, input_shape):
+    """`(image, model_inputs)`: a new `keras.Input`, or the given tensor and its sources."""
+    if input_tensor is None:
+        image = keras.layers.Input(shape=input_shape)
+        return image, image
+    if not keras.backend.is_keras_tensor(input_tensor):
+        image = keras.layers.Input(tensor=input_tensor, shape=input_shape)
+        return image, image
+    from keras.src.ops import operation_utils  # the helper keras.applications uses
+
+    return input_tensor, operation_utils.get_source_inputs(input_tensor)
+
+
+def build_model(config, record=None, include_top=True, weights=None, input_tensor=None,
+                input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
+                name=None, **architecture):
+    """Builds the model `config` describes, with the `keras.applications` arguments.
+
+    Args:
+        config: the family's `ArchConfig`.
+        record: the `ModelRecord` the config came from (for its weights and
+            name), or `None`.
+        include_top: whether to include the classifier.
+        weights: `None`, `"imagenet"` (the default weight tag), a tag such as
+            `"keras_imagenet"`, or a path to a weights file.
+        input_tensor: optional Keras tensor to use as the image input.
+        input_shape: optional `(height, width, channels)`.
+        pooling: `None`, `"avg"` or `"max"` global pooling when `include_top=False`.
+        classes: number of classes; `None` takes the config's.
+        classifier_activation: activation of the classifier (`None` for logits).
+        name: model name; default the record's name, or the family's.
+        **architecture: overrides of the config's fields.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+        >>> model = build_model(DenseNetConfig(blocks=(6, 12, 24, 16)), weights=None)
+    """
+    config = with_overrides(config, **architecture)
+    name = name or (record.name if record is not None else config.family)
+    classes = config.classes if classes is None else classes
+    source = resolve_weights(weights, config, record, name)
+    published = source is not None and not isinstance(source, pathlib.Path)
+    if published:
+        config = with_overrides(config, **source.arch)
+    check_arguments(source, include_top, classes, pooling, classifier_activation)
+    shape = resolve_input_shape(config, input_shape, include_top, published)
+    image, inputs = model_input(input_tensor, shape)
+    outputs = config.outputs(image, include_top, pooling, classes, classifier_activation)
+    model = keras.Model(inputs, outputs, name=name)
+    if source is None:
+        return model
+    if config.for_weights() != config:
+        # Weight files describe the plain layers: load them into the plain twin,
+        # then copy (same weights in the same order).
+        plain = build_model(config.for_weights(), record, include_top, weights, None, shape,
+                            pooling, classes, classifier_activation, name)
+        model.set_weights(plain.get_weights())
+        return model
+    from keras_dense import weights as weights_lib
+
+    weights_lib.load_into(model, source, include_top=include_top)
+    return model
+
+
+def _builder_signature(config):
+    parameters = [
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for key, default in APPLICATION_ARGS.items()
+    ]
+    parameters += [
+        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
+                          default=getattr(config, field.name))
+        for field in dataclasses.fields(config) if field.name not in APPLICATION_ARGS
+    ]
+    return inspect.Signature(parameters)
+
+
+def record_builder(record):
+    """The public builder of a `ModelRecord`: `build_model` with the record bound.
+
+    Args:
+        record: the `ModelRecord`.
+
+    Returns:
+        A function taking the `keras.applications` arguments and keyword
+        overrides of the record's config fields.
+    """
+
+    from keras_dense.models import _registry
+
+    def builder(**kwargs):
+        current = _registry.model_record(record.name)  # the registered record, looked up now
+        return build_model(current.config, record=current, **kwargs)
+
+    builder.__name__ = builder.__qualname__ = record.name
+    builder.__signature__ = _builder_signature(record.config)
+    tags = ", ".join(w.name for w in record.weights) or "none"
+    builder.__doc__ = (
+        f"Instantiates `{record.name}`: {record.description}.\n\n"
+        "Args:\n"
+        "    include_top, weights, input_tensor, input_shape, pooling, classes,\n"
+        "    classifier_activation, name: as in `keras.applications`; `weights`\n"
+        f"    also takes a weight tag (published: {tags}).\n"
+        f"    **architecture: overrides of `{type(record.config).__name__}` fields.\n\n"
+        "Returns:\n    A `keras.Model`.\n\n"
+        f"Example:\n    >>> model = keras_dense.get_model({record.name!r}, weights=None)\n"
+    )
+    return builder

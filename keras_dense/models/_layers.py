@@ -1,0 +1,128 @@
+"""Blocks every family uses: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling.
+
+Each names every layer after its `name` argument, so that a family's layers
+keep the names of the weight files they load (`keras.applications`' where it
+has the model).
+
+Example:
+    >>> x = conv_bn_relu(keras.Input((224, 224, 3)), 64, 7, "conv1", strides=2,
+    ...                  padding="symmetric")   # conv1_pad, conv1_conv, conv1_bn, conv1_relu
+"""
+
+from keras import layers
+
+PADDINGS = ("same", "valid", "symmetric")
+
+
+def bn_relu(x, name, epsilon, scale=True):
+    """Batch norm and ReLU named `{name}_bn`, `{name}_relu` (`bn`, `relu` for `name=""`).
+
+    Args:
+        x: input tensor.
+        name: layer-name prefix, e.g. `"conv2_block1_0"`.
+        epsilon: batch-norm epsilon (the value the weights were trained with).
+        scale: whether the batch norm has a learned scale (gamma).
+
+    Returns:
+        Output tensor.
+    """
+    prefix = f"{name}_" if name else ""
+    x = layers.BatchNormalization(axis=-1, epsilon=epsilon, scale=scale, name=f"{prefix}bn")(x)
+    return layers.Activation("relu", name=f"{prefix}relu")(x)
+
+
+def conv_bn_relu(x, filters, kernel_size, name, strides=1, padding="same", use_bias=False,
+                 epsilon=1e-3, scale=True, relu=True):
+    """Convolution, batch norm and (optionally) ReLU: `{name}_conv`, `{name}_bn`, `{name}_relu`.
+
+    Args:
+        x: input tensor.
+        filters: output channels.
+        kernel_size: an int or `(rows, cols)`.
+        name: layer-name prefix, e.g. `"conv1"`.
+        strides: convolution strides.
+        padding: `"same"`, `"valid"`, or `"symmetric"`: zero padding of
+            `kernel_size // 2` on every side (`{name}_pad`) and a valid
+            convolution, as PyTorch pads (Keras's `"same"` pads strided
+            convolutions at the bottom and right only).
+        use_bias: whether the convolution has a bias.
+        epsilon: batch-norm epsilon.
+        scale: whether the batch norm has a learned scale.
+        relu: whether a ReLU follows.
+
+    Returns:
+        Output tensor.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
+    if padding == "symmetric":
+        size = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
+        x = layers.ZeroPadding2D(size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                      use_bias=use_bias, name=f"{name}_conv")(x)
+    if not relu:
+        return layers.BatchNormalization(axis=-1, epsilon=epsilon, scale=scale,
+                                         name=f"{name}_bn")(x)
+    return bn_relu(x, name, epsilon, scale)
+
+
+def classifier(x, classes, classifier_activation, name="predictions"):
+    """The final `Dense` layer, computed in float32 under any dtype policy.
+
+    (keras.applications computes it in the policy's dtype; float32 keeps the
+    probabilities summing to 1 under mixed precision.)
+    """
+    return layers.Dense(classes, activation=classifier_activation, name=name,
+                        dtype="float32")(x)
+
+
+def global_pool(x, pooling):
+    """`keras.applications`' optional global pooling: `avg_pool`, `max_pool` or none."""
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def dense_head(x, classes, classifier_activation, hidden_units=(), activation="relu",
+               dropout_rate=0.0, dropout_first=False, flatten=False):
+    """A classifier head: pool or flatten, hidden dense layers, then `predictions`.
+
+    Layers: `avg_pool` (or `flatten`), then per hidden layer `fc{i}` with
+    dropout `fc{i}_drop` after it (before it with `dropout_first`, as
+    AlexNet), then `predictions`; without hidden layers, dropout
+    (`top_dropout`) comes just before `predictions`.
+
+    Args:
+        x: the last feature map.
+        classes: number of classes.
+        classifier_activation: activation of `predictions`.
+        hidden_units: units of each hidden layer, e.g. `(4096, 4096)`.
+        activation: activation of the hidden layers.
+        dropout_rate: dropout rate (0: none).
+        dropout_first: put each hidden layer's dropout before it.
+        flatten: flatten the map instead of global average pooling.
+
+    Returns:
+        The class scores.
+    """
+    if flatten:
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    for i, units in enumerate(hidden_units, start=1):
+        if dropout_rate and dropout_first:
+            x = layers.Dropout(dropout_rate, name=f"fc{i}_drop")(x)
+        x = layers.Dense(units, activation=activation, name=f"fc{i}")(x)
+        if dropout_rate and not dropout_first:
+            x = layers.Dropout(dropout_rate, name=f"fc{i}_drop")(x)
+    if dropout_rate and not hidden_units:
+        x = layers.Dropout(dropout_rate, name="top_dropout")(x)
+    return classifier(x, classes, classifier_activation)
+
+
+def scaled(filters, width):
+    """`filters` times the width multiplier, at least 1."""
+    return max(1, int(filters * width))

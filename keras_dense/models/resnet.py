@@ -1,0 +1,357 @@
+"""ResNet (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016).
+
+One config describes every ResNet: the block type, the blocks per stage, the
+stem and the shortcut. Three conventions live in the records:
+
+- `resnet50`, `resnet101`, `resnet152` are layer-for-layer twins of
+  `keras.applications.ResNet50/101/152` (the Caffe-style ResNet v1: biased
+  convolutions, stride in the first 1x1 convolution of a bottleneck block), so
+  the published `.h5` files load unchanged.
+- `resnet18`, `resnet34` follow torchvision (basic blocks, convolutions without
+  bias, 1x1 projection shortcuts, symmetric padding of strided convolutions):
+  the same trainable parameters (11,689,512 and 21,797,672).
+- `resnet20`, `resnet56`, `resnet110` are the paper's CIFAR networks (3x3 stem
+  of 16 channels, three stages of 16/32/64 channels, 6n+2 layers) with the
+  paper's option A shortcut: parameter-free, subsampled and zero-padded in
+  channels (0.27M, 0.85M, 1.7M parameters).
+
+Example:
+    >>> from keras_dense.models import resnet
+    >>> model = resnet.ResNet50(weights=None)           # = keras.applications.ResNet50
+    >>> cifar = resnet.ResNetCIFAR(depth=56)             # the paper's ResNet-56
+    >>> tiny = resnet.ResNet18(depths=(1, 1, 1, 1), widths=(8, 8, 16, 16))
+"""
+
+import dataclasses
+from typing import ClassVar
+
+import keras
+from keras import layers
+
+from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
+from keras_dense.imagenet.preprocessing import family_preprocess_input
+from keras_dense.models import _builder, _layers
+from keras_dense.models._registry import ModelRecord, register
+from keras_dense.weights.sources import keras_imagenet
+
+KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
+TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
+BOTTLENECK_EXPANSION = 4
+
+preprocess_input = family_preprocess_input("caffe", "ResNet")
+
+
+@keras.saving.register_keras_serializable(package="keras_dense")
+class ChannelZeroPadding(layers.Layer):
+    """Appends zero-valued channels: the option A shortcut of the ResNet paper.
+
+    Args:
+        channels: number of zero channels appended after the input's channels.
+
+    Example:
+        >>> ChannelZeroPadding(16)(keras.ops.ones((1, 8, 8, 16))).shape
+        (1, 8, 8, 32)
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(channels, int) or channels < 0:
+            raise ValueError(f"channels must be a non-negative integer; got {channels!r}.")
+        self.channels = channels
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        return keras.ops.pad(inputs, [[0, 0]] * (rank - 1) + [[0, self.channels]])
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return tuple(input_shape[:-1]) + (
+            None if channels is None else channels + self.channels,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+def _shortcut(x, out_channels, stride, kind, use_bias, epsilon, name):
+    """The identity, or the block's `{name}_0_*` shortcut when the shape changes."""
+    if stride == 1 and x.shape[-1] == out_channels:
+        return x
+    if kind == "projection":  # option B: 1x1 convolution + BN
+        return _layers.conv_bn_relu(x, out_channels, 1, f"{name}_0", strides=stride,
+                                    use_bias=use_bias, epsilon=epsilon, relu=False)
+    # option A: subsample by striding, then pad the new channels with zeros
+    if out_channels < x.shape[-1]:
+        raise ValueError(
+            "The zero-padding shortcut cannot reduce channels "
+            f"({x.shape[-1]} -> {out_channels}); use shortcut='projection'."
+        )
+    if stride > 1:
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
+    return ChannelZeroPadding(out_channels - x.shape[-1], name=f"{name}_0_pad")(x)
+
+
+def _torch_padding(kernel_size, strides):
+    """`same` at stride 1 (or for 1x1), symmetric zero padding for strided convolutions."""
+    return "same" if strides == 1 or kernel_size == 1 else "symmetric"
+
+
+def basic_block(x, filters, name, stride=1, shortcut="projection", use_bias=False,
+                bn_epsilon=TORCH_BN_EPSILON):
+    """Two 3x3 convolutions with a residual connection (ResNet-18/34, CIFAR ResNets).
+
+    Layers: `{name}_1_conv`/`_1_bn`/`_1_relu`, `{name}_2_conv`/`_2_bn`, the
+    shortcut `{name}_0_*` when the shape changes, `{name}_add`, `{name}_out`.
+
+    Args:
+        x: input tensor.
+        filters: output channels.
+        name: layer-name prefix, e.g. `"conv3_block1"`.
+        stride: stride of the first convolution (2 halves the resolution).
+        shortcut: `"projection"` (1x1 conv + BN, option B) or `"zero_pad"`
+            (parameter-free, option A) when the shape changes.
+        use_bias: whether the convolutions have biases.
+        bn_epsilon: batch-norm epsilon.
+
+    Returns:
+        Output tensor with `filters` channels.
+
+    Example:
+        >>> y = basic_block(keras.Input((32, 32, 16)), 32, "conv3_block1", stride=2)
+    """
+    residual = _shortcut(x, filters, stride, shortcut, use_bias, bn_epsilon, name)
+    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_1", strides=stride,
+                             padding=_torch_padding(3, stride), use_bias=use_bias,
+                             epsilon=bn_epsilon)
+    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", use_bias=use_bias,
+                             epsilon=bn_epsilon, relu=False)
+    x = layers.Add(name=f"{name}_add")([residual, x])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias=True,
+                     bn_epsilon=KERAS_BN_EPSILON):
+    """1x1-3x3-1x1 bottleneck with a residual connection (ResNet-50/101/152).
+
+    As in `keras.applications` (ResNet v1), the stride sits in the first 1x1
+    convolution; the layer names are Keras's (`{name}_0_conv` ... `{name}_out`).
+
+    Args:
+        x: input tensor.
+        filters: bottleneck channels; the block outputs `4 * filters`.
+        name: layer-name prefix, e.g. `"conv2_block1"`.
+        stride: stride of the first convolution.
+        shortcut: `"projection"` or `"zero_pad"`, as in `basic_block`.
+        use_bias: whether the convolutions have biases (Keras: True).
+        bn_epsilon: batch-norm epsilon.
+
+    Returns:
+        Output tensor with `4 * filters` channels.
+
+    Example:
+        >>> y = bottleneck_block(keras.Input((56, 56, 64)), 64, "conv2_block1")
+    """
+    out_channels = BOTTLENECK_EXPANSION * filters
+    residual = _shortcut(x, out_channels, stride, shortcut, use_bias, bn_epsilon, name)
+    x = _layers.conv_bn_relu(x, filters, 1, f"{name}_1", strides=stride, use_bias=use_bias,
+                             epsilon=bn_epsilon)
+    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", use_bias=use_bias, epsilon=bn_epsilon)
+    x = _layers.conv_bn_relu(x, out_channels, 1, f"{name}_3", use_bias=use_bias,
+                             epsilon=bn_epsilon, relu=False)
+    x = layers.Add(name=f"{name}_add")([residual, x])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def stem(x, kind, filters, use_bias, epsilon):
+    """`"imagenet"`: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (Keras's names); `"cifar"`: 3x3 conv, BN, ReLU."""
+    if kind == "cifar":
+        return _layers.conv_bn_relu(x, filters, 3, "conv1", use_bias=use_bias, epsilon=epsilon)
+    x = _layers.conv_bn_relu(x, filters, 7, "conv1", strides=2, padding="symmetric",
+                             use_bias=use_bias, epsilon=epsilon)
+    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+
+
+STEMS = {"imagenet": 32, "cifar": 8}  # stem -> smallest input side
+BLOCKS = {"basic": basic_block, "bottleneck": bottleneck_block}
+SHORTCUTS = ("projection", "zero_pad")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResNetConfig(_builder.ArchConfig):
+    """The architecture of one ResNet (the fields are timm's `model_args`).
+
+    Attributes:
+        block: `"basic"` (two 3x3 convs) or `"bottleneck"` (1x1-3x3-1x1, x4).
+        depths: blocks per stage, e.g. `(3, 4, 6, 3)`.
+        widths: channels per stage (bottleneck channels for `"bottleneck"`).
+        stem: `"imagenet"` (7x7/2 conv + 3x3/2 max-pool) or `"cifar"` (3x3 conv).
+        stem_filters: channels of the stem convolution.
+        shortcut: `"projection"` (1x1 conv, option B) or `"zero_pad"` (option A).
+        use_bias: biases in the convolutions (Keras's ResNet v1 has them).
+        bn_epsilon: batch-norm epsilon.
+    """
+
+    family: ClassVar[str] = "resnet"
+
+    block: str
+    depths: tuple
+    widths: tuple = (64, 128, 256, 512)
+    stem: str = "imagenet"
+    stem_filters: int = 64
+    shortcut: str = "projection"
+    use_bias: bool = False
+    bn_epsilon: float = TORCH_BN_EPSILON
+
+    def __post_init__(self):
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {sorted(BLOCKS)}; got {self.block!r}.")
+        if not self.depths or any(not isinstance(d, int) or d < 1 for d in self.depths):
+            raise ValueError(f"depths must be positive integers; got {self.depths!r}.")
+        if len(self.widths) != len(self.depths) or any(
+            not isinstance(w, int) or w < 1 for w in self.widths
+        ):
+            raise ValueError(
+                f"widths must be {len(self.depths)} positive integers, one per stage; "
+                f"got {self.widths!r}."
+            )
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {sorted(STEMS)}; got {self.stem!r}.")
+        if not isinstance(self.stem_filters, int) or self.stem_filters < 1:
+            raise ValueError(f"stem_filters must be a positive integer; got {self.stem_filters!r}.")
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {self.shortcut!r}.")
+
+    @property
+    def min_size(self):
+        return STEMS[self.stem]
+
+    def features(self, x):
+        x = stem(x, self.stem, self.stem_filters, self.use_bias, self.bn_epsilon)
+        block = BLOCKS[self.block]
+        for i, (depth, width) in enumerate(zip(self.depths, self.widths)):
+            stage = i + 2  # Keras numbers the stem 1 and the stages conv2..conv5
+            for j in range(depth):
+                x = block(
+                    x, width, name=f"conv{stage}_block{j + 1}",
+                    stride=2 if i > 0 and j == 0 else 1, shortcut=self.shortcut,
+                    use_bias=self.use_bias, bn_epsilon=self.bn_epsilon,
+                )
+        return x
+
+
+def cifar_config(depth, shortcut="zero_pad"):
+    """The paper's CIFAR ResNet of depth 6n+2 (ResNet-20, -32, -44, -56, -110, ...).
+
+    Args:
+        depth: total number of weighted layers, 6n + 2.
+        shortcut: `"zero_pad"` (the paper's option A) or `"projection"` (B).
+
+    Returns:
+        A `ResNetConfig`.
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6*n + 2 for a CIFAR ResNet (e.g. 20, 56, 110); "
+                         f"got {depth!r}.")
+    n = (depth - 2) // 6
+    return ResNetConfig(
+        block="basic", depths=(n, n, n), widths=(16, 32, 64), stem="cifar",
+        stem_filters=16, shortcut=shortcut, default_size=32, classes=10,
+    )
+
+
+def ResNet(block, depths, **kwargs):
+    """Instantiates a ResNet with the given block type and stage depths.
+
+    Args:
+        block: `"basic"` or `"bottleneck"`.
+        depths: blocks per stage, e.g. `[3, 4, 6, 3]`.
+        **kwargs: the `keras.applications` arguments (`include_top`,
+            `weights`, `input_tensor`, `input_shape`, `pooling`, `classes`,
+            `classifier_activation`, `name`) and any other `ResNetConfig`
+            field (`widths`, `stem`, `stem_filters`, `shortcut`, `use_bias`,
+            `bn_epsilon`, `default_size`).
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+        >>> model = ResNet("basic", [2, 2, 2, 2])  # ResNet-18
+    """
+    return _builder.build_model(ResNetConfig(block=block, depths=tuple(depths)), **kwargs)
+
+
+def ResNetCIFAR(depth=20, shortcut="zero_pad", **kwargs):
+    """Instantiates the paper's CIFAR ResNet of depth 6n+2.
+
+    Args:
+        depth: 20, 32, 44, 56, 110, ... (6n + 2).
+        shortcut: `"zero_pad"` (option A, the paper's CIFAR choice) or
+            `"projection"` (option B).
+        **kwargs: as in `ResNet`.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+        >>> model = ResNetCIFAR(depth=56)  # 0.85M parameters
+    """
+    kwargs.setdefault("name", f"resnet{depth}")
+    return _builder.build_model(cifar_config(depth, shortcut), **kwargs)
+
+
+def _keras_v1(depths):
+    return ResNetConfig(block="bottleneck", depths=depths, use_bias=True,
+                        bn_epsilon=KERAS_BN_EPSILON)
+
+
+def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
+    return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
+
+
+TINY_IMAGENET = {"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4,
+                 "input_shape": (32, 32, 3), "classes": 5}
+TINY_CIFAR = {"depths": (1, 1, 1), "widths": (4, 8, 8), "stem_filters": 4,
+              "input_shape": (32, 32, 3), "classes": 5}
+
+ResNet18 = register(ModelRecord(
+    "resnet18", ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
+    "ResNet-18, ImageNet (torchvision's layout)", params=11_699_112, tiny=TINY_IMAGENET,
+))
+ResNet34 = register(ModelRecord(
+    "resnet34", ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
+    "ResNet-34, ImageNet (torchvision's layout)", params=21_814_696, tiny=TINY_IMAGENET,
+))
+ResNet50 = register(ModelRecord(
+    "resnet50", _keras_v1((3, 4, 6, 3)),
+    "ResNet-50, ImageNet (keras.applications-compatible)", params=25_636_712,
+    weights=(_keras_weights("resnet50", "2cb95161c43110f7111970584f804107",
+                            "4d473c1dd8becc155b73f8504c6f6626", 23_587_712, 74.9, 92.1),),
+    tiny=TINY_IMAGENET,
+))
+ResNet101 = register(ModelRecord(
+    "resnet101", _keras_v1((3, 4, 23, 3)),
+    "ResNet-101, ImageNet (keras.applications-compatible)", params=44_707_176,
+    weights=(_keras_weights("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                            "88cf7a10940856eca736dc7b7e228a21", 42_658_176, 76.4, 92.8),),
+    tiny=TINY_IMAGENET,
+))
+ResNet152 = register(ModelRecord(
+    "resnet152", _keras_v1((3, 8, 36, 3)),
+    "ResNet-152, ImageNet (keras.applications-compatible)", params=60_419_944,
+    weights=(_keras_weights("resnet152", "100835be76be38e30d865e96f2aaae62",
+                            "ee4c566cf9a93f14d82f913c2dc6dd0c", 58_370_944, 76.6, 93.1),),
+    tiny=TINY_IMAGENET,
+))
+ResNet20 = register(ModelRecord(
+    "resnet20", cifar_config(20),
+    "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)", params=271_098, tiny=TINY_CIFAR,
+))
+ResNet56 = register(ModelRecord(
+    "resnet56", cifar_config(56),
+    "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)", params=857_082, tiny=TINY_CIFAR,
+))
+ResNet110 = register(ModelRecord(
+    "resnet110", cifar_config(110),
+    "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)", params=1_736_058, tiny=TINY_CIFAR,
+))
