@@ -70,6 +70,17 @@ def write_json(name, payload):
     return path
 
 
+def run_probe(cmd):
+    """Runs a benchmark's `--probe` subprocess; returns the JSON of its last stdout line."""
+    import subprocess
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode:
+        raise RuntimeError(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 class PeakRSS:
     """Context manager sampling this process's RSS every `interval` s; `.peak_gb` after.
 

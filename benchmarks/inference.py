@@ -23,8 +23,6 @@ Usage:
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 
@@ -121,11 +119,7 @@ def _probe_in_subprocess(variant, args):
            str(args.memory_images), "--batch-size", str(args.batch_size)]
     if args.weights:
         cmd += ["--weights", args.weights]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if result.returncode:
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _common.run_probe(cmd)
 
 
 def main():

@@ -14,8 +14,6 @@ Usage:
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 
@@ -63,11 +61,7 @@ def _probe_in_subprocess(memory_efficient, args):
     cmd = [sys.executable, __file__, "--probe", str(int(memory_efficient)),
            "--batch-size", str(args.batch_size), "--jit-compile", args.jit_compile,
            "--memory-steps", str(args.memory_steps)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if result.returncode:
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return _common.run_probe(cmd)
 
 
 def main():

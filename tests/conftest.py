@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -29,6 +31,12 @@ def _dataset_cache_in_a_temporary_folder(tmp_path_factory):
         os.environ.pop("KERAS_DENSE_CACHE", None)
     else:
         os.environ["KERAS_DENSE_CACHE"] = previous
+
+
+def run_cli(*args, timeout=600, **kwargs):
+    """Runs `keras-dense ARGS...` as a user does, in a subprocess; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "keras_dense", *args], capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
 
 
 @pytest.fixture

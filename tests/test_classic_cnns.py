@@ -1,19 +1,16 @@
 """LeNet-5, AlexNet, VGG, GoogLeNet: reference parameter counts, structure,
 keras.applications equivalence of VGG16/19, argument checks and the CLI."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import keras
 from keras import layers
 
 import keras_dense
+from conftest import run_cli
 from keras_dense.models import alexnet, googlenet, lenet, vgg
-from conftest import shared_path
 
 
 def _trainable(model):
@@ -190,59 +187,11 @@ def test_bad_arguments_are_refused_with_a_clear_message(build, message):
         build()
 
 
-# --- keras.applications twins (layer names and shapes are also checked over
-# --- model_table.KERAS_APPLICATIONS_TWINS in test_densenet.py)
-
-def _real_images(size=224):
-    folder = shared_path("images")
-    paths = [folder / "elephant.jpg", folder / "elephant2.jpg"]
-    paths += sorted((folder / "imagenet-samples").glob("*.JPEG"))[:2]
-    return np.stack([
-        np.asarray(Image.open(p).convert("RGB").resize((size, size)), dtype="float32")
-        for p in paths
-    ])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, twin", [("vgg16", "VGG16"), ("vgg19", "VGG19")])
-def test_vgg_outputs_match_keras_applications_with_identical_weights(name, twin):
-    images = keras.applications.vgg16.preprocess_input(_real_images())
-    theirs = getattr(keras.applications, twin)(weights=None)
-    rng = np.random.default_rng(0)
-    # He-scaled random weights keep activations in range through 19 layers.
-    values = []
-    for w in theirs.weights:
-        shape = tuple(w.shape)
-        if len(shape) == 1:
-            values.append((rng.standard_normal(shape) * 0.01).astype("float32"))
-        else:
-            fan_in = int(np.prod(shape[:-1]))
-            values.append((rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype("float32"))
-    theirs.set_weights(values)
-    ours = keras_dense.get_model(name)
-    # the input layers are auto-named (input_layer, input_layer_1, ...)
-    assert [layer.name for layer in ours.layers[1:]] == [layer.name for layer in theirs.layers[1:]]
-    ours.set_weights(theirs.get_weights())
-    expected = keras.ops.convert_to_numpy(theirs(images))
-    got = keras.ops.convert_to_numpy(ours(images))
-    assert got.shape == (len(images), 1000)
-    assert np.abs(expected[0] - expected[-1]).max() > 1e-4  # images give different outputs
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    assert keras_dense.model_record(name).preprocess == "caffe"
-    keras.backend.clear_session()
-
-
 # --- keras-dense summary
-
-def _run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "keras_dense", *args], capture_output=True, text=True,
-        timeout=300,
-    )
 
 
 def test_summary_of_lenet5_counts_parameters_and_macs():
-    result = _run_cli("summary", "lenet5", "--layers")
+    result = run_cli("summary", "lenet5", "--layers")
     assert result.returncode == 0, result.stderr
     assert "Total params:         61,706" in result.stdout
     # C1 28*28*6*25 + C3 10*10*16*150 + 400*120 + 120*84 + 84*10
@@ -251,7 +200,7 @@ def test_summary_of_lenet5_counts_parameters_and_macs():
 
 
 def test_summary_of_googlenet_takes_input_shape_and_classes():
-    result = _run_cli("summary", "googlenet", "--input-shape", "96,96,3", "--classes", "10")
+    result = run_cli("summary", "googlenet", "--input-shape", "96,96,3", "--classes", "10")
     assert result.returncode == 0, result.stderr
     assert "inception5b_concat" in result.stdout and "(None, 10)" in result.stdout
     # 7,005,832 with 1000 classes; the classifier shrinks to 1024*10 + 10.

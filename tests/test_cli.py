@@ -4,13 +4,8 @@ import subprocess
 import sys
 
 import keras_dense
+from conftest import run_cli
 
-
-def run_cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "keras_dense", *args],
-        capture_output=True, text=True, timeout=timeout,
-    )
 
 
 def test_list_shows_every_model_with_family_input_and_params():

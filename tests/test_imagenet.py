@@ -3,8 +3,6 @@
 import hashlib
 import io
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,7 +12,7 @@ from PIL import Image
 
 import h5_fixtures
 import keras_dense
-from conftest import shared_path
+from conftest import run_cli, shared_path
 from keras_dense.imagenet import classes, images, preprocessing
 from keras_dense.models import densenet, inception_v3, resnet, vgg
 
@@ -238,10 +236,6 @@ def test_family_preprocess_input_takes_keras_argument_order(module, mode):
     np.testing.assert_array_equal(preprocessing.preprocess_input(x, "channels_first", mode),
                                   theirs)
 
-
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "keras_dense", *args],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_cli_reports_bad_files_and_classifies_the_rest(tmp_path):

@@ -1,52 +1,11 @@
-"""Inception v3: keras.applications equivalence, its blocks, argument checks."""
+"""Inception v3: its blocks and argument checks (the keras.applications twin: test_twins.py)."""
 
-import numpy as np
 import pytest
 
 import keras
 
 import keras_dense
 from keras_dense.models import inception_v3
-from keras_twins import layer_signature, randomize_weights, real_images
-from model_table import KERAS_APPLICATIONS_ORDER_TWINS
-
-# The layers Keras names explicitly; every other Keras name is auto-numbered.
-KERAS_NAMED = ("mixed", "avg_pool", "predictions")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(KERAS_APPLICATIONS_ORDER_TWINS))
-@pytest.mark.parametrize("include_top", [True, False])
-def test_same_layer_order_shapes_and_explicit_names_as_keras_applications(name, include_top):
-    ours = keras_dense.get_model(name, include_top=include_top)
-    theirs = getattr(keras.applications, KERAS_APPLICATIONS_ORDER_TWINS[name])(
-        weights=None, include_top=include_top
-    )
-    assert layer_signature(ours, with_names=False) == layer_signature(theirs, with_names=False)
-    assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
-    assert ours.count_params() == theirs.count_params()
-    named = [(a.name, b.name) for a, b in zip(ours.layers, theirs.layers)
-             if b.name.startswith(KERAS_NAMED)]
-    assert len(named) >= 13 and all(a == b for a, b in named)
-    keras.backend.clear_session()
-
-
-@pytest.mark.slow
-def test_outputs_match_keras_applications_with_identical_weights():
-    images = keras.applications.inception_v3.preprocess_input(real_images(299))
-    keras.utils.set_random_seed(0)
-    theirs = keras.applications.InceptionV3(weights=None)
-    # BN without scale: the moving variances set the gain of this deep network
-    randomize_weights(theirs, variance_range=(0.3, 0.85))
-    ours = keras_dense.get_model("inception_v3")
-    ours.set_weights(theirs.get_weights())
-    expected = keras.ops.convert_to_numpy(theirs(images, training=False))
-    got = keras.ops.convert_to_numpy(ours(images, training=False))
-    assert got.shape == (len(images), 1000)
-    assert np.abs(expected[0] - expected[-1]).max() > 1e-4  # image-dependent outputs
-    assert expected.max() < 0.5  # not saturated
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    keras.backend.clear_session()
 
 
 def test_blocks_give_the_papers_grid_sizes_and_channels():

@@ -10,29 +10,11 @@ import keras
 
 import keras_dense
 from keras_dense.models import resnet
-from keras_twins import randomize_weights, real_images
+from keras_twins import randomize_weights
 
 
 def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
-@pytest.mark.slow
-def test_resnet50_outputs_match_keras_applications_with_identical_weights():
-    images = keras.applications.resnet.preprocess_input(real_images(224))
-    keras.utils.set_random_seed(0)
-    theirs = keras.applications.ResNet50(weights=None)
-    randomize_weights(theirs, gamma_range=(0.6, 1.0))
-    ours = keras_dense.get_model("resnet50")
-    ours.set_weights(theirs.get_weights())
-    expected = keras.ops.convert_to_numpy(theirs(images, training=False))
-    got = keras.ops.convert_to_numpy(ours(images, training=False))
-    assert got.shape == (len(images), 1000)
-    # Outputs must differ across images, else the comparison would prove nothing.
-    assert np.abs(expected[0] - expected[-1]).max() > 1e-4
-    assert expected.max() < 0.5  # not saturated
-    np.testing.assert_allclose(got, expected, atol=1e-5)
-    keras.backend.clear_session()
 
 
 @pytest.mark.parametrize("name, torchvision_trainable", [
