@@ -1,4 +1,6 @@
-"""DenseNet: keras.applications equivalence, paper parameter counts, argument checks."""
+"""DenseNet: paper parameter counts, configurations, argument checks (the keras.applications twins: test_twins.py)."""
+
+import inspect
 
 import numpy as np
 import pytest
@@ -203,3 +205,13 @@ def test_dense_resnet_is_memory_efficient_too():
 def test_dense_resnet_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         densenet.DenseResNet(**kwargs)
+
+
+def test_builders_take_keras_applications_positional_arguments():
+    model = densenet.DenseNet121(False, None, None, (64, 64, 3), "avg", blocks=(1, 1, 1, 1),
+                                 growth_rate=4)
+    assert model.output_shape == (None, 8)  # stem 2k = 8, +4 per block, halved between
+    with pytest.raises(TypeError, match="two values for argument 'include_top'"):
+        densenet.DenseNet121(False, include_top=True)
+    assert list(inspect.signature(densenet.DenseNet121).parameters)[:2] == [
+        "include_top", "weights"]

@@ -328,7 +328,7 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
 
 def _builder_signature(config):
     parameters = [
-        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
         for key, default in APPLICATION_ARGS.items()
     ]
     parameters += [
@@ -352,7 +352,14 @@ def record_builder(record):
 
     from keras_dense.models import _registry
 
-    def builder(**kwargs):
+    def builder(*args, **kwargs):
+        if len(args) > len(APPLICATION_ARGS):
+            raise TypeError(f"{record.name}() takes at most {len(APPLICATION_ARGS)} positional "
+                            f"arguments ({', '.join(APPLICATION_ARGS)}); got {len(args)}.")
+        for key, value in zip(APPLICATION_ARGS, args):  # keras.applications' positional order
+            if key in kwargs:
+                raise TypeError(f"{record.name}() got two values for argument {key!r}.")
+            kwargs[key] = value
         current = _registry.model_record(record.name)  # the registered record, looked up now
         return build_model(current.config, record=current, **kwargs)
 
