@@ -74,10 +74,13 @@ def test_files_are_loaded_at_the_crop_size(model):
     _check([r.predictions for r in results], expected)
 
 
-def test_unknown_tta_lists_the_choices(model):
+def test_bad_tta_requests_say_what_to_do(model):
     with pytest.raises(ValueError, match="tta must be None or one of flip, five_crop, ten_crop; "
                                          "got 'mirror'"):
         keras_dense.predict(np.zeros((1, SIDE, SIDE, 3)), model=model, tta="mirror")
+    with pytest.raises(ValueError, match="With tta='five_crop' the arrays must be 37x37 .*; "
+                                         "they are 32x32"):
+        keras_dense.predict(np.zeros((1, SIDE, SIDE, 3)), model=model, tta="five_crop")
     result = run_cli("predict", "x.jpg", "--tta", "mirror")
     assert result.returncode == 2
     assert "argument --tta: invalid choice: 'mirror' (choose from" in result.stderr

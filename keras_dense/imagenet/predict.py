@@ -154,8 +154,7 @@ def to_pixel_batch(images, size, crop=False, interpolation="nearest"):
         )
     if tuple(batch.shape[1:3]) != tuple(size):
         raise ValueError(
-            f"The images must be {size[0]}x{size[1]} (the model's input size, or size / 0.875 "
-            f"for five_crop and ten_crop); the arrays are "
+            f"The model takes {size[0]}x{size[1]} images; the arrays are "
             f"{batch.shape[1]}x{batch.shape[2]}. Resize them, or pass paths or Pillow images."
         )
     return batch
@@ -230,6 +229,7 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
     """
     tta_lib.check_mode(tta)
     model, preprocess = load_model(model, weights, preprocess, precision, fold_bn)
+    tta_lib.check_arrays(images, input_size(model), tta)
     pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
     return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
 

@@ -41,6 +41,24 @@ def load_size(size, tta):
     return tuple(size)
 
 
+def check_arrays(images, size, tta):
+    """Refuses pixel arrays of the wrong size for a crop mode, saying the size to use.
+
+    Args:
+        images: what `predict` was given (only arrays are checked).
+        size: the model's `(height, width)`.
+        tta: the mode.
+    """
+    import numpy as np
+
+    wanted = load_size(size, tta)
+    if tta in CROP_MODES and isinstance(images, np.ndarray) and images.ndim in (3, 4) \
+            and tuple(images.shape[-3:-1]) != wanted:
+        raise ValueError(f"With tta={tta!r} the arrays must be {wanted[0]}x{wanted[1]} (the "
+                         f"model's {size[0]}x{size[1]} / 0.875), to be cropped to "
+                         f"{size[0]}x{size[1]}; they are {images.shape[-3]}x{images.shape[-2]}.")
+
+
 def _five_crops(pixels, size):
     height, width = size
     full_height, full_width = pixels.shape[1:3]
