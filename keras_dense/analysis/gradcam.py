@@ -5,11 +5,12 @@ and differentiates with TensorFlow's tape: that fails on other backends and
 on fine-tuned models, whose backbone is a nested model (keras#16355,
 keras#20760). Here the model is re-wired once per call with
 `keras.models.clone_model(..., call_function=...)`, sharing its layers and
-weights: the explained layer's output gets a zero "probe" input added to it,
-inside however many nested models hold it, and the classifier gives logits
-(the paper's pre-softmax score). The gradient of the score with respect to
-the probe is the gradient with respect to the feature map, which each
-backend computes with its own autodiff (`GRADIENTS`: a few lines each).
+weights: the nested models that hold the explained layer are flattened into
+one graph, the layer's output gets a zero "probe" variable added to it, and
+a softmax classifier gives its logits (the paper's pre-softmax score). The
+gradient of the score with respect to the probe, taken through
+`stateless_call`, is the gradient with respect to the feature map; each
+backend computes it with its own autodiff (`GRADIENTS`: a few lines each).
 
 Example:
     >>> import keras_dense
