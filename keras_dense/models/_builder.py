@@ -388,7 +388,11 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
 def _builder_signature(config):
     parameters = [
         inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for key, default in BUILDER_ARGS.items()
+        for key, default in APPLICATION_ARGS.items()
+    ]
+    parameters += [  # the builder arguments keras.applications lacks, then the config's
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for key, default in BUILDER_ARGS.items() if key not in APPLICATION_ARGS
     ]
     parameters += [
         inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
