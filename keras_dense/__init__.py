@@ -27,6 +27,8 @@ _EXPORTS = {
     "preprocess_input": "keras_dense.imagenet.preprocessing",
     "decode_predictions": "keras_dense.imagenet.classes",
     "finetune": "keras_dense.training.transfer",
+    "features": "keras_dense.models.feature_maps",
+    "gradcam": "keras_dense.analysis.gradcam",
 }
 _SUBPACKAGES = ("models", "weights", "imagenet", "inference", "analysis", "datasets",
                 "training", "cli")

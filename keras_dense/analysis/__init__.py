@@ -1,4 +1,6 @@
-"""Inspecting models: MAC/FLOP counts, summaries, and the tables made from the records.
+"""Inspecting models: MAC/FLOP counts, summaries, the record tables, and Grad-CAM.
+
+`gradcam` (`keras_dense.gradcam`) is imported on use: it needs the backend's autodiff.
 
 Example:
     >>> from keras_dense import analysis

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "keras_dense.cli.predict_cmd",
     "keras_dense.cli.weights_cmd",
     "keras_dense.cli.train_cmd",
+    "keras_dense.cli.explain_cmd",
+    "keras_dense.cli.validate_cmd",
 )
 
 

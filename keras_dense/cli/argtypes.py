@@ -39,3 +39,14 @@ def arch_item(text):
     except (ValueError, SyntaxError):
         parsed = value  # plain strings, e.g. stem=cifar
     return key, parsed
+
+
+def non_negative_int(text):
+    """`"0"` -> 0; negatives and non-numbers are refused."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer 0 or more; got {text!r}")
+    return value

@@ -4,6 +4,7 @@ import json
 import sys
 
 from keras_dense.cli import argtypes
+from keras_dense.cli.progress import ProgressBar
 
 
 def add_parsers(subparsers):
@@ -29,23 +30,10 @@ def add_parsers(subparsers):
                              "is reported on stderr")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold batch norms into the convolutions before them")
+    parser.add_argument("--tta", choices=("flip", "five_crop", "ten_crop"),
+                        help="test-time augmentation: average the probabilities over the image "
+                             "and its mirror, or 5 / 10 crops of the image loaded at size/0.875")
     parser.set_defaults(func=run_predict)
-
-
-class _Progress:
-    """A one-line progress bar on stderr, for runs of many images."""
-
-    def __init__(self, total, enabled):
-        self.total, self.done, self.enabled = total, 0, enabled
-
-    def advance(self):
-        self.done += 1
-        if self.enabled:
-            filled = int(30 * self.done / self.total)
-            sys.stderr.write(f"\r[{'=' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}")
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _enable_weights_log():
@@ -68,18 +56,19 @@ def run_predict(args):
     weights = None if args.weights.lower() == "none" else args.weights
     options = dict(model=args.model, weights=weights, top=args.top,
                    batch_size=args.batch_size, preprocess=args.preprocess, crop=args.crop,
-                   precision=args.precision, fold_bn=args.fold_bn)
+                   precision=args.precision, fold_bn=args.fold_bn, tta=args.tta)
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
     if args.precision != "float32" and files:
         difference = predict.precision_difference(
-            files[:args.batch_size], **{k: v for k, v in options.items() if k != "top"})
+            files[:args.batch_size],
+            **{k: v for k, v in options.items() if k not in ("top", "tta")})
         print(f"keras-dense: {args.precision}: largest probability difference against float32 "
               f"on the first {len(files[:args.batch_size])} images: {difference:.2e}",
               file=sys.stderr)
     total = len(files) + len(missing)
-    progress = _Progress(total, enabled=total > args.batch_size)
+    progress = ProgressBar(total, enabled=total > args.batch_size)
     results, failures = [], []
     for result in predict.predict_files(args.paths, **options):
         progress.advance()

@@ -53,6 +53,8 @@ def add_parsers(subparsers):
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
     evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
     evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
+    evaluate.add_argument("--tta", choices=("flip",),
+                          help="average the probabilities of each image and its mirror")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -98,9 +100,10 @@ def run_train(args):
 def run_evaluate(args):
     from keras_dense.training import trainer
 
-    report = trainer.evaluate(args.target, data=args.data, batch_size=args.batch_size)
+    report = trainer.evaluate(args.target, data=args.data, batch_size=args.batch_size,
+                              tta=args.tta)
     print(f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
-          f"on {report['images']:,} images")
+          f"on {report['images']:,} images" + (f" (tta {args.tta})" if args.tta else ""))
     width = max(len(name) for name in report["per_class_accuracy"])
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<{width}}  {accuracy:.4f}")

@@ -4,6 +4,9 @@
 - `images`: `load_image` (any Pillow mode, EXIF, resize or centre crop), `find_images`.
 - `classes`: the bundled class index and `decode_predictions`.
 - `predict`: top-k classes of files, Pillow images or arrays; `predict_files` for folders.
+- `tta`: test-time augmentation views (flip, five / ten crops) and their averaging.
+- `preprocessing_layer`: `ImageNetPreprocessing`, the layer of `include_preprocessing=True`.
+- `validate`: top-1 / top-5 over wnid folders or a labels CSV (`keras-dense validate`).
 
 Example:
     >>> from keras_dense import imagenet

@@ -169,3 +169,51 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
             raise
         except OSError as error:
             raise ImageLoadError(f"{path} is damaged or truncated ({error}).") from None
+
+
+def image_format(path):
+    """The Pillow format that writes `path` (by its extension).
+
+    Raises:
+        ValueError: the extension is not an image format Pillow writes.
+    """
+    from PIL import Image
+
+    path = pathlib.Path(path)
+    found = Image.registered_extensions().get(path.suffix.lower())
+    if found is None or found not in Image.SAVE:
+        raise ValueError(f"{path} has no image extension Pillow can write; use .png or .jpg.")
+    return found
+
+
+def save_image(pixels, path):
+    """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
+
+    Args:
+        pixels: `(height, width, 3)` uint8.
+        path: the file; its extension picks the format (`.png`, `.jpg`, ...).
+
+    Returns:
+        The path, as a `pathlib.Path`.
+
+    Raises:
+        ValueError: the extension is not an image format Pillow writes.
+
+    Example:
+        >>> save_image(np.zeros((8, 8, 3), "uint8"), "black.png")
+    """
+    import io
+
+    from PIL import Image
+
+    path = pathlib.Path(path)
+    data = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_format(path))
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

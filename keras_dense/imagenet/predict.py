@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from keras_dense.imagenet import classes, images as images_lib, preprocessing
+from keras_dense.imagenet import classes, images as images_lib, preprocessing, tta as tta_lib
+from keras_dense.imagenet.preprocessing_layer import included_mode
 from keras_dense.inference import inference_model, predict_batches
 
 DEFAULT_SIZE = (224, 224)
@@ -84,7 +85,7 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
             record = None
         weights = "imagenet"
     if preprocess is None:
-        preprocess = _preprocess_of(record, weights)
+        preprocess = included_mode(keras_model) or _preprocess_of(record, weights)
         if preprocess is None:
             raise ValueError(
                 f"The preprocessing of model {keras_model.name!r} is not known; pass "
@@ -159,7 +160,14 @@ def to_pixel_batch(images, size, crop=False, interpolation="nearest"):
     return batch
 
 
-def classify(model, preprocess, pixels, top=5, batch_size=32):
+def model_input(model, preprocess, pixels):
+    """`pixels` preprocessed for `model` (as they are when it includes its preprocessing)."""
+    if included_mode(model):
+        return pixels
+    return preprocessing.preprocess_input(pixels, mode=preprocess)
+
+
+def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
     """Decoded top-`top` ImageNet classes of a pixel batch.
 
     Args:
@@ -168,12 +176,15 @@ def classify(model, preprocess, pixels, top=5, batch_size=32):
         pixels: `(n, height, width, 3)` RGB pixels 0-255.
         top: classes per image.
         batch_size: images per inference step.
+        tta: test-time augmentation (`keras_dense.imagenet.tta`): `None`,
+            `"flip"`, `"five_crop"` or `"ten_crop"` (pixels at `tta.load_size`).
 
     Returns:
         Per image, a list of `(wnid, label, probability)`.
     """
-    x = preprocessing.preprocess_input(pixels, mode=preprocess)
-    probabilities = predict_batches(model, x, batch_size)
+    probabilities = tta_lib.average(
+        lambda view: predict_batches(model, model_input(model, preprocess, view), batch_size),
+        pixels, tta, input_size(model))
     return [
         [(wnid, label, float(score)) for wnid, label, score in row]
         for row in classes.decode_predictions(probabilities, top=top)
@@ -182,7 +193,7 @@ def classify(model, preprocess, pixels, top=5, batch_size=32):
 
 def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=32,
             preprocess=None, crop=False, interpolation="nearest", precision="float32",
-            fold_bn=False):
+            fold_bn=False, tta=None):
     """ImageNet top-`top` classes of images.
 
     Args:
@@ -202,6 +213,10 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
             `precision_difference` measures it).
         fold_bn: fold each batch norm that follows a convolution into it
             (same probabilities to float tolerance).
+        tta: test-time augmentation, probabilities averaged over the views:
+            `None`, `"flip"` (and the mirror image), `"five_crop"` or
+            `"ten_crop"` (crops of the model's size from the image loaded at
+            size / 0.875; arrays must be at least the model's size).
 
     Returns:
         Per image, a list of `top` tuples `(wnid, label, probability)`.
@@ -212,9 +227,11 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
     Example:
         >>> predict(["a.jpg", "b.png"], model="densenet121", top=3)
     """
+    tta_lib.check_mode(tta)
     model, preprocess = load_model(model, weights, preprocess, precision, fold_bn)
-    pixels = to_pixel_batch(images, input_size(model), crop, interpolation)
-    return classify(model, preprocess, pixels, top=top, batch_size=batch_size)
+    tta_lib.check_arrays(images, input_size(model), tta)
+    pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
+    return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +251,7 @@ class FileResult:
 
 def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_size=32,
                   preprocess=None, crop=False, interpolation="nearest", precision="float32",
-                  fold_bn=False):
+                  fold_bn=False, tta=None):
     """Yields a `FileResult` per image file of `paths` (files and folders), in order.
 
     Files that cannot be read, and paths that do not exist, yield their error
@@ -252,13 +269,14 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
         >>> for result in predict_files(["photos/"], top=1):
         ...     print(result.path, result.error or result.predictions[0][1])
     """
+    tta_lib.check_mode(tta)
     files, missing = image_files(paths)
     for path, error in missing:
         yield FileResult(str(path), error=error)
     if not files:
         return
     keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn)
-    size = input_size(keras_model)
+    size = tta_lib.load_size(input_size(keras_model), tta)
     for start in range(0, len(files), batch_size):
         loaded, pixels, failed = [], [], {}
         for path in files[start:start + batch_size]:
@@ -268,7 +286,7 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
             except images_lib.ImageLoadError as error:
                 failed[path] = str(error)
         decoded = dict(zip(loaded, classify(keras_model, mode, np.stack(pixels), top,
-                                            batch_size))) if pixels else {}
+                                            batch_size, tta))) if pixels else {}
         for path in files[start:start + batch_size]:
             if path in failed:
                 yield FileResult(str(path), error=failed[path])
@@ -305,5 +323,4 @@ def precision_difference(images, model="densenet169", weights="imagenet", precis
     fast, mode = load_model(model, weights, preprocess, precision, fold_bn)
     exact, _ = load_model(model, weights, mode, "float32", fold_bn)
     pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
-    x = preprocessing.preprocess_input(pixels, mode=mode)
-    return max_probability_difference(exact, fast, x, batch_size)
+    return max_probability_difference(exact, fast, model_input(exact, mode, pixels), batch_size)

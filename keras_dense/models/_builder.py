@@ -35,6 +35,10 @@ APPLICATION_ARGS = {
     "classifier_activation": "softmax",
     "name": None,
 }
+# Every builder's arguments: keras.applications' and kimm's `include_preprocessing`.
+BUILDER_ARGS = {**APPLICATION_ARGS, "include_preprocessing": False}
+# The preprocessing of the ImageNet layouts without Keras weights (torchvision's).
+UNPUBLISHED_PREPROCESS = "torch"
 # A `weights=` string with one of these endings, or a path separator, is a file.
 WEIGHTS_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pth", ".pt", ".bin")
 
@@ -74,6 +78,21 @@ class ArchConfig:
     def features(self, x):
         """Builds the network body on the image tensor `x`; returns the last feature map."""
         raise NotImplementedError
+
+    def feature_layers(self):
+        """The layers whose outputs are the body's multi-scale feature maps.
+
+        Returns:
+            A list of `(layer_name, stride)`, shallow to deep, one per stride
+            (e.g. `[("conv1_relu", 2), ..., ("relu", 32)]`); the maps
+            `keras_dense.features` returns (timm's `feature_info`).
+
+        Raises:
+            ValueError: the family has no multi-scale feature maps.
+        """
+        raise ValueError(f"The {self.family} models have no multi-scale feature maps; "
+                         "keras_dense.features takes the ImageNet families (densenet, resnet, "
+                         "vgg, inception, googlenet, alexnet).")
 
     def top(self, x, classes, classifier_activation):
         """The classifier head on the last feature map (`include_top=True`)."""
@@ -117,7 +136,7 @@ def with_overrides(config, **architecture):
         raise ValueError(
             f"Unknown argument {', '.join(map(repr, unknown))} for a {config.family} model; "
             f"the architecture options are {', '.join(sorted(fields))}, and the "
-            f"keras.applications arguments {', '.join(APPLICATION_ARGS)}."
+            f"builder arguments {', '.join(BUILDER_ARGS)}."
         )
     for key, value in architecture.items():
         if isinstance(value, list):  # blocks=[6, 12, 24, 16] as well as a tuple
@@ -260,6 +279,38 @@ def resolve_input_shape(config, input_shape, include_top, published):
     ))
 
 
+def preprocessing_mode(include_preprocessing, source, config, record=None):
+    """The mode of the preprocessing layer `include_preprocessing` asks for, or `None`.
+
+    Args:
+        include_preprocessing: `False`, `True` (the mode of the weight tag
+            asked for, else of the model's default weights, else torchvision's
+            `"torch"`), or a mode (`"caffe"`, `"tf"`, `"torch"`).
+        source: the resolved weights (`None`, a `WeightsRecord` or a path).
+        config: the architecture (finds the record of a general builder).
+        record: the model's `ModelRecord`, or `None`.
+
+    Returns:
+        `None`, or the mode.
+    """
+    from keras_dense.imagenet.preprocessing import MODES
+    from keras_dense.models import _registry
+
+    if include_preprocessing is False or include_preprocessing is None:
+        return None
+    if include_preprocessing in MODES:
+        return include_preprocessing
+    if include_preprocessing is not True:
+        raise ValueError(f"include_preprocessing must be True, False or one of "
+                         f"{', '.join(MODES)}; got {include_preprocessing!r}.")
+    if source is not None and not isinstance(source, pathlib.Path):
+        return source.preprocess
+    record = record if record is not None else _registry.record_for_config(config)
+    if record is not None and record.preprocess:
+        return record.preprocess
+    return UNPUBLISHED_PREPROCESS
+
+
 def model_input(input_tensor, input_shape):
     """`(image, model_inputs)`: a new `keras.Input`, or the given tensor and its sources."""
     if input_tensor is None:
@@ -275,7 +326,7 @@ def model_input(input_tensor, input_shape):
 
 def build_model(config, record=None, include_top=True, weights=None, input_tensor=None,
                 input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
-                name=None, **architecture):
+                name=None, include_preprocessing=False, **architecture):
     """Builds the model `config` describes, with the `keras.applications` arguments.
 
     Args:
@@ -291,6 +342,9 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
         classes: number of classes; `None` takes the config's.
         classifier_activation: activation of the classifier (`None` for logits).
         name: model name; default the record's name, or the family's.
+        include_preprocessing: `True` (or a mode) starts the model with an
+            `ImageNetPreprocessing` layer named `preprocessing`, so it takes RGB
+            pixels 0-255; see `preprocessing_mode` for the mode.
         **architecture: overrides of the config's fields.
 
     Returns:
@@ -307,8 +361,13 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
     if published:
         config = with_overrides(config, **source.arch)
     check_arguments(source, include_top, classes, pooling, classifier_activation)
+    mode = preprocessing_mode(include_preprocessing, source, config, record)
     shape = resolve_input_shape(config, input_shape, include_top, published)
     image, inputs = model_input(input_tensor, shape)
+    if mode is not None:
+        from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
+
+        image = ImageNetPreprocessing(mode, name=LAYER_NAME)(image)
     outputs = config.outputs(image, include_top, pooling, classes, classifier_activation)
     model = keras.Model(inputs, outputs, name=name)
     if source is None:
@@ -331,10 +390,14 @@ def _builder_signature(config):
         inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
         for key, default in APPLICATION_ARGS.items()
     ]
+    parameters += [  # the builder arguments keras.applications lacks, then the config's
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for key, default in BUILDER_ARGS.items() if key not in APPLICATION_ARGS
+    ]
     parameters += [
         inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
                           default=getattr(config, field.name))
-        for field in dataclasses.fields(config) if field.name not in APPLICATION_ARGS
+        for field in dataclasses.fields(config) if field.name not in BUILDER_ARGS
     ]
     return inspect.Signature(parameters)
 

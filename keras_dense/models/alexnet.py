@@ -89,6 +89,16 @@ class AlexNetConfig(_builder.ArchConfig):
                              pool, name=f"conv{i}")
         return x
 
+    def feature_layers(self):
+        # The last layer at each resolution: conv1 (4), conv2 (8), conv5 (16), pool5 (32).
+        taps, stride = [], 1
+        for i, (_, _, strides, _, pool) in enumerate(FEATURES, start=1):
+            stride *= strides
+            if pool:
+                taps.append((f"conv{i}", stride))
+                stride *= 2
+        return taps + [(f"pool{len(FEATURES)}", stride)]
+
     def top(self, x, classes, classifier_activation):
         return _layers.dense_head(x, classes, classifier_activation, flatten=True,
                                   hidden_units=(self.fc_units, self.fc_units),

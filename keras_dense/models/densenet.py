@@ -258,6 +258,16 @@ class DenseNetConfig(_builder.ArchConfig):
                                      dropout_rate=self.dropout_rate, epsilon=self.bn_epsilon)
         return _layers.bn_relu(x, "", self.bn_epsilon)  # layers are pre-activation
 
+    def feature_layers(self):
+        # timm's taps: the stem's ReLU, each dense block's output before its
+        # transition, and the final BN-ReLU (the map the classifier pools).
+        imagenet = self.stem == "imagenet"
+        first_stride = 4 if imagenet else 1
+        taps = [("conv1_relu", 2)] if imagenet else []
+        taps += [(f"conv{i + 2}_block{blocks}_concat", first_stride * 2 ** i)
+                 for i, blocks in enumerate(self.blocks[:-1])]
+        return taps + [("relu", first_stride * 2 ** (len(self.blocks) - 1))]
+
     def top(self, x, classes, classifier_activation):
         return _layers.dense_head(x, classes, classifier_activation,
                                   hidden_units=self.head_units, dropout_rate=self.head_dropout)

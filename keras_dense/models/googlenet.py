@@ -166,6 +166,17 @@ class GoogLeNetConfig(_builder.ArchConfig):
     def features(self, x):
         return self._body(x, None, None)[0]
 
+    def feature_layers(self):
+        # The stem's first and last ReLU (2, 4), then the last block before each
+        # max pooling and the last block (8, 16, 32).
+        taps, stride, previous = [("conv1_relu", 2), ("conv3_relu", 4)], 8, None
+        for stage, filters in STAGES:
+            if filters is None:
+                taps.append((f"{previous}_concat", stride))
+                stride *= 2
+            previous = stage
+        return taps + [(f"{previous}_concat", stride)]
+
     def top(self, x, classes, classifier_activation):
         return _layers.dense_head(x, classes, classifier_activation,
                                   dropout_rate=self.dropout_rate)

@@ -273,6 +273,13 @@ class InceptionV3Config(_builder.ArchConfig):
             x = inception_c(x, name_8x8, split_name=f"{names_8x8[0]}_{i}", width=width)
         return x
 
+    def feature_layers(self):
+        # timm's taps (Conv2d_2b_3x3, Conv2d_4a_3x3, Mixed_5d, Mixed_6e, Mixed_7c):
+        # the stem's ReLUs at 2 and 4, then the last block of each grid size.
+        a, b, c = self.blocks
+        return [("stem_2b_3x3_relu", 2), ("stem_4a_3x3_relu", 4), (f"mixed{a - 1}", 8),
+                (f"mixed{a + b}", 16), (f"mixed{a + b + c + 1}", 32)]
+
 
 InceptionV3 = register(ModelRecord(
     "inception_v3", InceptionV3Config(default_size=299),

@@ -132,6 +132,10 @@ class VGGConfig(_builder.ArchConfig):
             x = vgg_block(x, convs, self.batch_norm, name=f"block{i}", bn_epsilon=self.bn_epsilon)
         return x
 
+    def feature_layers(self):
+        # Each block's max pooling: strides 2, 4, 8, 16, 32.
+        return [(f"block{i}_pool", 2 ** i) for i in range(1, len(list(self.blocks())) + 1)]
+
     def top(self, x, classes, classifier_activation):
         return _layers.dense_head(x, classes, classifier_activation, flatten=True,
                                   hidden_units=(self.fc_units, self.fc_units),

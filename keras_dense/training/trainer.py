@@ -449,7 +449,7 @@ def evaluation_report(labels, predictions, class_names):
     }
 
 
-def evaluate(target, data=None, batch_size=256, test_subset=None):
+def evaluate(target, data=None, batch_size=256, test_subset=None, tta=None):
     """Tests a run's best model (or a `.keras` file) on the CIFAR-10 test set.
 
     Args:
@@ -459,10 +459,15 @@ def evaluate(target, data=None, batch_size=256, test_subset=None):
         data: CIFAR-10 source; None: the run's, or the download.
         batch_size: images per prediction batch.
         test_subset: test on the first `test_subset` images only.
+        tta: `None`, or `"flip"`: average the probabilities of each image and
+            its mirror (`keras_dense.imagenet.tta`).
 
     Returns:
         The `evaluation_report` dict, plus `"model_file"`.
     """
+    from keras_dense.imagenet import tta as tta_lib
+
+    tta_lib.check_mode(tta, allowed=("flip",))
     target = pathlib.Path(target)
     if target.is_dir():
         config = read_config(target)
@@ -480,6 +485,9 @@ def evaluate(target, data=None, batch_size=256, test_subset=None):
             model, augment.ImageAugmentation(padding=0, flip=False, name="normalize")
         )
     _, (x_test, y_test), names = load_data(data, test_subset=test_subset)
-    predictions = np.argmax(model.predict(x_test, batch_size=batch_size, verbose=0), axis=-1)
+    probabilities = tta_lib.average(
+        lambda view: model.predict(view, batch_size=batch_size, verbose=0), x_test, tta,
+        x_test.shape[1:3])
+    predictions = np.argmax(probabilities, axis=-1)
     report = evaluation_report(np.argmax(y_test, axis=-1), predictions, names)
-    return {**report, "model_file": str(model_file)}
+    return {**report, "model_file": str(model_file), "tta": tta}
