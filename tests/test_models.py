@@ -41,7 +41,8 @@ def test_record_matches_its_built_model(name):
         notop = record.build(include_top=False, **weights.arch)
         assert notop.count_params() == weights.notop_params
         if weights.arch:
-            assert record.build(**weights.arch).count_params() == record.params
+            assert record.build(**weights.arch).count_params() == (weights.params
+                                                                   or record.params)
         keras.backend.clear_session()
 
 
