@@ -330,14 +330,37 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
     return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
 
 
-def _torchvision_v1_5(depths):
-    return ResNetConfig(block="bottleneck", depths=depths, stride_in_3x3=True)
 
 
 TINY_IMAGENET = {"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4,
                  "input_shape": (32, 32, 3), "classes": 5}
 TINY_CIFAR = {"depths": (1, 1, 1), "widths": (4, 8, 8), "stem_filters": 4,
               "input_shape": (32, 32, 3), "classes": 5}
+
+
+def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
+    """The record of torchvision's ResNet-{depth} ("v1.5") with its two published weights.
+
+    Args:
+        depth: 50, 101 or 152.
+        depths: bottleneck blocks per stage.
+        params, notop_params: total parameters with and without the classifier.
+        weights_v1, weights_v2: `(file name, top-1, top-5)` of IMAGENET1K_V1 and _V2.
+
+    Returns:
+        A `ModelRecord` named `resnet{depth}_v1_5`.
+    """
+    return ModelRecord(
+        f"resnet{depth}_v1_5",
+        ResNetConfig(block="bottleneck", depths=depths, stride_in_3x3=True),
+        f"ResNet-{depth} v1.5: stride in the 3x3 convolutions, no conv biases "
+        f"(torchvision's resnet{depth})",
+        params=params,
+        weights=(torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
+                 torchvision_imagenet(weights_v2[0], notop_params, *weights_v2[1:],
+                                      tag="tv_imagenet_v2")),
+        tiny=TINY_IMAGENET,
+    )
 
 ResNet18 = register(ModelRecord(
     "resnet18", ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
@@ -372,33 +395,15 @@ ResNet152 = register(ModelRecord(
                             "ee4c566cf9a93f14d82f913c2dc6dd0c", 58_370_944, 76.6, 93.1),),
     tiny=TINY_IMAGENET,
 ))
-ResNet50V15 = register(ModelRecord(
-    "resnet50_v1_5", _torchvision_v1_5((3, 4, 6, 3)),
-    "ResNet-50 v1.5: stride in the 3x3 convolutions, no conv biases (torchvision's resnet50)",
-    params=25_610_152,
-    weights=(torchvision_imagenet("resnet50-0676ba61.pth", 23_561_152, 76.13, 92.862),
-             torchvision_imagenet("resnet50-11ad3fa6.pth", 23_561_152, 80.858, 95.434,
-                                  tag="tv_imagenet_v2")),
-    tiny=TINY_IMAGENET,
-))
-ResNet101V15 = register(ModelRecord(
-    "resnet101_v1_5", _torchvision_v1_5((3, 4, 23, 3)),
-    "ResNet-101 v1.5: stride in the 3x3 convolutions, no conv biases (torchvision's resnet101)",
-    params=44_654_504,
-    weights=(torchvision_imagenet("resnet101-63fe2227.pth", 42_605_504, 77.374, 93.546),
-             torchvision_imagenet("resnet101-cd907fc2.pth", 42_605_504, 81.886, 95.78,
-                                  tag="tv_imagenet_v2")),
-    tiny=TINY_IMAGENET,
-))
-ResNet152V15 = register(ModelRecord(
-    "resnet152_v1_5", _torchvision_v1_5((3, 8, 36, 3)),
-    "ResNet-152 v1.5: stride in the 3x3 convolutions, no conv biases (torchvision's resnet152)",
-    params=60_344_232,
-    weights=(torchvision_imagenet("resnet152-394f9c45.pth", 58_295_232, 78.312, 94.046),
-             torchvision_imagenet("resnet152-f82ba261.pth", 58_295_232, 82.284, 96.002,
-                                  tag="tv_imagenet_v2")),
-    tiny=TINY_IMAGENET,
-))
+ResNet50V15 = register(_torchvision_v1_5(
+    50, (3, 4, 6, 3), 25_610_152, 23_561_152,
+    ("resnet50-0676ba61.pth", 76.13, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)))
+ResNet101V15 = register(_torchvision_v1_5(
+    101, (3, 4, 23, 3), 44_654_504, 42_605_504,
+    ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.78)))
+ResNet152V15 = register(_torchvision_v1_5(
+    152, (3, 8, 36, 3), 60_344_232, 58_295_232,
+    ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)))
 ResNet20 = register(ModelRecord(
     "resnet20", cifar_config(20),
     "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)", params=271_098, tiny=TINY_CIFAR,
