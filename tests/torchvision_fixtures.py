@@ -56,6 +56,8 @@ def randomize_like_trained(module, batch, seed=0, small_gamma=()):
     norms = [(name, m) for name, m in module.named_modules()
              if isinstance(m, torch.nn.BatchNorm2d)]
     aux_head = getattr(module, "AuxLogits", None)  # Inception v3's needs 299x299 inputs
+    if not norms:
+        return module.eval()
     with torch.no_grad():
         for name, norm in norms:
             low, high = (0.1, 0.3) if small_gamma and name.endswith(small_gamma) else (0.5, 1.5)

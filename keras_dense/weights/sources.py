@@ -5,7 +5,7 @@ Example:
     ...                         notop_params=12_642_880, preprocess="torch", top1=76.2, top5=93.2)
     >>> record.file.file_name
     'densenet169_weights_tf_dim_ordering_tf_kernels.h5'
-    >>> torchvision_imagenet("densenet161-8d451a50.pth", 26_472_000, 77.138, 93.56).file.file_hash
+    >>> torchvision_imagenet("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56).file.file_hash
     '8d451a50'
 """
 

@@ -350,7 +350,7 @@ def convert_into(model, source, family=None):
             + "; the state dict is for another architecture."
         )
     for variable, array in assignments:
-        variable.assign(np.asarray(array, dtype=variable.dtype))
+        variable.assign(np.ascontiguousarray(array, dtype=variable.dtype))
     return LoadReport(
         path=os.fspath(source) if isinstance(source, (str, os.PathLike)) else "a state dict",
         mode="torchvision", loaded=tuple(names), skipped=(),
