@@ -79,7 +79,8 @@ def stand_in(tmp_path, monkeypatch, tiny_reference):
     record = _registry.weights_record(PUBLISHED)
     path = converted.torch_checkpoints_dir() / record.file.file_name
     path.parent.mkdir(parents=True)
-    torch.save(_old_style_keys(module.state_dict()), path)
+    # as torchvision's 2017 DenseNet files: the legacy (non-zip) format, the old key names
+    torch.save(_old_style_keys(module.state_dict()), path, _use_new_zipfile_serialization=False)
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     model = _registry.model_record("densenet161")
     tiny = densenet.DenseNetConfig(blocks=(1, 2, 1, 1), growth_rate=4,
