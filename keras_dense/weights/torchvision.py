@@ -346,7 +346,7 @@ def convert_into(model, source, family=None):
     if unexpected:
         raise WeightsMismatchError(
             f"State dict key {unexpected[0]!r} has no counterpart in {model.name}"
-            + (f" ({len(unexpected) - 1} more keys neither)" if len(unexpected) > 1 else "")
+            + (f" (nor have {len(unexpected) - 1} more keys)" if len(unexpected) > 1 else "")
             + "; the state dict is for another architecture."
         )
     for variable, array in assignments:
