@@ -123,12 +123,16 @@ def test_bad_cifar_depth_and_channel_reducing_zero_padding_are_refused():
 def test_registry_metadata():
     assert keras_dense.list_models(family="resnet") == [
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "resnet50_v1_5", "resnet101_v1_5", "resnet152_v1_5",
         "resnet20", "resnet56", "resnet110",
     ]
     for name in ("resnet50", "resnet101", "resnet152"):
         entry = keras_dense.model_record(name)
         assert entry.preprocess == "caffe" and entry.default_weights.name == f"{name}.keras_imagenet"
-    assert keras_dense.model_record("resnet18").default_weights is None
+    for name in ("resnet18", "resnet34", "resnet50_v1_5"):  # torchvision's only
+        entry = keras_dense.model_record(name)
+        assert entry.preprocess == "torch" and entry.default_weights.name == f"{name}.tv_imagenet"
+    assert keras_dense.model_record("resnet20").default_weights is None
 
 
 def test_summary_command_for_a_cifar_resnet():

@@ -99,9 +99,9 @@ def test_unknown_weight_tag_names_the_tags_before_building():
     with pytest.raises(ValueError, match="densenet121 cannot load weights='nope': densenet121's "
                                          "tags are keras_imagenet"):
         keras_dense.get_model("densenet121", weights="nope")
-    with pytest.raises(ValueError, match="alexnet cannot load weights='imagenet': alexnet has no "
+    with pytest.raises(ValueError, match="lenet5 cannot load weights='imagenet': lenet5 has no "
                                          "published weights"):
-        keras_dense.get_model("alexnet", weights="imagenet")
+        keras_dense.get_model("lenet5", weights="imagenet")
     with pytest.raises(ValueError, match="Weights file '.*missing.h5' does not exist"):
         keras_dense.get_model("densenet121", weights="missing.h5")
 

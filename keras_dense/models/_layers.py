@@ -1,4 +1,5 @@
-"""Blocks every family uses: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling.
+"""Blocks every family uses: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling,
+torchvision's input renormalisation.
 
 Each names every layer after its `name` argument, so that a family's layers
 keep the names of the weight files they load (`keras.applications`' where it
@@ -126,3 +127,29 @@ def dense_head(x, classes, classifier_activation, hidden_units=(), activation="r
 def scaled(filters, width):
     """`filters` times the width multiplier, at least 1."""
     return max(1, int(filters * width))
+
+
+def transform_input(x, name="transform_input"):
+    """torchvision's `transform_input`: "torch"-normalised pixels to the "tf" scale, [-1, 1].
+
+    torchvision's GoogLeNet and Inception v3 weights were ported from
+    TensorFlow, which trained on pixels scaled to [-1, 1]; torchvision feeds
+    them ImageNet-normalised pixels (`(x / 255 - mean) / std`) and undoes the
+    normalisation inside the model, channel by channel: `x * std / 0.5 + (mean
+    - 0.5) / 0.5`. This is that step, as one `Rescaling` layer `name`.
+
+    Args:
+        x: image tensor preprocessed in "torch" mode (channels last, RGB).
+        name: the layer's name.
+
+    Returns:
+        The tensor on the [-1, 1] scale.
+
+    Example:
+        >>> y = transform_input(keras.Input((224, 224, 3)))
+    """
+    from keras_dense.imagenet.preprocessing import TORCH_MEAN, TORCH_STD
+
+    scale = [std / 0.5 for std in TORCH_STD]
+    offset = [(mean - 0.5) / 0.5 for mean in TORCH_MEAN]
+    return layers.Rescaling(scale, offset, name=name)(x)

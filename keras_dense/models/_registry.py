@@ -71,6 +71,9 @@ class WeightsRecord:
         notop_params: total parameters of the model built with `include_top=False`.
         arch: architecture overrides these weights need (e.g. the batch-norm
             epsilon they were trained with), applied when they are loaded.
+        params: total parameters of the model built with the classifier, where
+            `arch` changes the record's count (e.g. GoogLeNet's 3x3 "5x5"
+            branch in torchvision's weights); `None`: the record's `params`.
         model: the model's name; `register` fills it in.
     """
 
@@ -83,6 +86,7 @@ class WeightsRecord:
     top1: Optional[float] = None
     top5: Optional[float] = None
     arch: dict = dataclasses.field(default_factory=dict)
+    params: Optional[int] = None
     model: str = ""
 
     @property

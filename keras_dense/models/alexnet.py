@@ -2,8 +2,8 @@
 
 Five convolutions (64-192-384-256-256, an 11x11/4 first one) and three max
 poolings, then a dropout-4096-dropout-4096-classes classifier, as torchvision's
-`alexnet`: 61,100,840 parameters for 1000 classes at 224x224. Local response
-normalisation is left out, as in torchvision.
+`alexnet`: 61,100,840 parameters for 1000 classes at 224x224, and its weights
+(`tv_imagenet`). Local response normalisation is left out, as in torchvision.
 
 Example:
     >>> from keras_dense.models import alexnet
@@ -18,6 +18,7 @@ from keras import layers
 
 from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register
+from keras_dense.weights.sources import torchvision_imagenet
 
 # (filters, kernel, stride, padding, max-pool after it)
 FEATURES = (
@@ -108,5 +109,6 @@ class AlexNetConfig(_builder.ArchConfig):
 AlexNet = register(ModelRecord(
     "alexnet", AlexNetConfig(), "AlexNet, single tower (torchvision's), 224x224",
     params=61_100_840,
+    weights=(torchvision_imagenet("alexnet-owt-7be5be79.pth", 2_469_696, 56.522, 79.066),),
     tiny={"width": 1 / 8, "fc_units": 32, "input_shape": (64, 64, 3), "classes": 5},
 ))

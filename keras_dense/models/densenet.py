@@ -2,8 +2,10 @@
 
 The ImageNet models (121/169/201) have the same layers, in the same order, with
 the same names and weight shapes as `keras.applications.densenet`, so the
-published `.h5` files load unchanged. DenseNet-264, the CIFAR networks of the
-paper (DenseNet L=40 k=12 and DenseNet-BC), the source notes' CIFAR
+published `.h5` files load unchanged; torchvision's weights for them
+(`tv_imagenet`) load with torchvision's batch-norm epsilon, 1e-5.
+DenseNet-161 (k=48, torchvision's only), DenseNet-264, the CIFAR networks of
+the paper (DenseNet L=40 k=12 and DenseNet-BC), the source notes' CIFAR
 DenseNet-121 and their "ResNet with dense blocks" are configurations of the
 same blocks.
 
@@ -23,9 +25,10 @@ from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as k
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register
-from keras_dense.weights.sources import keras_imagenet
+from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
+TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default; its published weights expect it
 
 preprocess_input = family_preprocess_input("torch", "DenseNet")
 
@@ -347,25 +350,41 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
     return keras_imagenet("densenet", stem_name, md5, notop_md5, notop_params, "torch", top1, top5)
 
 
+def _torchvision_weights(file_name, notop_params, top1, top5):
+    return torchvision_imagenet(file_name, notop_params, top1, top5,
+                                arch={"bn_epsilon": TORCH_BN_EPSILON})
+
+
 DenseNet121 = register(ModelRecord(
     "densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
     "DenseNet-121, ImageNet (keras.applications-compatible)", params=8_062_504,
     weights=(_keras_weights("densenet121", "9d60b8095a5708f2dcce2bca79d332c7",
-                            "30ee3e1110167f948a6b9946edeeb738", 7_037_504, 75.0, 92.3),),
+                            "30ee3e1110167f948a6b9946edeeb738", 7_037_504, 75.0, 92.3),
+             _torchvision_weights("densenet121-a639ec97.pth", 7_037_504, 74.434, 91.972)),
+    tiny=TINY_IMAGENET,
+))
+DenseNet161 = register(ModelRecord(
+    "densenet161",
+    DenseNetConfig(blocks=(6, 12, 36, 24), growth_rate=48, init_filters=96,
+                   bn_epsilon=TORCH_BN_EPSILON),
+    "DenseNet-161 (k=48, 96 initial features), ImageNet (torchvision's)", params=28_900_936,
+    weights=(_torchvision_weights("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56),),
     tiny=TINY_IMAGENET,
 ))
 DenseNet169 = register(ModelRecord(
     "densenet169", DenseNetConfig(blocks=(6, 12, 32, 32)),
     "DenseNet-169, ImageNet (keras.applications-compatible)", params=14_307_880,
     weights=(_keras_weights("densenet169", "d699b8f76981ab1b30698df4c175e90b",
-                            "b8c4d4c20dd625c148057b9ff1c1176b", 12_642_880, 76.2, 93.2),),
+                            "b8c4d4c20dd625c148057b9ff1c1176b", 12_642_880, 76.2, 93.2),
+             _torchvision_weights("densenet169-b2777c0a.pth", 12_642_880, 75.6, 92.806)),
     tiny=TINY_IMAGENET,
 ))
 DenseNet201 = register(ModelRecord(
     "densenet201", DenseNetConfig(blocks=(6, 12, 48, 32)),
     "DenseNet-201, ImageNet (keras.applications-compatible)", params=20_242_984,
     weights=(_keras_weights("densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
-                            "c13680b51ded0fb44dff2d8f86ac8bb1", 18_321_984, 77.3, 93.6),),
+                            "c13680b51ded0fb44dff2d8f86ac8bb1", 18_321_984, 77.3, 93.6),
+             _torchvision_weights("densenet201-c1103571.pth", 18_321_984, 76.896, 93.37)),
     tiny=TINY_IMAGENET,
 ))
 DenseNet264 = register(ModelRecord(

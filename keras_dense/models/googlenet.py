@@ -16,14 +16,21 @@ architecture, e.g. to port its weights.
 
 The 3x3/2 max poolings use "same" padding, which for even input sizes gives
 the same windows as torchvision's `ceil_mode=True` (224x224: a 56-28-14-7
-grid). Before inception5a the pooling is the paper's 3x3/2; torchvision's
-is 2x2/2 (same output size, no parameters either way).
+grid). Before inception5a the pooling is the paper's 3x3/2 by default;
+torchvision's is 2x2/2 (`pool4_size=2`): the same output size, other windows.
+
+torchvision's weights (`tv_imagenet`) need its architecture:
+`branch5x5_kernel=3`, `pool4_size=2` and `transform_input=True` (the
+renormalisation of "torch"-preprocessed pixels to the [-1, 1] scale the
+TF-slim weights were trained on, as a layer inside the model); the tag sets
+all three. Its auxiliary classifiers are not converted: torchvision trains
+them from scratch, and they pool differently (adaptive 4x4).
 
 Example:
     >>> from keras_dense.models import googlenet
     >>> model = googlenet.GoogLeNet(weights=None)
     >>> train_model = googlenet.GoogLeNet(aux_logits=True)   # three outputs
-    >>> tv = googlenet.GoogLeNet(branch5x5_kernel=3)         # torchvision's layout
+    >>> tv = googlenet.GoogLeNet(weights="tv_imagenet")      # torchvision's layout and weights
 """
 
 import dataclasses
@@ -33,6 +40,7 @@ from keras import layers
 
 from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register
+from keras_dense.weights.sources import torchvision_imagenet
 
 BN_EPSILON = 1e-3  # torchvision's BasicConv2d
 
@@ -121,6 +129,11 @@ class GoogLeNetConfig(_builder.ArchConfig):
         aux_logits: add the two auxiliary classifiers; the model then returns
             `[main, aux1, aux2]` (weight the auxiliary losses 0.3, as the paper).
         branch5x5_kernel: kernel of the "5x5" branch: 5 (paper) or 3 (torchvision).
+        pool4_size: window of the stride-2 max pooling `pool4` before
+            inception5a: 3 (paper) or 2 (torchvision).
+        transform_input: start with torchvision's renormalisation of
+            "torch"-preprocessed pixels to [-1, 1] (`_layers.transform_input`),
+            as its weights expect.
         dropout_rate: dropout before the classifier.
         width: multiplier of every convolution's filters (1.0 is GoogLeNet).
     """
@@ -130,6 +143,8 @@ class GoogLeNetConfig(_builder.ArchConfig):
 
     aux_logits: bool = False
     branch5x5_kernel: int = 5
+    pool4_size: int = 3
+    transform_input: bool = False
     dropout_rate: float = 0.4
     width: float = 1.0
 
@@ -137,6 +152,9 @@ class GoogLeNetConfig(_builder.ArchConfig):
         if self.branch5x5_kernel not in (3, 5):
             raise ValueError(f"branch5x5_kernel must be 5 (paper) or 3 (torchvision); "
                              f"got {self.branch5x5_kernel!r}.")
+        if self.pool4_size not in (2, 3):
+            raise ValueError(f"pool4_size must be 3 (paper) or 2 (torchvision); "
+                             f"got {self.pool4_size!r}.")
         if not 0 <= self.dropout_rate < 1:
             raise ValueError(f"dropout_rate must be in [0, 1); got {self.dropout_rate!r}.")
         if not self.width > 0:
@@ -148,11 +166,14 @@ class GoogLeNetConfig(_builder.ArchConfig):
         return 65 if self.aux_logits else 32
 
     def _body(self, x, classes, classifier_activation):
+        if self.transform_input:
+            x = _layers.transform_input(x)
         x = stem(x, self.width)
         aux_outputs = []
         for stage, filters in STAGES:
             if filters is None:
-                x = layers.MaxPooling2D(3, strides=2, padding="same", name=stage)(x)
+                size = self.pool4_size if stage == "pool4" else 3
+                x = layers.MaxPooling2D(size, strides=2, padding="same", name=stage)(x)
                 continue
             scaled = tuple(_layers.scaled(f, self.width) for f in filters)
             x = inception_block(x, scaled, name=stage, branch5x5_kernel=self.branch5x5_kernel)
@@ -191,8 +212,14 @@ class GoogLeNetConfig(_builder.ArchConfig):
         return [self.top(x, classes, classifier_activation), *aux_outputs]
 
 
+# torchvision's GoogLeNet, which its weights need (see the module docstring).
+TORCHVISION_ARCH = {"branch5x5_kernel": 3, "pool4_size": 2, "transform_input": True}
+
 GoogLeNet = register(ModelRecord(
     "googlenet", GoogLeNetConfig(),
     "GoogLeNet (Inception v1) with batch norm, true 5x5 branch; aux heads optional",
-    params=7_020_392, tiny={"width": 1 / 8, "input_shape": (32, 32, 3), "classes": 5},
+    params=7_020_392,
+    weights=(torchvision_imagenet("googlenet-1378be20.pth", 5_614_464, 69.778, 89.53,
+                                  arch=TORCHVISION_ARCH, params=6_639_464),),
+    tiny={"width": 1 / 8, "input_shape": (32, 32, 3), "classes": 5},
 ))

@@ -9,7 +9,13 @@ stem and the shortcut. Three conventions live in the records:
   the published `.h5` files load unchanged.
 - `resnet18`, `resnet34` follow torchvision (basic blocks, convolutions without
   bias, 1x1 projection shortcuts, symmetric padding of strided convolutions):
-  the same trainable parameters (11,689,512 and 21,797,672).
+  the same trainable parameters (11,689,512 and 21,797,672), and torchvision's
+  weights (`tv_imagenet`).
+- `resnet50_v1_5`, `resnet101_v1_5`, `resnet152_v1_5` are torchvision's
+  ResNet-50/101/152 ("v1.5": the stride in the 3x3 convolution of a bottleneck
+  block, no convolution biases, epsilon 1e-5), a different architecture from
+  Keras's v1, with torchvision's weights (`tv_imagenet`, and the newer recipe's
+  `tv_imagenet_v2`).
 - `resnet20`, `resnet56`, `resnet110` are the paper's CIFAR networks (3x3 stem
   of 16 channels, three stages of 16/32/64 channels, 6n+2 layers) with the
   paper's option A shortcut: parameter-free, subsampled and zero-padded in
@@ -32,7 +38,7 @@ from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as k
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register
-from keras_dense.weights.sources import keras_imagenet
+from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
 TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
@@ -130,11 +136,13 @@ def basic_block(x, filters, name, stride=1, shortcut="projection", use_bias=Fals
 
 
 def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias=True,
-                     bn_epsilon=KERAS_BN_EPSILON):
+                     bn_epsilon=KERAS_BN_EPSILON, stride_in_3x3=False):
     """1x1-3x3-1x1 bottleneck with a residual connection (ResNet-50/101/152).
 
     As in `keras.applications` (ResNet v1), the stride sits in the first 1x1
-    convolution; the layer names are Keras's (`{name}_0_conv` ... `{name}_out`).
+    convolution; with `stride_in_3x3=True` it sits in the 3x3 convolution,
+    padded symmetrically, as in torchvision ("ResNet v1.5"). The layer names
+    are Keras's (`{name}_0_conv` ... `{name}_out`).
 
     Args:
         x: input tensor.
@@ -144,6 +152,8 @@ def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias
         shortcut: `"projection"` or `"zero_pad"`, as in `basic_block`.
         use_bias: whether the convolutions have biases (Keras: True).
         bn_epsilon: batch-norm epsilon.
+        stride_in_3x3: put the stride in the 3x3 convolution (v1.5) instead
+            of the first 1x1.
 
     Returns:
         Output tensor with `4 * filters` channels.
@@ -153,9 +163,12 @@ def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias
     """
     out_channels = BOTTLENECK_EXPANSION * filters
     residual = _shortcut(x, out_channels, stride, shortcut, use_bias, bn_epsilon, name)
-    x = _layers.conv_bn_relu(x, filters, 1, f"{name}_1", strides=stride, use_bias=use_bias,
+    stride_1x1, stride_3x3 = (1, stride) if stride_in_3x3 else (stride, 1)
+    x = _layers.conv_bn_relu(x, filters, 1, f"{name}_1", strides=stride_1x1, use_bias=use_bias,
                              epsilon=bn_epsilon)
-    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", use_bias=use_bias, epsilon=bn_epsilon)
+    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", strides=stride_3x3,
+                             padding=_torch_padding(3, stride_3x3), use_bias=use_bias,
+                             epsilon=bn_epsilon)
     x = _layers.conv_bn_relu(x, out_channels, 1, f"{name}_3", use_bias=use_bias,
                              epsilon=bn_epsilon, relu=False)
     x = layers.Add(name=f"{name}_add")([residual, x])
@@ -190,6 +203,9 @@ class ResNetConfig(_builder.ArchConfig):
         shortcut: `"projection"` (1x1 conv, option B) or `"zero_pad"` (option A).
         use_bias: biases in the convolutions (Keras's ResNet v1 has them).
         bn_epsilon: batch-norm epsilon.
+        stride_in_3x3: bottleneck blocks put their stride in the 3x3
+            convolution (torchvision's "ResNet v1.5") instead of the first 1x1
+            (the paper's and Keras's v1).
     """
 
     family: ClassVar[str] = "resnet"
@@ -202,6 +218,7 @@ class ResNetConfig(_builder.ArchConfig):
     shortcut: str = "projection"
     use_bias: bool = False
     bn_epsilon: float = TORCH_BN_EPSILON
+    stride_in_3x3: bool = False
 
     def __post_init__(self):
         if self.block not in BLOCKS:
@@ -221,6 +238,9 @@ class ResNetConfig(_builder.ArchConfig):
             raise ValueError(f"stem_filters must be a positive integer; got {self.stem_filters!r}.")
         if self.shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {self.shortcut!r}.")
+        if self.stride_in_3x3 and self.block != "bottleneck":
+            raise ValueError("stride_in_3x3 applies to bottleneck blocks (a basic block's stride "
+                             "is in its first 3x3 convolution already); pass block='bottleneck'.")
 
     @property
     def min_size(self):
@@ -229,13 +249,14 @@ class ResNetConfig(_builder.ArchConfig):
     def features(self, x):
         x = stem(x, self.stem, self.stem_filters, self.use_bias, self.bn_epsilon)
         block = BLOCKS[self.block]
+        options = {"stride_in_3x3": True} if self.stride_in_3x3 else {}
         for i, (depth, width) in enumerate(zip(self.depths, self.widths)):
             stage = i + 2  # Keras numbers the stem 1 and the stages conv2..conv5
             for j in range(depth):
                 x = block(
                     x, width, name=f"conv{stage}_block{j + 1}",
                     stride=2 if i > 0 and j == 0 else 1, shortcut=self.shortcut,
-                    use_bias=self.use_bias, bn_epsilon=self.bn_epsilon,
+                    use_bias=self.use_bias, bn_epsilon=self.bn_epsilon, **options,
                 )
         return x
 
@@ -317,18 +338,49 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
     return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
 
 
+
+
 TINY_IMAGENET = {"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4,
                  "input_shape": (32, 32, 3), "classes": 5}
 TINY_CIFAR = {"depths": (1, 1, 1), "widths": (4, 8, 8), "stem_filters": 4,
               "input_shape": (32, 32, 3), "classes": 5}
 
+
+def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
+    """The record of torchvision's ResNet-{depth} ("v1.5") with its two published weights.
+
+    Args:
+        depth: 50, 101 or 152.
+        depths: bottleneck blocks per stage.
+        params, notop_params: total parameters with and without the classifier.
+        weights_v1, weights_v2: `(file name, top-1, top-5)` of IMAGENET1K_V1 and _V2.
+
+    Returns:
+        A `ModelRecord` named `resnet{depth}_v1_5`.
+    """
+    return ModelRecord(
+        f"resnet{depth}_v1_5",
+        ResNetConfig(block="bottleneck", depths=depths, stride_in_3x3=True),
+        f"ResNet-{depth} v1.5: stride in the 3x3 convolutions, no conv biases "
+        f"(torchvision's resnet{depth})",
+        params=params,
+        weights=(torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
+                 torchvision_imagenet(weights_v2[0], notop_params, *weights_v2[1:],
+                                      tag="tv_imagenet_v2")),
+        tiny=TINY_IMAGENET,
+    )
+
 ResNet18 = register(ModelRecord(
     "resnet18", ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
-    "ResNet-18, ImageNet (torchvision's layout)", params=11_699_112, tiny=TINY_IMAGENET,
+    "ResNet-18, ImageNet (torchvision's layout)", params=11_699_112,
+    weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
+    tiny=TINY_IMAGENET,
 ))
 ResNet34 = register(ModelRecord(
     "resnet34", ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
-    "ResNet-34, ImageNet (torchvision's layout)", params=21_814_696, tiny=TINY_IMAGENET,
+    "ResNet-34, ImageNet (torchvision's layout)", params=21_814_696,
+    weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
+    tiny=TINY_IMAGENET,
 ))
 ResNet50 = register(ModelRecord(
     "resnet50", _keras_v1((3, 4, 6, 3)),
@@ -351,6 +403,15 @@ ResNet152 = register(ModelRecord(
                             "ee4c566cf9a93f14d82f913c2dc6dd0c", 58_370_944, 76.6, 93.1),),
     tiny=TINY_IMAGENET,
 ))
+ResNet50V15 = register(_torchvision_v1_5(
+    50, (3, 4, 6, 3), 25_610_152, 23_561_152,
+    ("resnet50-0676ba61.pth", 76.13, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)))
+ResNet101V15 = register(_torchvision_v1_5(
+    101, (3, 4, 23, 3), 44_654_504, 42_605_504,
+    ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.78)))
+ResNet152V15 = register(_torchvision_v1_5(
+    152, (3, 8, 36, 3), 60_344_232, 58_295_232,
+    ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)))
 ResNet20 = register(ModelRecord(
     "resnet20", cifar_config(20),
     "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)", params=271_098, tiny=TINY_CIFAR,

@@ -7,7 +7,8 @@ convolutions. `vgg16` and `vgg19` have the same layers, in the same order, with
 the same names and weight shapes as `keras.applications.VGG16` / `VGG19`, so
 the published `.h5` files load unchanged; the `_bn` variants put batch
 normalisation after each convolution, as torchvision's, and have torchvision's
-trainable parameter counts.
+trainable parameter counts. The eight configurations torchvision publishes
+(11, 13, 16, 19, with and without batch norm) have its weights (`tv_imagenet`).
 
 `keras.applications` has no dropout in the classifier, and neither have the
 ImageNet models here by default; pass `dropout_rate=0.5` to train one from
@@ -30,7 +31,7 @@ from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as k
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register
-from keras_dense.weights.sources import keras_imagenet
+from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
 
@@ -166,28 +167,36 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
 
 TINY = {"width": 1 / 16, "fc_units": 32, "input_shape": (32, 32, 3), "classes": 5}
 
-VGG11 = register(ModelRecord("vgg11", VGGConfig(cfg=CFGS["A"]), "VGG-11 (config A), ImageNet",
-                             params=132_863_336, tiny=TINY))
+VGG11 = register(ModelRecord(
+    "vgg11", VGGConfig(cfg=CFGS["A"]), "VGG-11 (config A), ImageNet", params=132_863_336,
+    weights=(torchvision_imagenet("vgg11-8a719046.pth", 9_220_480, 69.02, 88.628),), tiny=TINY,
+))
 VGG11BN = register(ModelRecord(
     "vgg11_bn", VGGConfig(cfg=CFGS["A"], batch_norm=True),
-    "VGG-11 with batch norm (torchvision's vgg11_bn)", params=132_874_344, tiny=TINY,
+    "VGG-11 with batch norm (torchvision's vgg11_bn)", params=132_874_344,
+    weights=(torchvision_imagenet("vgg11_bn-6002323d.pth", 9_231_488, 70.37, 89.81),), tiny=TINY,
 ))
-VGG13 = register(ModelRecord("vgg13", VGGConfig(cfg=CFGS["B"]), "VGG-13 (config B), ImageNet",
-                             params=133_047_848, tiny=TINY))
+VGG13 = register(ModelRecord(
+    "vgg13", VGGConfig(cfg=CFGS["B"]), "VGG-13 (config B), ImageNet", params=133_047_848,
+    weights=(torchvision_imagenet("vgg13-19584684.pth", 9_404_992, 69.928, 89.246),), tiny=TINY,
+))
 VGG13BN = register(ModelRecord(
     "vgg13_bn", VGGConfig(cfg=CFGS["B"], batch_norm=True),
-    "VGG-13 with batch norm (torchvision's vgg13_bn)", params=133_059_624, tiny=TINY,
+    "VGG-13 with batch norm (torchvision's vgg13_bn)", params=133_059_624,
+    weights=(torchvision_imagenet("vgg13_bn-abd245e5.pth", 9_416_768, 71.586, 90.374),), tiny=TINY,
 ))
 VGG16 = register(ModelRecord(
     "vgg16", VGGConfig(cfg=CFGS["D"]),
     "VGG-16 (config D), ImageNet (keras.applications-compatible)", params=138_357_544,
     weights=(_keras_weights("vgg16", "64373286793e3c8b2b4e3219cbf3544b",
-                            "6d6bbae143d832006294945121d1f1fc", 14_714_688, 71.3, 90.1),),
+                            "6d6bbae143d832006294945121d1f1fc", 14_714_688, 71.3, 90.1),
+             torchvision_imagenet("vgg16-397923af.pth", 14_714_688, 71.592, 90.382)),
     tiny=TINY,
 ))
 VGG16BN = register(ModelRecord(
     "vgg16_bn", VGGConfig(cfg=CFGS["D"], batch_norm=True),
-    "VGG-16 with batch norm (torchvision's vgg16_bn)", params=138_374_440, tiny=TINY,
+    "VGG-16 with batch norm (torchvision's vgg16_bn)", params=138_374_440,
+    weights=(torchvision_imagenet("vgg16_bn-6c64b313.pth", 14_731_584, 73.36, 91.516),), tiny=TINY,
 ))
 VGG16C = register(ModelRecord(
     "vgg16_c", VGGConfig(cfg=CFGS["C"]), "VGG-16 config C (1x1 convolutions in blocks 3-5)",
@@ -197,12 +206,14 @@ VGG19 = register(ModelRecord(
     "vgg19", VGGConfig(cfg=CFGS["E"]),
     "VGG-19 (config E), ImageNet (keras.applications-compatible)", params=143_667_240,
     weights=(_keras_weights("vgg19", "cbe5617147190e668d6c5d5026f83318",
-                            "253f8cb515780f3b799900260a226db6", 20_024_384, 71.3, 90.0),),
+                            "253f8cb515780f3b799900260a226db6", 20_024_384, 71.3, 90.0),
+             torchvision_imagenet("vgg19-dcbb9e9d.pth", 20_024_384, 72.376, 90.876)),
     tiny=TINY,
 ))
 VGG19BN = register(ModelRecord(
     "vgg19_bn", VGGConfig(cfg=CFGS["E"], batch_norm=True),
-    "VGG-19 with batch norm (torchvision's vgg19_bn)", params=143_689_256, tiny=TINY,
+    "VGG-19 with batch norm (torchvision's vgg19_bn)", params=143_689_256,
+    weights=(torchvision_imagenet("vgg19_bn-c79401a0.pth", 20_046_400, 74.218, 91.842),), tiny=TINY,
 ))
 VGG16BNCIFAR = register(ModelRecord(
     "vgg16_bn_cifar",

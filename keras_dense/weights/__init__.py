@@ -3,6 +3,9 @@
 - `resolve`: the search folders, the hash check, one download.
 - `h5`: reading Keras 2 `.h5` and Keras 3 `.weights.h5`, loading by order or by name.
 - `sources`: the helpers the model records describe their published files with.
+- `torch_state`: reading `.pth` state dicts safely (`torch.load(weights_only=True)`).
+- `torchvision`: torchvision's state dicts into our models (`from_torchvision`).
+- `converted`: torchvision tags' files found, verified, converted once and cached.
 
 The published files themselves are described in the model records
 (`keras_dense.models.model_record(name).weights`).
@@ -11,6 +14,7 @@ Example:
     >>> from keras_dense import weights
     >>> report = weights.load_weights(model, "my_weights.weights.h5")
     >>> weights.published_path("densenet169.keras_imagenet", include_top=False)
+    >>> model = weights.from_torchvision("resnet18-f37072fd.pth", "resnet18")
 """
 
 import logging
@@ -26,14 +30,18 @@ from keras_dense.weights.h5 import (
     read_weights_file,
 )
 from keras_dense.weights.resolve import WeightsHashError, WeightsUnavailableError
+from keras_dense.weights.torch_state import TorchUnavailableError
+from keras_dense.weights.torchvision import from_torchvision
 
 logger = logging.getLogger("keras_dense.weights")
 
 __all__ = [
-    "LoadReport", "WeightsFileError", "WeightsHashError", "WeightsMismatchError",
-    "WeightsUnavailableError", "find_published_file", "load_into", "load_weights",
-    "published_path", "read_weights_file",
+    "LoadReport", "TorchUnavailableError", "WeightsFileError", "WeightsHashError",
+    "WeightsMismatchError", "WeightsUnavailableError", "find_published_file", "from_torchvision",
+    "load_into", "load_weights", "published_path", "read_weights_file",
 ]
+# A path ending so is a PyTorch state dict (converted on load); any other, a Keras file.
+TORCH_SUFFIXES = (".pth", ".pt")
 
 
 def published_path(name, include_top=True, download=True):
@@ -48,9 +56,12 @@ def published_path(name, include_top=True, download=True):
         A `pathlib.Path`.
     """
     from keras_dense.models import weights_record
-    from keras_dense.weights import resolve
+    from keras_dense.weights import converted, resolve
 
-    return resolve.resolve(weights_record(name).file_for(include_top), download=download)
+    record = weights_record(name)
+    extra_dirs = [converted.torch_checkpoints_dir()] if record.file_format == "torch_state_dict" \
+        else []
+    return resolve.resolve(record.file_for(include_top), download=download, extra_dirs=extra_dirs)
 
 
 def find_published_file(predicate):
@@ -73,8 +84,15 @@ def _load_keras_h5(model, record, include_top):
     return load_weights(model, path, by_name=by_name, require_all=True)
 
 
+def _load_torch_state_dict(model, record, include_top):
+    from keras_dense.weights import converted
+
+    path = converted.converted_path(record)  # the file with the classifier, loaded by name
+    return load_weights(model, path, by_name=True, require_all=True)
+
+
 # file_format of a WeightsRecord -> loader(model, record, include_top) -> LoadReport
-FORMAT_LOADERS = {"keras_h5": _load_keras_h5}
+FORMAT_LOADERS = {"keras_h5": _load_keras_h5, "torch_state_dict": _load_torch_state_dict}
 
 
 def load_into(model, source, include_top=True):
@@ -82,7 +100,9 @@ def load_into(model, source, include_top=True):
 
     Args:
         model: the built `keras.Model`.
-        source: a `WeightsRecord` (a weight tag) or a path to a weights file.
+        source: a `WeightsRecord` (a weight tag) or a path to a weights file
+            (a Keras `.h5` / `.weights.h5`, or a torchvision `.pth` state dict,
+            converted on the way).
         include_top: whether the model has its classifier (picks the file).
 
     Returns:
@@ -101,7 +121,12 @@ def load_into(model, source, include_top=True):
             from keras_dense.weights import resolve
 
             resolve.check_hash(path, published[2])
-        report = load_weights(model, path)
+        if path.suffix.lower() in TORCH_SUFFIXES:
+            from keras_dense.weights import torchvision
+
+            report = torchvision.convert_into(model, path)
+        else:
+            report = load_weights(model, path)
     else:
         loader = FORMAT_LOADERS.get(source.file_format)
         if loader is None:

@@ -7,6 +7,8 @@ Search order for a published file (`weights="imagenet"` or a tag):
    commands run from its root), and the checkout's `weights/` when the package
    is installed from a checkout in editable mode;
 3. the Keras cache, `$KERAS_HOME/models` (default `~/.keras/models`);
+4. for torchvision's files, torchvision's cache `$TORCH_HOME/hub/checkpoints`
+   (passed in as `extra_dirs` by `keras_dense.weights.converted`);
 
 then one download into the Keras cache. Every file, found or downloaded, must
 have the published hash. Offline, the download fails within seconds with one
@@ -122,13 +124,14 @@ def resolve(weights_file, download=True, extra_dirs=()):
         check_hash(local, weights_file)
         return local
     if not download:
-        raise WeightsUnavailableError(unavailable_message(weights_file, "downloads are disabled"))
-    return download_file(weights_file)
+        raise WeightsUnavailableError(
+            unavailable_message(weights_file, "downloads are disabled", extra_dirs))
+    return download_file(weights_file, extra_dirs=extra_dirs)
 
 
-def unavailable_message(weights_file, reason):
+def unavailable_message(weights_file, reason, extra_dirs=()):
     """The one-sentence error for a file that is neither local nor downloadable."""
-    folders = ", ".join(str(d) for d in search_dirs())
+    folders = ", ".join(str(d) for d in [*search_dirs(), *map(pathlib.Path, extra_dirs)])
     return (
         f"The weights file {weights_file.file_name} ({weights_file.hash_algorithm} "
         f"{weights_file.file_hash}) is not in any of {folders}, and downloading it from "
@@ -137,7 +140,7 @@ def unavailable_message(weights_file, reason):
     )
 
 
-def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S):
+def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=()):
     """Downloads a published file into `target_dir` (default the Keras cache), verified.
 
     The bytes go to a temporary `.part` file, hashed on the way, and are moved
@@ -147,6 +150,7 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S):
         weights_file: the `WeightsFile`.
         target_dir: the folder to download into.
         timeout: seconds allowed for connecting and for each read.
+        extra_dirs: the other folders searched, named in the error.
 
     Returns:
         The `pathlib.Path` of the verified file.
@@ -164,7 +168,8 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S):
                     out.write(chunk)
     except (OSError, ValueError) as error:  # URLError, timeouts, refused connections
         partial.unlink(missing_ok=True)
-        raise WeightsUnavailableError(unavailable_message(weights_file, error)) from None
+        raise WeightsUnavailableError(
+            unavailable_message(weights_file, error, extra_dirs)) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

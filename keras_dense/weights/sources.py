@@ -5,11 +5,19 @@ Example:
     ...                         notop_params=12_642_880, preprocess="torch", top1=76.2, top5=93.2)
     >>> record.file.file_name
     'densenet169_weights_tf_dim_ordering_tf_kernels.h5'
+    >>> torchvision_imagenet("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56).file.file_hash
+    '8d451a50'
 """
+
+import re
 
 from keras_dense.models._registry import WeightsFile, WeightsRecord
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+TORCHVISION_BASE_URL = "https://download.pytorch.org/models/"
+# torchvision's file names end in the first hex digits of the file's sha256:
+# "densenet161-8d451a50.pth" (torch.hub checks exactly that prefix).
+_TORCHVISION_FILE = re.compile(r"^[\w.-]+-(?P<sha256>[0-9a-f]{8,64})\.pth$")
 
 
 def keras_imagenet(folder, stem, md5, notop_md5, notop_params, preprocess, top1, top5):
@@ -40,4 +48,40 @@ def keras_imagenet(folder, stem, md5, notop_md5, notop_params, preprocess, top1,
         tag="keras_imagenet", file=published("", md5), notop_file=published("_notop", notop_md5),
         preprocess=preprocess, notop_params=notop_params, file_format="keras_h5",
         top1=top1, top5=top5,
+    )
+
+
+def torchvision_imagenet(file_name, notop_params, top1, top5, arch=None, params=None,
+                         tag="tv_imagenet"):
+    """A tag of torchvision's published ImageNet weights (a `.pth` state dict).
+
+    The file name, URL and hash are torchvision's (`torchvision/models/*.py`,
+    `Weights.url`): the hash is the sha256 prefix in the file name, which is
+    what torchvision itself checks, so a file torchvision downloaded into
+    `$TORCH_HOME/hub/checkpoints` is found and accepted. Every torchvision
+    model is trained on "torch"-preprocessed images; the file is converted
+    once into a Keras `.weights.h5` (see `keras_dense.weights.converted`).
+
+    Args:
+        file_name: the published name, e.g. `"densenet161-8d451a50.pth"`.
+        notop_params: parameters of the model built with `include_top=False`
+            (and `arch`).
+        top1, top5: the ImageNet accuracies (%) torchvision publishes
+            (`meta["_metrics"]["ImageNet-1K"]`).
+        arch: config overrides the weights need, e.g. `{"bn_epsilon": 1e-5}`.
+        params: parameters with the classifier where `arch` changes the count.
+        tag: the tag (`"tv_imagenet"`; `"tv_imagenet_v2"` for a newer recipe).
+
+    Returns:
+        A `WeightsRecord`.
+    """
+    match = _TORCHVISION_FILE.match(file_name)
+    if match is None:
+        raise ValueError(f"{file_name!r} is not a torchvision file name (NAME-SHA256PREFIX.pth).")
+    return WeightsRecord(
+        tag=tag,
+        file=WeightsFile(file_name, f"{TORCHVISION_BASE_URL}{file_name}", match["sha256"],
+                         "sha256"),
+        preprocess="torch", notop_params=notop_params, file_format="torch_state_dict",
+        top1=top1, top5=top5, arch=dict(arch or {}), params=params,
     )

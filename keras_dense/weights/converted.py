@@ -1,0 +1,131 @@
+"""torchvision weight tags: the `.pth` file found offline first, verified, converted once, cached.
+
+The `.pth` file of a torchvision tag (e.g. `densenet161.tv_imagenet`) is
+looked for in `resolve`'s folders (`$KERAS_DENSE_WEIGHTS`, `weights/`, the
+Keras cache), then in torchvision's own cache, `$TORCH_HOME/hub/checkpoints`
+(default `~/.cache/torch/hub/checkpoints`, where torchvision keeps the files
+under the same names), and only then downloaded; its sha256 must start with
+the prefix in its name, as torchvision checks. It is converted once
+(`keras_dense.weights.torchvision`) into a Keras `.weights.h5` kept in
+`converted_dir()` beside a `.json` record of what it was made from: the
+source's full sha256, the converter version, the architecture, and the
+converted file's own sha256. A cached file is used only when all of these
+match; a stale, damaged or half-written one is converted again, never trusted.
+
+Example:
+    >>> from keras_dense.models import weights_record
+    >>> path = converted_path(weights_record("densenet161.tv_imagenet"))
+"""
+
+import json
+import logging
+import os
+import pathlib
+
+from keras_dense.weights import resolve
+
+logger = logging.getLogger("keras_dense.weights")
+
+CONVERTER_VERSION = 1  # bump when a conversion changes: every cached file is then rebuilt
+
+
+def torch_checkpoints_dir():
+    """torchvision's cache, `$TORCH_HOME/hub/checkpoints` (as `torch.hub.get_dir()` finds it)."""
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch")
+    return pathlib.Path(torch_home).expanduser() / "hub" / "checkpoints"
+
+
+def converted_dir():
+    """Where converted weights are cached: `$KERAS_DENSE_CACHE/converted`, else
+    `$KERAS_HOME/models/converted` (default `~/.keras/models/converted`)."""
+    base = os.environ.get("KERAS_DENSE_CACHE")
+    return (pathlib.Path(base).expanduser() if base else resolve.keras_cache_dir()) / "converted"
+
+
+def _architecture(record):
+    from keras_dense.models import _builder, _registry
+
+    config = _builder.with_overrides(_registry.model_record(record.model).config, **record.arch)
+    return repr(config.weights_signature())
+
+
+def _sidecar(target):
+    return target.with_name(target.name.replace(".weights.h5", ".json"))
+
+
+def _is_current(target, expected):
+    """Whether `target` is a complete conversion of exactly what `expected` describes."""
+    try:
+        saved = json.loads(_sidecar(target).read_text(encoding="utf8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in expected.items()):
+        return False
+    return target.is_file() and resolve.file_hash(target, "sha256") == saved.get("sha256")
+
+
+def save_weights_atomically(model, path, metadata=None):
+    """`model.save_weights(path)` through a temporary file, renamed when complete.
+
+    Args:
+        model: the `keras.Model`.
+        path: the `.weights.h5` file to write (its folder is created).
+        metadata: optional dict written as `path`'s `.json` sidecar, with the
+            written file's `sha256` added.
+
+    Returns:
+        `path` as a `pathlib.Path`.
+    """
+    path = pathlib.Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"Keras weights files end in .weights.h5; got {str(path)!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.name[:-len(".weights.h5")]
+    partial = path.with_name(f"{stem}.part{os.getpid()}.weights.h5")
+    partial_sidecar = path.with_name(f"{stem}.part{os.getpid()}.json")
+    try:
+        model.save_weights(partial)
+        if metadata is not None:
+            record = {**metadata, "sha256": resolve.file_hash(partial, "sha256")}
+            partial_sidecar.write_text(json.dumps(record, indent=1), encoding="utf8")
+        os.replace(partial, path)
+        if metadata is not None:
+            os.replace(partial_sidecar, _sidecar(path))
+    finally:
+        partial.unlink(missing_ok=True)
+        partial_sidecar.unlink(missing_ok=True)
+    return path
+
+
+def converted_path(record, download=True):
+    """The verified, converted Keras weights of a torchvision `WeightsRecord`.
+
+    Args:
+        record: a `WeightsRecord` with `file_format="torch_state_dict"`.
+        download: whether a missing `.pth` file may be downloaded.
+
+    Returns:
+        The `pathlib.Path` of a `.weights.h5` for the model built with
+        `record.arch` and its classifier.
+
+    Raises:
+        WeightsUnavailableError, WeightsHashError: as `resolve.resolve`.
+        TorchUnavailableError: a conversion is needed and PyTorch is missing.
+    """
+    from keras_dense.models import _registry
+    from keras_dense.weights.torchvision import convert_into
+
+    source = resolve.resolve(record.file, download=download, extra_dirs=[torch_checkpoints_dir()])
+    expected = {
+        "weights": record.name, "source": record.file.file_name,
+        "source_sha256": resolve.file_hash(source, "sha256"),
+        "converter": CONVERTER_VERSION, "architecture": _architecture(record),
+    }
+    target = converted_dir() / f"{record.name}.weights.h5"
+    if _is_current(target, expected):
+        return target
+    logger.info("converting %s (%s) into %s", record.name, source, target)
+    model = _registry.model_record(record.model).build(weights=None, **record.arch)
+    convert_into(model, source)
+    return save_weights_atomically(model, target, expected)
