@@ -14,6 +14,7 @@ Example:
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import os
 
@@ -36,7 +37,7 @@ def _weights_identity(weights):
     return path, stat.st_size, stat.st_mtime_ns
 
 
-def _preprocess_of(record, weights):
+def preprocess_of(record, weights):
     """The preprocessing mode of `weights` (a tag, or a file: the record's default)."""
     if record is None:
         return None
@@ -49,52 +50,67 @@ def _preprocess_of(record, weights):
 
 
 def load_model(model="densenet169", weights="imagenet", preprocess=None, precision="float32",
-               fold_bn=False):
-    """Returns `(keras_model, preprocess_mode)` for prediction.
+               fold_bn=False, engine="auto", job_images=0):
+    """Returns `(model, preprocess_mode)` for prediction.
 
     Args:
         model: a registry name (built with `weights` and cached, the last two
-            kept), or a built `keras.Model` (used as it is for float32
-            without folding; see `keras_dense.inference.inference_model`).
+            kept), a built `keras.Model` (used as it is for float32 without
+            folding; see `keras_dense.inference.inference_model`), or an
+            exported model from `keras_dense.inference.runtimes.load_exported`.
         weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
         preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
         precision: `"float32"` or `"bfloat16"`.
-        fold_bn: fold batch norms into the convolutions before them.
+        fold_bn: fold batch norms into the convolutions before them (Keras engine).
+        engine: `"auto"`, `"keras"`, `"onnxruntime"` or `"openvino"`
+            (`keras_dense.inference.engines`).
+        job_images: how many images the model will run on (for `engine="auto"`).
 
     Returns:
-        The model and its preprocessing mode.
+        The model (a `keras.Model` or an `ExportedModel`) and its preprocessing mode.
     """
+    from keras_dense.inference import engines, runtimes
     from keras_dense.models import model_record
 
     if isinstance(model, str):
         record = model_record(model)
-        key = (record.name, _weights_identity(weights), precision, bool(fold_bn))
-        if key not in _BUILT:
-            built = record.build(weights=weights)
-            _BUILT[key] = inference_model(built, precision, fold_bn)
-            while len(_BUILT) > _BUILT_MAX:
-                _BUILT.popitem(last=False)
-        _BUILT.move_to_end(key)
-        keras_model = _BUILT[key]
     else:
-        keras_model = inference_model(model, precision, fold_bn)
         try:
             record = model_record(model.name)
         except ValueError:
             record = None
         weights = "imagenet"
     if preprocess is None:
-        preprocess = _preprocess_of(record, weights)
+        preprocess = preprocess_of(record, weights)
         if preprocess is None:
             raise ValueError(
-                f"The preprocessing of model {keras_model.name!r} is not known; pass "
+                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; pass "
                 f"preprocess= one of {', '.join(preprocessing.MODES)}."
             )
     if preprocess not in preprocessing.MODES:
         raise ValueError(
             f"preprocess must be one of {', '.join(preprocessing.MODES)}; got {preprocess!r}."
         )
-    return keras_model, preprocess
+    if isinstance(model, runtimes.ExportedModel):
+        return model, preprocess
+    if not isinstance(model, str):
+        chosen = engines.choose_engine(engine, precision, job_images)
+        if chosen == "keras":
+            return inference_model(model, precision, fold_bn), preprocess
+        return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
+    chosen = engines.choose_engine(engine, precision, job_images,
+                                   engines.record_cached(record, weights, precision))
+    key = (record.name, _weights_identity(weights), precision, bool(fold_bn), chosen)
+    if key not in _BUILT:
+        if chosen == "keras":
+            _BUILT[key] = inference_model(record.build(weights=weights), precision, fold_bn)
+        else:
+            _BUILT[key] = engines.record_engine_model(record, weights, chosen, precision,
+                                                      preprocess)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    _BUILT.move_to_end(key)
+    return _BUILT[key], preprocess
 
 
 def input_size(model):
@@ -182,7 +198,7 @@ def classify(model, preprocess, pixels, top=5, batch_size=32):
 
 def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=32,
             preprocess=None, crop=False, interpolation="nearest", precision="float32",
-            fold_bn=False):
+            fold_bn=False, engine="auto"):
     """ImageNet top-`top` classes of images.
 
     Args:
@@ -201,7 +217,11 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
             CPUs with bfloat16 units (probabilities differ by up to ~1e-2;
             `precision_difference` measures it).
         fold_bn: fold each batch norm that follows a convolution into it
-            (same probabilities to float tolerance).
+            (same probabilities to float tolerance; Keras engine only).
+        engine: `"auto"` (a CPU runtime when its export is cached or the job
+            is large enough to pay for exporting, else Keras), `"keras"`,
+            `"onnxruntime"` or `"openvino"` (exported once, checked, cached);
+            see `keras_dense.inference.engines`.
 
     Returns:
         Per image, a list of `top` tuples `(wnid, label, probability)`.
@@ -212,7 +232,8 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
     Example:
         >>> predict(["a.jpg", "b.png"], model="densenet121", top=3)
     """
-    model, preprocess = load_model(model, weights, preprocess, precision, fold_bn)
+    count = 1 if _is_single(images) else len(images)
+    model, preprocess = load_model(model, weights, preprocess, precision, fold_bn, engine, count)
     pixels = to_pixel_batch(images, input_size(model), crop, interpolation)
     return classify(model, preprocess, pixels, top=top, batch_size=batch_size)
 
@@ -234,12 +255,13 @@ class FileResult:
 
 def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_size=32,
                   preprocess=None, crop=False, interpolation="nearest", precision="float32",
-                  fold_bn=False):
+                  fold_bn=False, engine="auto"):
     """Yields a `FileResult` per image file of `paths` (files and folders), in order.
 
     Files that cannot be read, and paths that do not exist, yield their error
     and are skipped; the rest are decoded and predicted `batch_size` at a time,
-    so memory stays bounded for folders of any size.
+    the next batch decoded in a thread while the model runs the current one,
+    so memory stays bounded (two batches of pixels) for folders of any size.
 
     Args:
         paths: image files and folders (walked recursively).
@@ -257,23 +279,42 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
         yield FileResult(str(path), error=error)
     if not files:
         return
-    keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn)
-    size = input_size(keras_model)
-    for start in range(0, len(files), batch_size):
-        loaded, pixels, failed = [], [], {}
-        for path in files[start:start + batch_size]:
-            try:
-                pixels.append(images_lib.load_image(path, size, crop, interpolation))
-                loaded.append(path)
-            except images_lib.ImageLoadError as error:
-                failed[path] = str(error)
-        decoded = dict(zip(loaded, classify(keras_model, mode, np.stack(pixels), top,
-                                            batch_size))) if pixels else {}
-        for path in files[start:start + batch_size]:
+    keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn, engine,
+                                   len(files))
+    chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
+    decoded_chunks = _decoded_ahead(chunks, input_size(keras_model), crop, interpolation)
+    for chunk, (loaded, pixels, failed) in zip(chunks, decoded_chunks):
+        decoded = dict(zip(loaded, classify(keras_model, mode, pixels, top,
+                                            batch_size))) if loaded else {}
+        for path in chunk:
             if path in failed:
                 yield FileResult(str(path), error=failed[path])
             else:
                 yield FileResult(str(path), predictions=decoded[path])
+
+
+def _decode(paths, size, crop, interpolation):
+    """`(loaded paths, their pixels stacked or None, {path: error})` of one batch of files."""
+    loaded, pixels, failed = [], [], {}
+    for path in paths:
+        try:
+            pixels.append(images_lib.load_image(path, size, crop, interpolation))
+            loaded.append(path)
+        except images_lib.ImageLoadError as error:
+            failed[path] = str(error)
+    return loaded, np.stack(pixels) if pixels else None, failed
+
+
+def _decoded_ahead(chunks, size, crop, interpolation):
+    """Yields `_decode` of each chunk, decoding the next one in a thread meanwhile
+    (Pillow releases the GIL while it decodes and resizes)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for index, chunk in enumerate(chunks):
+            current = pending or pool.submit(_decode, chunk, size, crop, interpolation)
+            if index + 1 < len(chunks):
+                pending = pool.submit(_decode, chunks[index + 1], size, crop, interpolation)
+            yield current.result()
 
 
 def image_files(paths):
@@ -290,20 +331,22 @@ def image_files(paths):
 
 def precision_difference(images, model="densenet169", weights="imagenet", precision="bfloat16",
                          preprocess=None, crop=False, interpolation="nearest", fold_bn=False,
-                         batch_size=32):
+                         batch_size=32, engine="auto", job_images=0):
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:
         images: as in `predict`.
-        The other arguments are those of `predict`.
+        job_images: the size of the job the `precision` model is loaded for
+            (so `engine="auto"` picks the engine that job will run on).
+        The other arguments are those of `predict`; float32 runs on Keras.
 
     Returns:
         A float.
     """
     from keras_dense.inference.precision import max_probability_difference
 
-    fast, mode = load_model(model, weights, preprocess, precision, fold_bn)
-    exact, _ = load_model(model, weights, mode, "float32", fold_bn)
+    fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine, job_images)
+    exact, _ = load_model(model, weights, mode, "float32", fold_bn, "keras")
     pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
     x = preprocessing.preprocess_input(pixels, mode=mode)
     return max_probability_difference(exact, fast, x, batch_size)
