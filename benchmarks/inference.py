@@ -118,13 +118,16 @@ def _first_call_exports(weights_file, pixels):
 
 def _variants(reference, weights_file, pixels):
     """name -> (callable returning probabilities of `pixels`, the model it runs)."""
+    import keras_dense
     from keras_dense import inference, predict
     from keras_dense.imagenet import predict as predict_lib, preprocessing
     from keras_dense.inference import engines
 
     x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
     count = len(pixels)
-    ours, _ = predict_lib.load_model("densenet169", weights_file, engine="keras")
+    # built directly, as a separate model: `keras_dense.predict` by name (default_predict)
+    # decides as in a fresh process, where no Keras model is built yet
+    ours = keras_dense.get_model("densenet169", weights=weights_file)
     variants = {
         "keras_applications": lambda: reference.predict(x, batch_size=count, verbose=0),
         "default_predict": lambda top=5: predict(pixels, model="densenet169",
@@ -194,22 +197,68 @@ def _folder_rate(weights_file, count, rounds, batch_size):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _auto_constants(rate, exports, cli):
+    """The figures `keras_dense.inference.engines` decides `auto` from, as measured here:
+    `EXPORT_SECONDS` (the first call with the default runtime), `KERAS_START_SECONDS` (the
+    README's command on Keras minus with the cached export) and, per precision, the time
+    the fastest runtime saves per image over Keras (`SECONDS_SAVED_PER_IMAGE`)."""
+    saved = {}
+    for precision, keras_name, names in (
+            ("float32", "keras_float32", ("onnxruntime", "openvino_float32")),
+            ("bfloat16", "keras_bfloat16", ("openvino_bfloat16",))):
+        measured = [name for name in names if name in rate]
+        if measured and keras_name in rate:
+            best = max(measured, key=rate.get)
+            saved[precision] = {"runtime": best,
+                                "seconds": 1 / rate[keras_name] - 1 / rate[best]}
+    return {
+        "EXPORT_SECONDS": exports.get("onnxruntime_float32", {}).get("first_call_s"),
+        "KERAS_START_SECONDS": cli["keras_s"] - cli["cached_s"] if cli else None,
+        "SECONDS_SAVED_PER_IMAGE": saved,
+    }
+
+
+def _cli_main_command(weights_file, rounds):
+    """Wall seconds of `keras-dense predict elephant.jpg` on Keras and with the cached export."""
+    import subprocess
+
+    elephant = SAMPLES.parent / "elephant.jpg"
+    if not elephant.exists():
+        return None
+    env = {**os.environ, "KERAS_DENSE_BACKGROUND_EXPORT": "0"}
+    base = [sys.executable, "-m", "keras_dense", "predict", str(elephant), "--model",
+            "densenet169", "--weights", weights_file]
+    times = {"keras": [], "cached": []}
+    engine = None
+    for _ in range(rounds):
+        for name, extra in (("keras", ["--engine", "keras"]), ("cached", [])):
+            start = time.perf_counter()
+            result = subprocess.run(base + extra, capture_output=True, text=True, env=env)
+            times[name].append(time.perf_counter() - start)
+            if result.returncode:
+                raise RuntimeError(result.stderr[-2000:])
+            if name == "cached":
+                engine = result.stderr.split("engine: ")[1].split()[0]
+    return {"keras_s": _common.median(times["keras"]), "cached_s": _common.median(times["cached"]),
+            "cached_engine": engine, "times_s": times}
+
+
 def memory_probe(variant, count, batch_size, weights_file):
-    """Subprocess: peak RSS of predicting `count` preloaded images with one variant."""
+    """Subprocess: peak RSS of classifying `count` preloaded uint8 images with one variant
+    (`keras_applications`: `preprocess_input`, then `predict`, as its examples do)."""
     import gc
 
     pixels, _ = _photos(count)
     if variant == "keras_applications":
         import keras
 
-        from keras_dense.imagenet import preprocessing
-
         model = keras.applications.DenseNet169(weights=None)
         model.load_weights(weights_file)
-        x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
+        preprocess = keras.applications.densenet.preprocess_input
 
         def run():
-            model.predict(x, batch_size=batch_size, verbose=0)
+            model.predict(preprocess(pixels.astype("float32")), batch_size=batch_size,
+                          verbose=0)
     else:
         from keras_dense import predict
 
@@ -275,19 +324,23 @@ def run(args, scratch):
     outputs = {name: _probabilities(name, run(top=1000) if name == "default_predict" else run())
                for name, run in variants.items()}
     times = {name: [] for name in variants}
+    cpu_times = {name: [] for name in variants}
     for _ in range(args.rounds):
         for name, run_variant in variants.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             run_variant()
             times[name].append(time.perf_counter() - start)
+            cpu_times[name].append(time.process_time() - cpu_start)
     rate = {name: args.batch_size / _common.median(t) for name, t in times.items()}
+    cpu_ms = {name: 1000 * _common.median(t) / args.batch_size for name, t in cpu_times.items()}
     base = rate["keras_applications"]
     exact = outputs["keras_applications"]
     diff = {name: float(np.max(np.abs(out - exact))) for name, out in outputs.items()}
     for name in variants:
         print(f"{name}: {rate[name]:.1f} images/s, x{rate[name] / base:.2f} of keras.applications, "
-              f"{rate[name] * flops / gflops:.0%} of matmul peak, "
-              f"max |p - p_keras| {diff[name]:.1e}", flush=True)
+              f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
+              f"image, max |p - p_keras| {diff[name]:.1e}", flush=True)
+
     default_engine = getattr(predict_lib.load_model("densenet169", weights_file,
                                                     job_images=args.batch_size)[0],
                              "engine", "keras")
@@ -300,6 +353,14 @@ def run(args, scratch):
               f"{folder['images_per_s']['folder']:.1f} images/s vs preloaded "
               f"{folder['images_per_s']['preloaded']:.1f}: "
               f"{folder['folder_vs_preloaded']:.0%}", flush=True)
+    cli = _cli_main_command(weights_file, rounds=2)
+    if cli:
+        print(f"keras-dense predict elephant.jpg: {cli['keras_s']:.1f} s on Keras (a first "
+              f"run), {cli['cached_s']:.1f} s with the cached {cli['cached_engine']} export",
+              flush=True)
+    constants = _auto_constants(rate, exports, cli)
+    print(f"auto's figures measured here (keras_dense/inference/engines.py): {constants}",
+          flush=True)
     memory = {name: _probe_in_subprocess(name, args, weights_file)
               for name in ("keras_applications", "default_predict")}
     for name, m in memory.items():
@@ -311,7 +372,8 @@ def run(args, scratch):
         "quick": args.quick, "images": source, "weights": args.weights or "random",
         "machine": _common.machine(), "versions": _versions(),
         "matmul_gflops": gflops, "gflops_per_image": flops,
-        "default_predict_engine": default_engine,
+        "default_predict_engine": default_engine, "cpu_ms_per_image": cpu_ms,
+        "auto_constants": constants, "cli_main_command": cli,
         "images_per_s": rate, "ratio_to_keras_applications": {k: r / base for k, r in rate.items()},
         "share_of_matmul_peak": {k: r * flops / gflops for k, r in rate.items()},
         "max_probability_difference_vs_keras_applications": diff,
@@ -320,7 +382,7 @@ def run(args, scratch):
         "peak_rss_gb": {k: v["peak_rss_gb"] for k, v in memory.items()},
         "predict_rss_rise_gb": {k: v["rise_gb"] for k, v in memory.items()},
         "top1_probability_median_keras": float(np.median(exact.max(axis=1))),
-        "times_s": times,
+        "times_s": times, "cpu_times_s": cpu_times,
     })
 
 

@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -39,21 +37,28 @@ def _probabilities(rows):
     return np.array([[p for _, _, p in row] for row in rows])
 
 
-def test_auto_uses_keras_for_small_uncached_jobs_and_a_runtime_otherwise(monkeypatch):
+def test_auto_picks_the_engine_expected_to_finish_first(monkeypatch):
     monkeypatch.setattr(engines, "on_accelerator", lambda: False)
     monkeypatch.setattr(runtimes, "installed", lambda engine: True)
     monkeypatch.setattr(runtimes, "openvino_supports", lambda precision: True)
+    monkeypatch.setattr(engines, "SECONDS_SAVED_PER_IMAGE", {"float32": -0.02, "bfloat16": 0.01})
+    monkeypatch.setattr(engines, "EXPORT_SECONDS", 20.0)
+    monkeypatch.setattr(engines, "KERAS_START_SECONDS", 8.0)
     choose = engines.choose_engine
-    assert choose("auto", "float32", job_images=1) == "keras"
-    assert choose("auto", "float32", job_images=1, cached=lambda e: e == "openvino") == "openvino"
-    assert choose("auto", "float32", engines.EXPORT_PAYS_AFTER_IMAGES) == "onnxruntime"
-    assert choose("auto", "bfloat16", engines.EXPORT_PAYS_AFTER_IMAGES) == "openvino"
+    cached_openvino = lambda e: e == "openvino"  # noqa: E731
+    assert choose("auto", "float32", 1) == "keras"  # an export would not pay
+    assert choose("auto", "float32", 1, cached_openvino) == "openvino"  # skips the Keras start
+    assert choose("auto", "float32", 399, cached_openvino) == "openvino"
+    assert choose("auto", "float32", 401, cached_openvino) == "keras"  # 401 x 0.02 s > 8 s
+    assert choose("auto", "float32", 1, cached_openvino, keras_ready=True) == "keras"
+    assert choose("auto", "bfloat16", 2000) == "keras"  # 2000 x 0.01 s does not beat 20 s
+    assert choose("auto", "bfloat16", 2001) == "openvino"
     assert choose("keras", "float32", 10**6) == "keras"
     monkeypatch.setattr(engines, "on_accelerator", lambda: True)
-    assert choose("auto", "float32", 10**6, cached=lambda e: True) == "keras"
+    assert choose("auto", "bfloat16", 10**6, cached=lambda e: True) == "keras"
     monkeypatch.setattr(engines, "on_accelerator", lambda: False)
     monkeypatch.setattr(runtimes, "installed", lambda engine: False)
-    assert choose("auto", "float32", 10**6, cached=lambda e: True) == "keras"
+    assert choose("auto", "bfloat16", 10**6, cached=lambda e: True) == "keras"
 
 
 def test_an_engine_not_installed_is_one_line_with_the_pip_command(monkeypatch, tiny_model):

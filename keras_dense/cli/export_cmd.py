@@ -47,15 +47,19 @@ def run_export(args):
     enable_library_log()
     if args.release_lock:  # a background export: yield the CPU to the user's commands
         os.nice(10)
+    error = None
     try:
         if args.out:
             return _export_to_path(args)
         return _prepare_engine(args)
+    except Exception as raised:
+        error = raised
+        raise
     finally:
         if args.release_lock:
             from keras_dense.inference import background
 
-            background.release(args.release_lock)
+            background.release(args.release_lock, error)
 
 
 def _export_to_path(args):

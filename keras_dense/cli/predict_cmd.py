@@ -123,16 +123,18 @@ def run_predict(args):
     for result in failures:
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
     if files and args.engine == "auto" and engine == "keras":
-        _prepare_runtime_in_background(args.model, weights, args.precision)
+        _prepare_runtime_in_background(args.model, weights, args.precision, len(files))
     return 1 if failures else 0
 
 
-def _prepare_runtime_in_background(name, weights, precision):
-    """After a small job ran on Keras because no export was cached: export in the background."""
+def _prepare_runtime_in_background(name, weights, precision, job_images):
+    """After a job ran on Keras for want of a cached export that would have made it faster:
+    export in the background, for the next runs."""
     from keras_dense.inference import background, engines
 
     options = engines.installed_runtimes(precision)
-    if weights is None or not options or not background.enabled() or engines.on_accelerator():
+    if weights is None or not options or not background.enabled() or engines.on_accelerator() \
+            or engines.runtime_saves(job_images, precision, cached=True) <= 0:
         return
     if background.start(name, str(weights), options[0], precision):
         print(f"keras-dense: exporting {name} for {options[0]} in the background (once, about "

@@ -94,13 +94,15 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
     if isinstance(model, runtimes.ExportedModel):
         return model, preprocess
     if not isinstance(model, str):
-        chosen = engines.choose_engine(engine, precision, job_images)
+        chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
         if chosen == "keras":
             return inference_model(model, precision, fold_bn), preprocess
         return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
-    chosen = engines.choose_engine(engine, precision, job_images,
-                                   engines.record_cached(record, weights, precision))
-    key = (record.name, _weights_identity(weights), precision, bool(fold_bn), chosen)
+    identity = _weights_identity(weights)
+    chosen = engines.choose_engine(
+        engine, precision, job_images, engines.record_cached(record, weights, precision),
+        keras_ready=(record.name, identity, precision, bool(fold_bn), "keras") in _BUILT)
+    key = (record.name, identity, precision, bool(fold_bn), chosen)
     if key not in _BUILT:
         if chosen == "keras":
             _BUILT[key] = inference_model(record.build(weights=weights), precision, fold_bn)
@@ -178,8 +180,11 @@ def to_pixel_batch(images, size, crop=False, interpolation="nearest"):
 def classify(model, preprocess, pixels, top=5, batch_size=32):
     """Decoded top-`top` ImageNet classes of a pixel batch.
 
+    Each batch is preprocessed just before it runs, so a large pixel array is
+    never copied whole into float32 (600 MB for 1,000 images at 224x224).
+
     Args:
-        model: the `keras.Model` (1000-class softmax output).
+        model: the `keras.Model` (1000-class softmax output) or an exported model.
         preprocess: its preprocessing mode.
         pixels: `(n, height, width, 3)` RGB pixels 0-255.
         top: classes per image.
@@ -188,8 +193,10 @@ def classify(model, preprocess, pixels, top=5, batch_size=32):
     Returns:
         Per image, a list of `(wnid, label, probability)`.
     """
-    x = preprocessing.preprocess_input(pixels, mode=preprocess)
-    probabilities = predict_batches(model, x, batch_size)
+    probabilities = np.concatenate([
+        predict_batches(model, preprocessing.preprocess_input(
+            pixels[start:start + batch_size], mode=preprocess), batch_size)
+        for start in range(0, len(pixels), batch_size)])
     return [
         [(wnid, label, float(score)) for wnid, label, score in row]
         for row in classes.decode_predictions(probabilities, top=top)

@@ -4,7 +4,9 @@
 runtime's export is not cached yet (exporting would cost more than it saves);
 it then starts this export in its own low-priority process, and the next runs
 find the export cached. One export per model, engine and precision runs at a
-time (a lock file in the cache folder, stale after 15 minutes). Set
+time (a lock file in the cache folder, stale after 15 minutes); one that
+failed leaves its error in `<lock>.failed` and is not retried for a day
+(`keras-dense export NAME` shows the error). Set
 `KERAS_DENSE_BACKGROUND_EXPORT=0` to turn it off (the tests do).
 
 Example:
@@ -22,6 +24,7 @@ from keras_dense.inference import cache
 
 SWITCH = "KERAS_DENSE_BACKGROUND_EXPORT"
 LOCK_STALE_S = 900
+RETRY_FAILED_AFTER_S = 86400
 
 
 def enabled():
@@ -31,6 +34,14 @@ def enabled():
 
 def lock_path(name, engine, precision):
     return cache.cache_dir() / f".{name}-{engine}-{precision}.lock"
+
+
+def _failed_recently(lock):
+    failed = lock.with_name(lock.name + ".failed")
+    try:
+        return time.time() - failed.stat().st_mtime < RETRY_FAILED_AFTER_S
+    except FileNotFoundError:
+        return False
 
 
 def _take_lock(lock):
@@ -62,7 +73,7 @@ def start(name, weights, engine, precision):
         return False
     cache.cache_dir().mkdir(parents=True, exist_ok=True)
     lock = lock_path(name, engine, precision)
-    if not _take_lock(lock):
+    if _failed_recently(lock) or not _take_lock(lock):
         return False
     if os.path.exists(weights):
         weights = os.path.abspath(weights)
@@ -74,8 +85,15 @@ def start(name, weights, engine, precision):
     return True
 
 
-def release(lock):
-    """Deletes the lock of a background export (called by that export when it ends)."""
+def release(lock, error=None):
+    """Deletes the lock of a background export (called by that export when it ends); an
+    `error` is kept in `<lock>.failed`, which holds off new attempts for a day."""
+    failed = f"{lock}.failed"
+    if error is not None:
+        with open(failed, "w") as handle:
+            handle.write(f"{type(error).__name__}: {error}\n")
+    elif os.path.exists(failed):
+        os.unlink(failed)
     try:
         os.unlink(lock)
     except FileNotFoundError:

@@ -3,17 +3,22 @@
 Engines: `keras` (the Keras model itself, or its bfloat16 / folded copy from
 `inference_model`), `onnxruntime` and `openvino` (the model exported once,
 checked against Keras, kept in the engine cache, `keras_dense.inference.cache`,
-and opened in the runtime), and `auto`:
+and opened in the runtime), and `auto`, which picks the engine expected to
+finish the job first:
 
 - `keras` when the Keras backend computes on a GPU or TPU, or when no runtime
   that computes in the precision asked is installed;
 - else the first installed runtime of `RUNTIME_PREFERENCE[precision]` whose
-  export is already cached;
-- else that runtime when the job has at least `EXPORT_PAYS_AFTER_IMAGES`
-  images, since exporting costs about 20 s once (DenseNet-169 on the 2-core
-  CPU) and the runtime saves a few hundredths of a second per image;
-- else `keras`. So `auto` never makes a small job wait for an export: `keras-dense
-  export` or an explicit engine prepares one.
+  cached export saves time (`runtime_saves`): it skips building the Keras
+  model (`KERAS_START_SECONDS`, unless it is built already) and runs each
+  image `SECONDS_SAVED_PER_IMAGE[precision]` faster (or slower, when negative);
+- else that runtime when exporting it first (`EXPORT_SECONDS`) still saves time;
+- else `keras`.
+
+The constants are measured with `benchmarks/inference.py` (DenseNet-169, which
+prints them for the machine it runs on). So `auto` never makes a job wait for
+an export that does not pay; `keras-dense export`, an explicit engine, or the
+background export of `keras-dense predict` prepares one.
 
 Example:
     >>> from keras_dense.inference import engines
@@ -26,13 +31,22 @@ import os
 import time
 import weakref
 
-from keras_dense.inference import cache, runtimes
+from keras_dense.inference import cache, precision as precision_lib, runtimes
 
 ENGINES = ("auto", "keras", "onnxruntime", "openvino")
-# Installed runtimes `auto` considers, fastest first (benchmarks/inference.py).
+# Installed runtimes `auto` considers, in order. float32: ONNX Runtime and OpenVINO
+# tie (42.4 and 40.5 CPU-ms per DenseNet-169 image, Keras 43.8, on the 2-core CPU);
+# ONNX Runtime comes with the default install. bfloat16: OpenVINO only.
 RUNTIME_PREFERENCE = {"float32": ("onnxruntime", "openvino"), "bfloat16": ("openvino",)}
-# Export time / time saved per image: ~20 s / (1/18 - 1/24 s) on the 2-core CPU.
-EXPORT_PAYS_AFTER_IMAGES = 1000
+# Measured on the 2-core CPU, busy with other jobs (benchmarks/inference.py --quick,
+# DenseNet-169, batch 32): the first export, check and store take 30-45 s (OpenVINO
+# converts a cached ONNX export in ~15 s); `keras-dense predict elephant.jpg` takes
+# 14.2 s on Keras and 6.3 s with the cached export; per image, float32 runtimes ran
+# 0.02-0.03 s slower than Keras's compiled step, OpenVINO in bfloat16 0.009 s faster
+# than Keras's bfloat16 copy.
+EXPORT_SECONDS = 35.0
+KERAS_START_SECONDS = 8.0
+SECONDS_SAVED_PER_IMAGE = {"float32": -0.02, "bfloat16": 0.009}
 
 logger = logging.getLogger("keras_dense.inference")
 
@@ -58,6 +72,22 @@ def installed_runtimes(precision):
             if runtimes.installed(engine) and supports(engine, precision)]
 
 
+def runtime_saves(job_images, precision, cached, keras_ready=False):
+    """Seconds a runtime is expected to save over Keras on a job (negative: it loses).
+
+    Args:
+        job_images: the job's images.
+        precision: `"float32"` or `"bfloat16"`.
+        cached: whether the runtime's export is cached (else it is exported first).
+        keras_ready: whether the Keras model is built already (a built model, or one
+            this process has built), so that Keras starts at once.
+    """
+    per_image = job_images * SECONDS_SAVED_PER_IMAGE.get(precision, 0.0)
+    if cached:
+        return per_image + (0.0 if keras_ready else KERAS_START_SECONDS)
+    return per_image - EXPORT_SECONDS
+
+
 def on_accelerator():
     """Whether the Keras backend computes on a GPU or TPU (then Keras itself is used)."""
     from keras_dense.training.device import accelerator_name
@@ -65,7 +95,8 @@ def on_accelerator():
     return accelerator_name() is not None
 
 
-def choose_engine(engine, precision="float32", job_images=0, cached=lambda engine: False):
+def choose_engine(engine, precision="float32", job_images=0, cached=lambda engine: False,
+                  keras_ready=False):
     """The engine that runs a job.
 
     Args:
@@ -73,6 +104,7 @@ def choose_engine(engine, precision="float32", job_images=0, cached=lambda engin
         precision: `"float32"` or `"bfloat16"`.
         job_images: how many images the job has (for `auto`).
         cached: `cached(engine)` tells whether that engine's export is cached.
+        keras_ready: whether the Keras model is built already (for `auto`).
 
     Returns:
         `"keras"`, `"onnxruntime"` or `"openvino"`.
@@ -82,6 +114,7 @@ def choose_engine(engine, precision="float32", job_images=0, cached=lambda engin
         ValueError: an unknown engine, or one that does not compute in `precision`.
     """
     check_engine(engine)
+    precision_lib.check_precision(precision)
     if engine == "keras":
         return engine
     if engine != "auto":
@@ -95,8 +128,9 @@ def choose_engine(engine, precision="float32", job_images=0, cached=lambda engin
     options = installed_runtimes(precision)
     for option in options:
         if cached(option):
-            return option
-    if options and job_images >= EXPORT_PAYS_AFTER_IMAGES:
+            return option if runtime_saves(job_images, precision, True, keras_ready) > 0 \
+                else "keras"
+    if options and runtime_saves(job_images, precision, False, keras_ready) > 0:
         return options[0]
     return "keras"
 
