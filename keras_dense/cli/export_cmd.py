@@ -1,4 +1,4 @@
-"""`keras-dense export NAME --format F --out PATH [--check IMAGES]`, or `--engine E` for the cache."""
+"""`keras-dense export NAME --format F --out PATH [--check IMAGES]`; `--engine E`: the cache."""
 
 import argparse
 import os

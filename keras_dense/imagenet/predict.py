@@ -24,7 +24,7 @@ from keras_dense.imagenet import classes, images as images_lib, preprocessing
 from keras_dense.inference import inference_model, predict_batches
 
 DEFAULT_SIZE = (224, 224)
-_BUILT = collections.OrderedDict()  # (name, weights, precision, fold) -> model, the last few
+_BUILT = collections.OrderedDict()  # (name, weights, precision, fold, engine) -> the last few
 _BUILT_MAX = 2
 
 
@@ -84,8 +84,8 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
         preprocess = preprocess_of(record, weights)
         if preprocess is None:
             raise ValueError(
-                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; pass "
-                f"preprocess= one of {', '.join(preprocessing.MODES)}."
+                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; "
+                f"pass preprocess= one of {', '.join(preprocessing.MODES)}."
             )
     if preprocess not in preprocessing.MODES:
         raise ValueError(
@@ -93,11 +93,19 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
         )
     if isinstance(model, runtimes.ExportedModel):
         return model, preprocess
-    if not isinstance(model, str):
-        chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
-        if chosen == "keras":
-            return inference_model(model, precision, fold_bn), preprocess
-        return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
+    if isinstance(model, str):
+        return _load_named(record, weights, preprocess, precision, fold_bn, engine,
+                           job_images), preprocess
+    chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
+    if chosen == "keras":
+        return inference_model(model, precision, fold_bn), preprocess
+    return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
+
+
+def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):
+    """The model of registry `record` with `weights` on the chosen engine (the last two kept)."""
+    from keras_dense.inference import engines
+
     identity = _weights_identity(weights)
     chosen = engines.choose_engine(
         engine, precision, job_images, engines.record_cached(record, weights, precision),
@@ -112,7 +120,7 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
         while len(_BUILT) > _BUILT_MAX:
             _BUILT.popitem(last=False)
     _BUILT.move_to_end(key)
-    return _BUILT[key], preprocess
+    return _BUILT[key]
 
 
 def input_size(model):

@@ -34,19 +34,20 @@ import weakref
 from keras_dense.inference import cache, precision as precision_lib, runtimes
 
 ENGINES = ("auto", "keras", "onnxruntime", "openvino")
-# Installed runtimes `auto` considers, in order. float32: ONNX Runtime and OpenVINO
-# tie (42.4 and 40.5 CPU-ms per DenseNet-169 image, Keras 43.8, on the 2-core CPU);
-# ONNX Runtime comes with the default install. bfloat16: OpenVINO only.
-RUNTIME_PREFERENCE = {"float32": ("onnxruntime", "openvino"), "bfloat16": ("openvino",)}
-# Measured on the 2-core CPU, busy with other jobs (benchmarks/inference.py --quick,
-# DenseNet-169, batch 32): the first export, check and store take 30-45 s (OpenVINO
-# converts a cached ONNX export in ~15 s); `keras-dense predict elephant.jpg` takes
-# 14.2 s on Keras and 6.3 s with the cached export; per image, float32 runtimes ran
-# 0.02-0.03 s slower than Keras's compiled step, OpenVINO in bfloat16 0.009 s faster
-# than Keras's bfloat16 copy.
-EXPORT_SECONDS = 35.0
-KERAS_START_SECONDS = 8.0
-SECONDS_SAVED_PER_IMAGE = {"float32": -0.02, "bfloat16": 0.009}
+# Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
+# faster than ONNX Runtime in float32 in the benchmark (22.6 vs 17.2 img/s; 43.6 vs
+# 60.4 CPU-ms per image) and the only one in bfloat16.
+RUNTIME_PREFERENCE = {"float32": ("openvino", "onnxruntime"), "bfloat16": ("openvino",)}
+# Measured on the 2-core CPU, shared with other jobs (benchmarks/inference.py --quick,
+# DenseNet-169, batch 32, which prints these figures): the first export, check and
+# store take ~26 s for ONNX Runtime, ~3 s more for OpenVINO's conversion;
+# `keras-dense predict elephant.jpg` takes 11.5 s on Keras, 4.8 s with the cached
+# export; per image, OpenVINO saves 0.004 s over Keras's compiled step in float32 and
+# 0.016 s over Keras's bfloat16 copy in bfloat16. (In busier minutes float32 runtimes
+# ran up to 0.027 s per image slower than Keras: these figures are noisy.)
+EXPORT_SECONDS = 30.0
+KERAS_START_SECONDS = 6.7
+SECONDS_SAVED_PER_IMAGE = {"float32": 0.004, "bfloat16": 0.016}
 
 logger = logging.getLogger("keras_dense.inference")
 
@@ -207,7 +208,7 @@ def record_key(record, weights, engine, precision):
 
 
 def record_cached(record, weights, precision):
-    """`cached(engine)` for `choose_engine`: whether that engine's export of the record is cached."""
+    """`cached(engine)` for `choose_engine`: whether that engine's export of `record` is cached."""
     def cached(engine):
         key = record_key(record, weights, engine, precision)
         return key is not None and cache.lookup(key) is not None

@@ -91,7 +91,8 @@ class ExportedModel:
         raise NotImplementedError
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self.name!r} ({self.engine}, {self.precision}) {self.path}>"
+        return (f"<{type(self).__name__} {self.name!r} ({self.engine}, {self.precision}) "
+                f"{self.path}>")
 
 
 def _float32(x):
@@ -261,7 +262,8 @@ def load_exported(path, format, engine=None, precision="float32", name=None):
         raise ValueError(f"format must be one of {', '.join(FORMAT_ENGINES)}; got {format!r}.")
     engines = FORMAT_ENGINES[format]
     if engine is None:
-        engine = next((e for e in engines if e not in RUNTIMES or installed(e)), next(iter(engines)))
+        engine = next((e for e in engines if e not in RUNTIMES or installed(e)),
+                      next(iter(engines)))
     if engine not in engines:
         raise ValueError(f"A {format} export runs in {' or '.join(engines)}, not {engine!r}.")
     return engines[engine](path, name=name, precision=precision)
