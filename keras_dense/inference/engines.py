@@ -35,19 +35,19 @@ from keras_dense.inference import cache, precision as precision_lib, runtimes
 
 ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 # Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
-# faster than ONNX Runtime in float32 in the benchmark (22.6 vs 17.2 img/s; 43.6 vs
-# 60.4 CPU-ms per image) and the only one in bfloat16.
+# faster than ONNX Runtime in float32 in the benchmark (23.0 vs 18.8 img/s; 42.7 vs
+# 54.0 CPU-ms per image) and the only one in bfloat16.
 RUNTIME_PREFERENCE = {"float32": ("openvino", "onnxruntime"), "bfloat16": ("openvino",)}
-# Measured on the 2-core CPU, shared with other jobs (benchmarks/inference.py --quick,
-# DenseNet-169, batch 32, which prints these figures): the first export, check and
-# store take ~26 s for ONNX Runtime, ~3 s more for OpenVINO's conversion;
-# `keras-dense predict elephant.jpg` takes 11.5 s on Keras, 4.8 s with the cached
-# export; per image, OpenVINO saves 0.004 s over Keras's compiled step in float32 and
-# 0.016 s over Keras's bfloat16 copy in bfloat16. (In busier minutes float32 runtimes
-# ran up to 0.027 s per image slower than Keras: these figures are noisy.)
-EXPORT_SECONDS = 30.0
-KERAS_START_SECONDS = 6.7
-SECONDS_SAVED_PER_IMAGE = {"float32": 0.004, "bfloat16": 0.016}
+# Measured on the 2-core CPU (benchmarks/inference.py, DenseNet-169, batch 32, which
+# prints these figures; full run and a quiet --quick run): the first export, check
+# and store take 16 s (26-45 s while other jobs ran), OpenVINO's conversion ~3 s more;
+# `keras-dense predict elephant.jpg` takes 2.9-3.3 s longer on Keras than with the
+# cached export; per image, OpenVINO saves 0.001-0.005 s over Keras's compiled step in
+# float32 and 0.012-0.016 s over Keras's bfloat16 copy. (In busy minutes float32
+# runtimes ran up to 0.027 s per image slower than Keras: the figures are noisy.)
+EXPORT_SECONDS = 20.0
+KERAS_START_SECONDS = 3.0
+SECONDS_SAVED_PER_IMAGE = {"float32": 0.002, "bfloat16": 0.014}
 
 logger = logging.getLogger("keras_dense.inference")
 
