@@ -1,74 +1,76 @@
-"""DenseNet-169 inference: keras_dense's fast path vs keras.applications.DenseNet169().predict.
+"""DenseNet-169 CPU inference: keras_dense's engines vs keras.applications.DenseNet169().predict.
 
-One process, the same numpy batch (default 32 images at 224x224, real photos
-from ../shared/data when present), alternating the variants round by round so
-a busy machine slows all alike. Reported per variant: median images/s, ratio to
-`keras.applications` `predict`, share of the machine's float32 matmul GFLOP/s
-(DenseNet-169 is 6.72 GFLOPs per image), the largest probability difference
-against the float32 reference, and, in a subprocess each, the peak memory (RSS,
-sampled every 5 ms while `predict` runs) of predicting N images.
+One process, the same batch (32 real photos from ../shared/data when present),
+the variants alternating round by round so that a busy machine slows all
+alike. Reported per variant: median images/s, ratio to `keras.applications`
+`predict`, share of the float32 matmul GFLOP/s measured in the same run
+(DenseNet-169: 6.72 GFLOPs per image), largest probability difference against
+`keras.applications`.
 
-Variants: `keras_applications` (`model.predict(x)`), `ours_float32`
-(`keras_dense.inference.inference_model` folded, compiled `predict_on_batch`),
-`ours_bfloat16` (the same, bfloat16).
+Variants (those whose runtime is installed):
+- `keras_applications`: `model.predict(x, batch_size=32)`, the baseline;
+- `default_predict`: `keras_dense.predict(pixels, model="densenet169", weights=FILE)`
+  as a user calls it (engine `auto`: the cached export; preprocessing and
+  decoding included);
+- `keras_float32`, `keras_bfloat16`: our Keras model's compiled step (and its
+  bfloat16 copy), `engine="keras"`;
+- `onnxruntime`, `openvino_float32`, `openvino_bfloat16`: the exported model
+  in each runtime (`predict_batches`).
 
-Without `--weights` (the published `densenet169_weights_tf_dim_ordering_tf_kernels.h5`)
-both models get the same random weights, with non-trivial BN statistics and a
-classifier scaled to give confident (peaked) probabilities.
+Also measured: the first call's export time per runtime (build, export, check,
+open: what `engine=...` costs once), the peak memory (RSS sampled every 5 ms,
+in a subprocess each) of predicting N preloaded images with
+`keras_applications` and `default_predict`, and `predict_files` over a folder
+of JPEGs (the shared samples copied to N files) against `predict` on the same
+images preloaded, with the same engine.
+
+Without `--weights` both models get the same random weights (non-trivial BN
+statistics, a classifier scaled for confident probabilities), saved as a
+`.weights.h5` file that keras_dense loads by name; the engine cache is a
+temporary folder, so the export is timed from scratch.
 
 Usage:
-    python benchmarks/inference.py            # full settings (a few minutes)
-    python benchmarks/inference.py --quick    # a correctness run
+    python benchmarks/inference.py            # full settings (about 10 minutes)
+    python benchmarks/inference.py --quick    # a correctness run (about 3 minutes)
 """
 
 import argparse
 import json
+import os
+import pathlib
+import shutil
 import sys
+import tempfile
 import time
 
 import _common
 
 GFLOPS_PER_IMAGE = 6.72  # keras_dense.count_flops(DenseNet169) / 1e9, checked below
-VARIANTS = ("keras_applications", "ours_float32", "ours_bfloat16")
+SAMPLES = _common.ROOT.parent / "shared" / "data" / "images" / "imagenet-samples"
 
 
-def _images(batch_size, size=224):
-    import glob
-
+def _photos(count, size=224):
+    """`count` RGB pixel arrays of the shared samples (repeated), or random pixels."""
     import numpy as np
 
-    from keras_dense.imagenet import preprocessing
+    from keras_dense.imagenet import images
 
-    files = sorted(glob.glob(str(_common.ROOT.parent / "shared" / "data" / "images"
-                                 / "imagenet-samples" / "*.JPEG")))
-    if files:
-        from keras_dense.imagenet import images
-
-        pixels = [images.load_image(f, (size, size)) for f in files[:batch_size]]
-        pixels = np.stack([pixels[i % len(pixels)] for i in range(batch_size)])
-        source = f"{min(len(files), batch_size)} photos from shared/data"
-    else:
-        pixels = np.random.default_rng(0).integers(0, 256, (batch_size, size, size, 3))
-        source = "random pixels"
-    x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
-    return x, source
+    files = sorted(SAMPLES.glob("*.JPEG"))
+    if not files:
+        return np.random.default_rng(0).integers(0, 256, (count, size, size, 3)).astype(
+            "uint8"), "random pixels"
+    pixels = [images.load_image(f, (size, size)) for f in files]
+    return np.stack([pixels[i % len(pixels)] for i in range(count)]), \
+        f"{len(files)} photos from shared/data"
 
 
-def _models(variants, weights):
-    """Builds the requested variants with one set of weights."""
+def _reference(weights):
+    """keras.applications.DenseNet169 with the published or confident random weights."""
     import keras
     import numpy as np
 
-    from keras_dense.inference import inference_model
-    from keras_dense.models import densenet
-
-    if set(variants) == {"ours_float32"} or set(variants) == {"ours_bfloat16"}:
-        if weights is None:  # memory probe: no reference model in this process
-            ours = densenet.DenseNet169(weights=None)
-            return {v: inference_model(ours, v.split("_")[1], fold_bn=True) for v in variants}
     reference = keras.applications.DenseNet169(weights=weights)
     if weights is None:
-        # a confident classifier, so that probability differences mean something
         head = reference.get_layer("predictions")
         head.set_weights([w * 40.0 for w in head.get_weights()])
         rng = np.random.default_rng(0)
@@ -77,97 +79,290 @@ def _models(variants, weights):
                 n = layer.gamma.shape[0]
                 layer.set_weights([rng.uniform(0.8, 1.2, n), rng.normal(0, 0.1, n),
                                    rng.normal(0, 0.1, n), rng.uniform(0.8, 1.2, n)])
-    models = {}
-    if "keras_applications" in variants:
-        models["keras_applications"] = reference
-    ours = None
-    for name in variants:
-        if name.startswith("ours_"):
-            if ours is None:
-                ours = densenet.DenseNet169(weights=None)
-                ours.set_weights(reference.get_weights())
-            models[name] = inference_model(ours, name.split("_")[1], fold_bn=True)
-    return models
+    return reference
 
 
-def _predict(name, model, x, batch_size):
-    if name == "keras_applications":
-        return model.predict(x, batch_size=batch_size, verbose=0)
-    from keras_dense import inference
-
-    return inference.predict_batches(model, x, batch_size)
+def _weights_file(reference, folder):
+    path = pathlib.Path(folder) / "densenet169_benchmark.weights.h5"
+    reference.save_weights(str(path))
+    return str(path)
 
 
-def memory_probe(variant, count, batch_size, weights):
-    """Subprocess: peak RSS of predicting `count` images with one variant."""
+def _first_call_exports(weights_file, pixels):
+    """Seconds of the first `keras_dense.predict(..., engine=E)` per runtime (export included)."""
+    from keras_dense import predict
+    from keras_dense.inference import cache, engines
+    from keras_dense.models import model_record
+
+    record = model_record("densenet169")
+    result = {}
+    for engine in ("onnxruntime", "openvino"):
+        for precision in ("float32", "bfloat16"):
+            if engine not in engines.installed_runtimes(precision):
+                continue
+            start = time.perf_counter()
+            predict(pixels[:1], model="densenet169", weights=weights_file, engine=engine,
+                    precision=precision)
+            entry = cache.read_entry(engines.record_key(record, weights_file, engine, precision))
+            result[f"{engine}_{precision}"] = {
+                "first_call_s": time.perf_counter() - start,
+                "export_s": entry["export_seconds"],
+                "check_max_probability_difference": entry["check"]["max_probability_difference"],
+                "size_mb": sum(os.path.getsize(cache.entry_dir(entry["key"]) / name)
+                               for name in entry["files"]) / 1e6,
+            }
+            print(f"first call with {engine} ({precision}): {result[f'{engine}_{precision}']}",
+                  flush=True)
+    return result
+
+
+def _variants(reference, weights_file, pixels):
+    """name -> (callable returning probabilities of `pixels`, the model it runs)."""
+    import keras_dense
+    from keras_dense import inference, predict
+    from keras_dense.imagenet import predict as predict_lib, preprocessing
+    from keras_dense.inference import engines
+
+    x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
+    count = len(pixels)
+    # built directly, as a separate model: `keras_dense.predict` by name (default_predict)
+    # decides as in a fresh process, where no Keras model is built yet
+    ours = keras_dense.get_model("densenet169", weights=weights_file)
+    variants = {
+        "keras_applications": lambda: reference.predict(x, batch_size=count, verbose=0),
+        "default_predict": lambda top=5: predict(pixels, model="densenet169",
+                                                 weights=weights_file, batch_size=count, top=top),
+        "keras_float32": lambda: inference.predict_batches(ours, x, count),
+    }
+    bf16 = inference.inference_model(ours, "bfloat16")
+    variants["keras_bfloat16"] = lambda: inference.predict_batches(bf16, x, count)
+    for engine, precision, name in (("onnxruntime", "float32", "onnxruntime"),
+                                    ("openvino", "float32", "openvino_float32"),
+                                    ("openvino", "bfloat16", "openvino_bfloat16")):
+        if engine in engines.installed_runtimes(precision):
+            model, _ = predict_lib.load_model("densenet169", weights_file, precision=precision,
+                                              engine=engine)
+            variants[name] = (lambda m: lambda: inference.predict_batches(m, x, count))(model)
+    return variants
+
+
+def _probabilities(name, output):
+    """The (n, 1000) probabilities of a variant's output (decoded rows for default_predict)."""
     import numpy as np
 
-    model = _models([variant], weights)[variant]
-    x, _ = _images(batch_size)
-    x = np.concatenate([x] * (count // batch_size + 1))[:count]
+    from keras_dense.imagenet import classes
+
+    if name != "default_predict":
+        return np.asarray(output, "float32")
+    index = {wnid: i for i, (wnid, _) in classes.class_index().items()}
+    probabilities = np.zeros((len(output), 1000), "float32")
+    for row, predictions in zip(probabilities, output):
+        for wnid, _, p in predictions:
+            row[index[wnid]] = p
+    return probabilities
+
+
+def _folder_rate(weights_file, count, rounds, batch_size):
+    """images/s of `predict_files` over a folder of `count` JPEGs vs `predict` on them preloaded."""
+    import numpy as np
+
+    from keras_dense.imagenet import images, predict as predict_lib
+
+    files = sorted(SAMPLES.glob("*.JPEG"))
+    if not files:
+        return None
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="keras_dense_jpegs_"))
+    try:
+        for i in range(count):
+            shutil.copy(files[i % len(files)], folder / f"{i:05d}.jpg")
+        paths = sorted(folder.glob("*.jpg"))
+        pixels = np.stack([images.load_image(p, (224, 224)) for p in paths])
+        options = dict(model="densenet169", weights=weights_file, batch_size=batch_size, top=5)
+        runs = {
+            "folder": lambda: list(predict_lib.predict_files([folder], **options)),
+            "preloaded": lambda: predict_lib.predict(pixels, **options),
+        }
+        engine = getattr(predict_lib.load_model("densenet169", weights_file,
+                                                job_images=count)[0], "engine", "keras")
+        times = {name: [] for name in runs}
+        for _ in range(rounds):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+        rate = {name: count / _common.median(t) for name, t in times.items()}
+        return {"images": count, "engine": engine, "images_per_s": rate,
+                "folder_vs_preloaded": rate["folder"] / rate["preloaded"], "times_s": times}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _auto_constants(rate, exports, cli):
+    """The figures `keras_dense.inference.engines` decides `auto` from, as measured here:
+    `EXPORT_SECONDS` (the first call with the default runtime), `KERAS_START_SECONDS` (the
+    README's command on Keras minus with the cached export) and, per precision, the time
+    the fastest runtime saves per image over Keras (`SECONDS_SAVED_PER_IMAGE`)."""
+    saved = {}
+    for precision, keras_name, names in (
+            ("float32", "keras_float32", ("onnxruntime", "openvino_float32")),
+            ("bfloat16", "keras_bfloat16", ("openvino_bfloat16",))):
+        measured = [name for name in names if name in rate]
+        if measured and keras_name in rate:
+            best = max(measured, key=rate.get)
+            saved[precision] = {"runtime": best,
+                                "seconds": 1 / rate[keras_name] - 1 / rate[best]}
+    return {
+        "EXPORT_SECONDS": exports.get("onnxruntime_float32", {}).get("first_call_s"),
+        "KERAS_START_SECONDS": cli["keras_s"] - cli["cached_s"] if cli else None,
+        "SECONDS_SAVED_PER_IMAGE": saved,
+    }
+
+
+def _cli_main_command(weights_file, rounds):
+    """Wall seconds of `keras-dense predict elephant.jpg` on Keras and with the cached export."""
+    import subprocess
+
+    elephant = SAMPLES.parent / "elephant.jpg"
+    if not elephant.exists():
+        return None
+    env = {**os.environ, "KERAS_DENSE_BACKGROUND_EXPORT": "0"}
+    base = [sys.executable, "-m", "keras_dense", "predict", str(elephant), "--model",
+            "densenet169", "--weights", weights_file]
+    times = {"keras": [], "cached": []}
+    engine = None
+    for _ in range(rounds):
+        for name, extra in (("keras", ["--engine", "keras"]), ("cached", [])):
+            start = time.perf_counter()
+            result = subprocess.run(base + extra, capture_output=True, text=True, env=env)
+            times[name].append(time.perf_counter() - start)
+            if result.returncode:
+                raise RuntimeError(result.stderr[-2000:])
+            if name == "cached":
+                engine = result.stderr.split("engine: ")[1].split()[0]
+    return {"keras_s": _common.median(times["keras"]), "cached_s": _common.median(times["cached"]),
+            "cached_engine": engine, "times_s": times}
+
+
+def memory_probe(variant, count, batch_size, weights_file):
+    """Subprocess: peak RSS of classifying `count` preloaded uint8 images with one variant
+    (`keras_applications`: `preprocess_input`, then `predict`, as its examples do)."""
     import gc
 
+    pixels, _ = _photos(count)
+    if variant == "keras_applications":
+        import keras
+
+        model = keras.applications.DenseNet169(weights=None)
+        model.load_weights(weights_file)
+        preprocess = keras.applications.densenet.preprocess_input
+
+        def run():
+            model.predict(preprocess(pixels.astype("float32")), batch_size=batch_size,
+                          verbose=0)
+    else:
+        from keras_dense import predict
+
+        predict(pixels[:1], model="densenet169", weights=weights_file)  # load the cached export
+
+        def run():
+            predict(pixels, model="densenet169", weights=weights_file, batch_size=batch_size)
     gc.collect()
     with _common.PeakRSS() as rss:
-        _predict(variant, model, x, batch_size)
+        run()
     print(json.dumps({"peak_rss_gb": rss.peak_gb, "before_predict_rss_gb": rss.start_gb,
                       "rise_gb": rss.peak_gb - rss.start_gb}))
 
 
-def _probe_in_subprocess(variant, args):
+def _probe_in_subprocess(variant, args, weights_file):
     cmd = [sys.executable, __file__, "--probe", variant, "--memory-images",
-           str(args.memory_images), "--batch-size", str(args.batch_size)]
-    if args.weights:
-        cmd += ["--weights", args.weights]
+           str(args.memory_images), "--batch-size", str(args.batch_size),
+           "--probe-weights", weights_file]
     return _common.run_probe(cmd)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few rounds, 64 images for memory")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds, 64 images for memory and the folder")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--memory-images", type=int, default=None)
+    parser.add_argument("--folder-images", type=int, default=None)
     parser.add_argument("--weights", default=None, help="keras.applications DenseNet169 .h5")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-weights", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.rounds = args.rounds or (3 if args.quick else 10)
     args.memory_images = args.memory_images or (64 if args.quick else 1000)
+    args.folder_images = args.folder_images or (64 if args.quick else 256)
     if args.probe:
-        return memory_probe(args.probe, args.memory_images, args.batch_size, args.weights)
-    variants = [v for v in args.variants.split(",") if v]
-    unknown = set(variants) - set(VARIANTS)
-    if unknown or "keras_applications" not in variants:
-        parser.error(f"--variants must include keras_applications and come from {VARIANTS}")
+        return memory_probe(args.probe, args.memory_images, args.batch_size,
+                            args.probe_weights)
 
+    scratch = tempfile.mkdtemp(prefix="keras_dense_benchmark_")
+    os.environ["KERAS_DENSE_CACHE"] = scratch  # a fresh engine cache: exports are timed
+    try:
+        run(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(args, scratch):
     import numpy as np
 
     from keras_dense import count_flops
+    from keras_dense.imagenet import predict as predict_lib
 
     gflops = _common.matmul_gflops()
     print(f"matmul: {gflops:.0f} GFLOP/s float32", flush=True)
-    x, source = _images(args.batch_size)
-    models = _models(variants, args.weights)
-    flops = count_flops(models["keras_applications"]) / 1e9
-    outputs = {name: _predict(name, m, x, args.batch_size) for name, m in models.items()}
-    times = {name: [] for name in models}
+    pixels, source = _photos(args.batch_size)
+    reference = _reference(args.weights)
+    flops = count_flops(reference) / 1e9
+    weights_file = _weights_file(reference, scratch)
+    exports = _first_call_exports(weights_file, pixels)
+    variants = _variants(reference, weights_file, pixels)
+    outputs = {name: _probabilities(name, run(top=1000) if name == "default_predict" else run())
+               for name, run in variants.items()}
+    times = {name: [] for name in variants}
+    cpu_times = {name: [] for name in variants}
     for _ in range(args.rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            _predict(name, model, x, args.batch_size)
+        for name, run_variant in variants.items():
+            start, cpu_start = time.perf_counter(), time.process_time()
+            run_variant()
             times[name].append(time.perf_counter() - start)
+            cpu_times[name].append(time.process_time() - cpu_start)
     rate = {name: args.batch_size / _common.median(t) for name, t in times.items()}
+    cpu_ms = {name: 1000 * _common.median(t) / args.batch_size for name, t in cpu_times.items()}
     base = rate["keras_applications"]
     exact = outputs["keras_applications"]
-    diff = {name: float(np.max(np.abs(np.asarray(out, "float32") - exact)))
-            for name, out in outputs.items()}
-    for name in models:
+    diff = {name: float(np.max(np.abs(out - exact))) for name, out in outputs.items()}
+    for name in variants:
         print(f"{name}: {rate[name]:.1f} images/s, x{rate[name] / base:.2f} of keras.applications, "
-              f"{rate[name] * flops / gflops:.0%} of matmul peak, "
-              f"max |p - p_keras| {diff[name]:.1e}", flush=True)
-    del models
-    memory = {name: _probe_in_subprocess(name, args) for name in variants}
+              f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
+              f"image, max |p - p_keras| {diff[name]:.1e}", flush=True)
+
+    default_engine = getattr(predict_lib.load_model("densenet169", weights_file,
+                                                    job_images=args.batch_size)[0],
+                             "engine", "keras")
+    print(f"default_predict ran on: {default_engine}", flush=True)
+    del variants
+    folder = _folder_rate(weights_file, args.folder_images, max(2, args.rounds // 3),
+                          args.batch_size)
+    if folder:
+        print(f"folder of {folder['images']} JPEGs ({folder['engine']}): "
+              f"{folder['images_per_s']['folder']:.1f} images/s vs preloaded "
+              f"{folder['images_per_s']['preloaded']:.1f}: "
+              f"{folder['folder_vs_preloaded']:.0%}", flush=True)
+    cli = _cli_main_command(weights_file, rounds=2)
+    if cli:
+        print(f"keras-dense predict elephant.jpg: {cli['keras_s']:.1f} s on Keras (a first "
+              f"run), {cli['cached_s']:.1f} s with the cached {cli['cached_engine']} export",
+              flush=True)
+    constants = _auto_constants(rate, exports, cli)
+    print(f"auto's figures measured here (keras_dense/inference/engines.py): {constants}",
+          flush=True)
+    memory = {name: _probe_in_subprocess(name, args, weights_file)
+              for name in ("keras_applications", "default_predict")}
     for name, m in memory.items():
         print(f"{name}: peak RSS {m['peak_rss_gb']:.2f} GB while predicting "
               f"{args.memory_images} images (+{m['rise_gb']:.2f} GB over the loaded model "
@@ -175,16 +370,32 @@ def main():
     _common.write_json("inference", {
         "model": "densenet169", "batch_size": args.batch_size, "rounds": args.rounds,
         "quick": args.quick, "images": source, "weights": args.weights or "random",
-        "machine": _common.machine(), "matmul_gflops": gflops, "gflops_per_image": flops,
+        "machine": _common.machine(), "versions": _versions(),
+        "matmul_gflops": gflops, "gflops_per_image": flops,
+        "default_predict_engine": default_engine, "cpu_ms_per_image": cpu_ms,
+        "auto_constants": constants, "cli_main_command": cli,
         "images_per_s": rate, "ratio_to_keras_applications": {k: r / base for k, r in rate.items()},
         "share_of_matmul_peak": {k: r * flops / gflops for k, r in rate.items()},
-        "max_probability_difference_vs_keras_float32": diff,
+        "max_probability_difference_vs_keras_applications": diff,
+        "first_call_exports": exports, "folder": folder,
         "memory_images": args.memory_images,
         "peak_rss_gb": {k: v["peak_rss_gb"] for k, v in memory.items()},
         "predict_rss_rise_gb": {k: v["rise_gb"] for k, v in memory.items()},
         "top1_probability_median_keras": float(np.median(exact.max(axis=1))),
-        "times_s": times,
+        "times_s": times, "cpu_times_s": cpu_times,
     })
+
+
+def _versions():
+    import importlib.metadata
+
+    found = {}
+    for package in ("keras", "tensorflow", "onnxruntime", "openvino", "tf2onnx", "numpy"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Example:
     >>> keras_dense.list_models("densenet*")
     >>> model = keras_dense.get_model("densenet169", weights=None)
     >>> keras_dense.count_flops(model)
+    >>> keras_dense.export("densenet169", "densenet169.onnx", format="onnx")
     >>> from keras_dense.models.densenet import DenseNet169, preprocess_input
 """
 
@@ -29,6 +30,7 @@ _EXPORTS = {
     "finetune": "keras_dense.training.transfer",
     "features": "keras_dense.models.feature_maps",
     "gradcam": "keras_dense.analysis.gradcam",
+    "export": "keras_dense.inference.export",
 }
 _SUBPACKAGES = ("models", "weights", "imagenet", "inference", "analysis", "datasets",
                 "training", "cli")

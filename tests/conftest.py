@@ -42,3 +42,16 @@ def run_cli(*args, timeout=600, **kwargs):
 @pytest.fixture
 def shared_data():
     return shared_path()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_background_exports():
+    """`keras-dense predict` exports in the background after a Keras run; not in tests
+    (a test that checks it turns it on)."""
+    previous = os.environ.get("KERAS_DENSE_BACKGROUND_EXPORT")
+    os.environ["KERAS_DENSE_BACKGROUND_EXPORT"] = "0"
+    yield
+    if previous is None:
+        os.environ.pop("KERAS_DENSE_BACKGROUND_EXPORT", None)
+    else:
+        os.environ["KERAS_DENSE_BACKGROUND_EXPORT"] = previous

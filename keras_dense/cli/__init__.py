@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "keras_dense.cli.models_cmd",
     "keras_dense.cli.predict_cmd",
+    "keras_dense.cli.export_cmd",
     "keras_dense.cli.weights_cmd",
     "keras_dense.cli.train_cmd",
     "keras_dense.cli.explain_cmd",
@@ -28,7 +29,7 @@ class CommandError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-dense",
-        description="Classic CNNs for Keras 3: list, inspect, predict, train.",
+        description="Classic CNNs for Keras 3: list, inspect, predict, export, train.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:

@@ -15,6 +15,17 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    """`"1e-4"` -> 0.0001; zero, negatives and non-numbers are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
 def image_shape(text):
     """`"224,224,3"` -> (224, 224, 3)."""
     try:

@@ -6,6 +6,9 @@ import sys
 from keras_dense.cli import argtypes
 from keras_dense.cli.progress import ProgressBar
 
+# keras_dense.inference.engines.ENGINES (a test keeps them equal), without importing Keras
+ENGINES = ("auto", "keras", "onnxruntime", "openvino")
+
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
@@ -29,30 +32,37 @@ def add_parsers(subparsers):
                              "probability difference against float32 on the first batch "
                              "is reported on stderr")
     parser.add_argument("--fold-bn", action="store_true",
-                        help="fold batch norms into the convolutions before them")
+                        help="fold batch norms into the convolutions before them (keras engine)")
     parser.add_argument("--tta", choices=("flip", "five_crop", "ten_crop"),
                         help="test-time augmentation: average the probabilities over the image "
                              "and its mirror, or 5 / 10 crops of the image loaded at size/0.875")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="auto (default): a CPU runtime when its export is cached or the "
+                             "job is large enough to pay for exporting, else keras; "
+                             "onnxruntime/openvino export once (checked, cached) and run there")
     parser.set_defaults(func=run_predict)
 
 
-def _enable_weights_log():
-    """Shows which weights file was loaded, once per process however often main() runs."""
+def enable_library_log():
+    """Shows which weights file was loaded and what the engines do (exports, cache), on
+    stderr, once per process however often main() runs."""
     import logging
 
-    weights_logger = logging.getLogger("keras_dense.weights")
-    if not any(getattr(h, "keras_dense_cli", False) for h in weights_logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("keras-dense: %(message)s"))
-        handler.keras_dense_cli = True
-        weights_logger.addHandler(handler)
-    weights_logger.setLevel(logging.INFO)
+    for name in ("keras_dense.weights", "keras_dense.inference"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "keras_dense_cli", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("keras-dense: %(message)s"))
+            handler.keras_dense_cli = True
+            logger.addHandler(handler)
+            logger.propagate = False
+        logger.setLevel(logging.INFO)
 
 
 def run_predict(args):
     from keras_dense.imagenet import predict
 
-    _enable_weights_log()
+    enable_library_log()
     weights = None if args.weights.lower() == "none" else args.weights
     options = dict(model=args.model, weights=weights, top=args.top,
                    batch_size=args.batch_size, preprocess=args.preprocess, crop=args.crop,
@@ -60,6 +70,13 @@ def run_predict(args):
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
+    engine = args.engine
+    if files:  # choose (and, if needed, export) once; predict_files reuses the loaded model
+        loaded, _ = predict.load_model(args.model, weights, args.preprocess, args.precision,
+                                       args.fold_bn, args.engine, len(files))
+        engine = getattr(loaded, "engine", "keras")
+        print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
+    options["engine"] = engine
     if args.precision != "float32" and files:
         difference = predict.precision_difference(
             files[:args.batch_size],
@@ -82,6 +99,7 @@ def run_predict(args):
         print(json.dumps({
             "model": args.model,
             "weights": args.weights,
+            "engine": engine,
             "results": [
                 {"path": r.path, "predictions": [
                     {"wnid": wnid, "label": label, "probability": probability}
@@ -93,7 +111,24 @@ def run_predict(args):
         }, indent=2))
     for result in failures:
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
+    if files and args.engine == "auto" and engine == "keras":
+        _prepare_runtime_in_background(args.model, weights, args.precision, len(files))
     return 1 if failures else 0
+
+
+def _prepare_runtime_in_background(name, weights, precision, job_images):
+    """After a job ran on Keras for want of a cached export that would have made it faster:
+    export in the background, for the next runs."""
+    from keras_dense.inference import background, engines
+
+    options = engines.installed_runtimes(precision)
+    if weights is None or not options or not background.enabled() or engines.on_accelerator() \
+            or engines.runtime_saves(job_images, precision, cached=True) <= 0:
+        return
+    if background.start(name, str(weights), options[0], precision):
+        print(f"keras-dense: exporting {name} for {options[0]} in the background (once, about "
+              f"20 s for DenseNet-169 at low priority); later runs use it. "
+              f"{background.SWITCH}=0 turns this off.", file=sys.stderr)
 
 
 def _print_text(path, top):

@@ -14,6 +14,7 @@ Example:
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import os
 
@@ -24,7 +25,7 @@ from keras_dense.imagenet.preprocessing_layer import included_mode
 from keras_dense.inference import inference_model, predict_batches
 
 DEFAULT_SIZE = (224, 224)
-_BUILT = collections.OrderedDict()  # (name, weights, precision, fold) -> model, the last few
+_BUILT = collections.OrderedDict()  # (name, weights, precision, fold, engine) -> the last few
 _BUILT_MAX = 2
 
 
@@ -37,7 +38,7 @@ def _weights_identity(weights):
     return path, stat.st_size, stat.st_mtime_ns
 
 
-def _preprocess_of(record, weights):
+def preprocess_of(record, weights):
     """The preprocessing mode of `weights` (a tag, or a file: the record's default)."""
     if record is None:
         return None
@@ -50,52 +51,81 @@ def _preprocess_of(record, weights):
 
 
 def load_model(model="densenet169", weights="imagenet", preprocess=None, precision="float32",
-               fold_bn=False):
-    """Returns `(keras_model, preprocess_mode)` for prediction.
+               fold_bn=False, engine="auto", job_images=0):
+    """Returns `(model, preprocess_mode)` for prediction.
 
     Args:
         model: a registry name (built with `weights` and cached, the last two
-            kept), or a built `keras.Model` (used as it is for float32
-            without folding; see `keras_dense.inference.inference_model`).
+            kept), a built `keras.Model` (used as it is for float32 without
+            folding; see `keras_dense.inference.inference_model`), or an
+            exported model from `keras_dense.inference.runtimes.load_exported`.
         weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
         preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
         precision: `"float32"` or `"bfloat16"`.
-        fold_bn: fold batch norms into the convolutions before them.
+        fold_bn: fold batch norms into the convolutions before them (Keras engine).
+        engine: `"auto"`, `"keras"`, `"onnxruntime"` or `"openvino"`
+            (`keras_dense.inference.engines`).
+        job_images: how many images the model will run on (for `engine="auto"`).
 
     Returns:
-        The model and its preprocessing mode.
+        The model (a `keras.Model` or an `ExportedModel`) and its preprocessing mode.
     """
+    from keras_dense.inference import engines, runtimes
     from keras_dense.models import model_record
 
+    included = None
     if isinstance(model, str):
         record = model_record(model)
-        key = (record.name, _weights_identity(weights), precision, bool(fold_bn))
-        if key not in _BUILT:
-            built = record.build(weights=weights)
-            _BUILT[key] = inference_model(built, precision, fold_bn)
-            while len(_BUILT) > _BUILT_MAX:
-                _BUILT.popitem(last=False)
-        _BUILT.move_to_end(key)
-        keras_model = _BUILT[key]
     else:
-        keras_model = inference_model(model, precision, fold_bn)
         try:
             record = model_record(model.name)
         except ValueError:
             record = None
         weights = "imagenet"
+        included = included_mode(model)
+        if included:  # its own preprocessing layer: it runs as it is, on Keras
+            engine = "keras"
     if preprocess is None:
-        preprocess = included_mode(keras_model) or _preprocess_of(record, weights)
+        preprocess = included or preprocess_of(record, weights)
         if preprocess is None:
             raise ValueError(
-                f"The preprocessing of model {keras_model.name!r} is not known; pass "
-                f"preprocess= one of {', '.join(preprocessing.MODES)}."
+                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; "
+                f"pass preprocess= one of {', '.join(preprocessing.MODES)}."
             )
     if preprocess not in preprocessing.MODES:
         raise ValueError(
             f"preprocess must be one of {', '.join(preprocessing.MODES)}; got {preprocess!r}."
         )
-    return keras_model, preprocess
+    if isinstance(model, runtimes.ExportedModel):
+        return model, preprocess
+    if isinstance(model, str):
+        return _load_named(record, weights, preprocess, precision, fold_bn, engine,
+                           job_images), preprocess
+    chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
+    if chosen == "keras":
+        return inference_model(model, precision, fold_bn), preprocess
+    return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
+
+
+def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):
+    """The model of registry `record` with `weights` on the chosen engine (the last two kept)."""
+    from keras_dense.inference import engines
+
+    identity = _weights_identity(weights)
+    chosen = engines.choose_engine(
+        engine, precision, job_images, engines.record_cached(record, weights, precision),
+        keras_ready=(record.name, identity, precision, bool(fold_bn), "keras") in _BUILT)
+    key = (record.name, identity, precision, bool(fold_bn), chosen)
+    if key not in _BUILT:
+        if chosen == "keras":
+            _BUILT[key] = inference_model(record.build(weights=weights), precision, fold_bn)
+        else:
+            _BUILT[key] = engines.record_engine_model(record, weights, chosen, precision,
+                                                      preprocess)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    _BUILT.move_to_end(key)
+    return _BUILT[key]
 
 
 def input_size(model):
@@ -167,11 +197,20 @@ def model_input(model, preprocess, pixels):
     return preprocessing.preprocess_input(pixels, mode=preprocess)
 
 
+def probabilities_of(model, preprocess, pixels, batch_size=32):
+    """The model's outputs on a pixel batch, each batch preprocessed just before it runs,
+    so a large pixel array is never copied whole into float32 (600 MB for 1,000 images)."""
+    return np.concatenate([
+        predict_batches(model, model_input(model, preprocess, pixels[start:start + batch_size]),
+                        batch_size)
+        for start in range(0, len(pixels), batch_size)])
+
+
 def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
     """Decoded top-`top` ImageNet classes of a pixel batch.
 
     Args:
-        model: the `keras.Model` (1000-class softmax output).
+        model: the `keras.Model` (1000-class softmax output) or an exported model.
         preprocess: its preprocessing mode.
         pixels: `(n, height, width, 3)` RGB pixels 0-255.
         top: classes per image.
@@ -183,7 +222,7 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
         Per image, a list of `(wnid, label, probability)`.
     """
     probabilities = tta_lib.average(
-        lambda view: predict_batches(model, model_input(model, preprocess, view), batch_size),
+        lambda view: probabilities_of(model, preprocess, view, batch_size),
         pixels, tta, input_size(model))
     return [
         [(wnid, label, float(score)) for wnid, label, score in row]
@@ -193,7 +232,7 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
 
 def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=32,
             preprocess=None, crop=False, interpolation="nearest", precision="float32",
-            fold_bn=False, tta=None):
+            fold_bn=False, engine="auto", tta=None):
     """ImageNet top-`top` classes of images.
 
     Args:
@@ -212,7 +251,11 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
             CPUs with bfloat16 units (probabilities differ by up to ~1e-2;
             `precision_difference` measures it).
         fold_bn: fold each batch norm that follows a convolution into it
-            (same probabilities to float tolerance).
+            (same probabilities to float tolerance; Keras engine only).
+        engine: `"auto"` (a CPU runtime when its export is cached or the job
+            is large enough to pay for exporting, else Keras), `"keras"`,
+            `"onnxruntime"` or `"openvino"` (exported once, checked, cached);
+            see `keras_dense.inference.engines`.
         tta: test-time augmentation, probabilities averaged over the views:
             `None`, `"flip"` (and the mirror image), `"five_crop"` or
             `"ten_crop"` (crops of the model's size from the image loaded at
@@ -228,7 +271,8 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
         >>> predict(["a.jpg", "b.png"], model="densenet121", top=3)
     """
     tta_lib.check_mode(tta)
-    model, preprocess = load_model(model, weights, preprocess, precision, fold_bn)
+    count = 1 if _is_single(images) else len(images)
+    model, preprocess = load_model(model, weights, preprocess, precision, fold_bn, engine, count)
     tta_lib.check_arrays(images, input_size(model), tta)
     pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
     return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
@@ -251,12 +295,13 @@ class FileResult:
 
 def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_size=32,
                   preprocess=None, crop=False, interpolation="nearest", precision="float32",
-                  fold_bn=False, tta=None):
+                  fold_bn=False, engine="auto", tta=None):
     """Yields a `FileResult` per image file of `paths` (files and folders), in order.
 
     Files that cannot be read, and paths that do not exist, yield their error
     and are skipped; the rest are decoded and predicted `batch_size` at a time,
-    so memory stays bounded for folders of any size.
+    the next batch decoded in a thread while the model runs the current one,
+    so memory stays bounded (two batches of pixels) for folders of any size.
 
     Args:
         paths: image files and folders (walked recursively).
@@ -275,23 +320,43 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
         yield FileResult(str(path), error=error)
     if not files:
         return
-    keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn)
+    keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn, engine,
+                                   len(files))
+    chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
     size = tta_lib.load_size(input_size(keras_model), tta)
-    for start in range(0, len(files), batch_size):
-        loaded, pixels, failed = [], [], {}
-        for path in files[start:start + batch_size]:
-            try:
-                pixels.append(images_lib.load_image(path, size, crop, interpolation))
-                loaded.append(path)
-            except images_lib.ImageLoadError as error:
-                failed[path] = str(error)
-        decoded = dict(zip(loaded, classify(keras_model, mode, np.stack(pixels), top,
-                                            batch_size, tta))) if pixels else {}
-        for path in files[start:start + batch_size]:
+    decoded_chunks = _decoded_ahead(chunks, size, crop, interpolation)
+    for chunk, (loaded, pixels, failed) in zip(chunks, decoded_chunks):
+        decoded = dict(zip(loaded, classify(keras_model, mode, pixels, top,
+                                            batch_size, tta))) if loaded else {}
+        for path in chunk:
             if path in failed:
                 yield FileResult(str(path), error=failed[path])
             else:
                 yield FileResult(str(path), predictions=decoded[path])
+
+
+def _decode(paths, size, crop, interpolation):
+    """`(loaded paths, their pixels stacked or None, {path: error})` of one batch of files."""
+    loaded, pixels, failed = [], [], {}
+    for path in paths:
+        try:
+            pixels.append(images_lib.load_image(path, size, crop, interpolation))
+            loaded.append(path)
+        except images_lib.ImageLoadError as error:
+            failed[path] = str(error)
+    return loaded, np.stack(pixels) if pixels else None, failed
+
+
+def _decoded_ahead(chunks, size, crop, interpolation):
+    """Yields `_decode` of each chunk, decoding the next one in a thread meanwhile
+    (Pillow releases the GIL while it decodes and resizes)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for index, chunk in enumerate(chunks):
+            current = pending or pool.submit(_decode, chunk, size, crop, interpolation)
+            if index + 1 < len(chunks):
+                pending = pool.submit(_decode, chunks[index + 1], size, crop, interpolation)
+            yield current.result()
 
 
 def image_files(paths):
@@ -308,19 +373,21 @@ def image_files(paths):
 
 def precision_difference(images, model="densenet169", weights="imagenet", precision="bfloat16",
                          preprocess=None, crop=False, interpolation="nearest", fold_bn=False,
-                         batch_size=32):
+                         batch_size=32, engine="auto", job_images=0):
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:
         images: as in `predict`.
-        The other arguments are those of `predict`.
+        job_images: the size of the job the `precision` model is loaded for
+            (so `engine="auto"` picks the engine that job will run on).
+        The other arguments are those of `predict`; float32 runs on Keras.
 
     Returns:
         A float.
     """
     from keras_dense.inference.precision import max_probability_difference
 
-    fast, mode = load_model(model, weights, preprocess, precision, fold_bn)
-    exact, _ = load_model(model, weights, mode, "float32", fold_bn)
+    fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine, job_images)
+    exact, _ = load_model(model, weights, mode, "float32", fold_bn, "keras")
     pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
     return max_probability_difference(exact, fast, model_input(exact, mode, pixels), batch_size)

@@ -1,13 +1,21 @@
-"""Inference of built models: batched compiled steps, the fast copy (folding, bfloat16).
+"""Inference of built models: Keras steps, CPU runtimes, exports that check themselves.
 
-- `batches`: `predict_batches`, the compiled predict step over a batch array.
-- `fast`: `inference_model`, the folded / bfloat16 copy made once per model.
+- `batches`: `predict_batches`, the compiled predict step (or a runtime) over a batch array.
+- `fast`: `inference_model`, the folded / bfloat16 Keras copy made once per model.
 - `fold`: batch-norm folding; `precision`: the bfloat16 copy and its difference.
+- `export`: `export(model, path, format)`: ONNX, OpenVINO, SavedModel, LiteRT, checked.
+- `check`: the export check (outputs and top-1/top-5 agreement on real images).
+- `runtimes`: exports opened in ONNX Runtime, OpenVINO, TensorFlow, LiteRT.
+- `engines`: which engine runs a prediction (`auto`), and the runtime model it runs.
+- `cache`: the engine cache of exported models, keyed and verified.
 
 Example:
     >>> from keras_dense import inference
     >>> fast = inference.inference_model(model, precision="bfloat16")
     >>> probabilities = inference.predict_batches(fast, x, batch_size=32)
+    >>> from keras_dense.inference.export import export   # also keras_dense.export
+    >>> export(model, "model.onnx", format="onnx").check.passed
+    True
 """
 
 from keras_dense.inference.batches import predict_batches

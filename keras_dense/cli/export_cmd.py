@@ -1,0 +1,118 @@
+"""`keras-dense export NAME --format F --out PATH [--check IMAGES]`; `--engine E`: the cache."""
+
+import argparse
+import os
+
+from keras_dense.cli import argtypes
+
+# keras_dense.inference.export.FORMATS and engines.ENGINES (a test keeps them equal);
+# spelled out so that `keras-dense --help` imports no Keras.
+FORMATS = ("onnx", "openvino", "saved_model", "litert")
+RUNTIME_ENGINES = ("auto", "onnxruntime", "openvino")
+
+
+def add_parsers(subparsers):
+    parser = subparsers.add_parser(
+        "export", help="export a model (ONNX, OpenVINO, SavedModel, LiteRT) and check it "
+                       "against Keras on real images; or prepare an engine's cached export")
+    parser.add_argument("name", help="registry name, see `keras-dense list`")
+    parser.add_argument("--weights", default="imagenet", metavar="imagenet|TAG|PATH|none",
+                        help="published weights (default), a weight tag, a weights file, or none")
+    parser.add_argument("--format", choices=FORMATS, default="onnx",
+                        help="export format (default: onnx)")
+    parser.add_argument("--out", metavar="PATH",
+                        help="where to write the export (.onnx, .xml, .tflite, or a folder for "
+                             "saved_model); without it, fill the engine cache for --engine")
+    parser.add_argument("--engine", choices=RUNTIME_ENGINES, default="auto",
+                        help="without --out: the runtime whose cached export to prepare "
+                             "(default: the one `predict --engine auto` prefers); with --out: "
+                             "the runtime that runs the check")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="precision the runtime computes in (bfloat16: OpenVINO only)")
+    parser.add_argument("--check", nargs="+", metavar="IMAGE",
+                        help="images (files or folders) for the check; default: four "
+                             "bundled photographs")
+    parser.add_argument("--no-check", action="store_true",
+                        help="write the export without checking it (--out only)")
+    parser.add_argument("--tolerance", type=argtypes.positive_float,
+                        help="largest probability difference the check accepts "
+                             "(default 1e-4, bfloat16 5e-2)")
+    parser.add_argument("--release-lock", help=argparse.SUPPRESS)  # background exports
+    parser.set_defaults(func=run_export)
+
+
+def run_export(args):
+    from keras_dense.cli.predict_cmd import enable_library_log
+
+    enable_library_log()
+    if args.release_lock:  # a background export: yield the CPU to the user's commands
+        os.nice(10)
+    error = None
+    try:
+        if args.out:
+            return _export_to_path(args)
+        return _prepare_engine(args)
+    except Exception as raised:
+        error = raised
+        raise
+    finally:
+        if args.release_lock:
+            from keras_dense.inference import background
+
+            background.release(args.release_lock, error)
+
+
+def _export_to_path(args):
+    from keras_dense.imagenet.predict import image_files
+    from keras_dense.inference.export import export
+
+    images = None
+    if args.check:
+        images, missing = image_files(args.check)
+        if missing:
+            raise ValueError(missing[0][1])
+        if not images:
+            raise ValueError(f"No image files found in {', '.join(args.check)} for --check.")
+    weights = None if args.weights.lower() == "none" else args.weights
+    engine = None if args.engine == "auto" else args.engine
+    result = export(args.name, args.out, format=args.format, weights=weights,
+                    check=not args.no_check, images=images, tolerance=args.tolerance,
+                    engine=engine, precision=args.precision)
+    print(f"keras-dense: {result.summary()}")
+    if result.report_path:
+        print(f"keras-dense: report: {result.report_path}")
+    return 0
+
+
+def _prepare_engine(args):
+    from keras_dense.imagenet.predict import preprocess_of
+    from keras_dense.inference import cache, engines
+    from keras_dense.models import model_record
+
+    if args.check or args.no_check or args.tolerance:
+        raise ValueError("--check, --no-check and --tolerance apply to an export written with "
+                         "--out; the engine cache always checks on the bundled photographs.")
+    record = model_record(args.name)
+    weights = None if args.weights.lower() == "none" else args.weights
+    if weights is None:
+        raise ValueError("The engine cache keeps exports of known weights; pass --weights "
+                         "imagenet, a tag or a file, or use --out to export random weights.")
+    engine = args.engine
+    if engine == "auto":
+        options = engines.installed_runtimes(args.precision)
+        if not options:
+            raise ValueError(f"No runtime that computes in {args.precision} is installed; "
+                             "install one with: pip install onnxruntime (float32) or "
+                             "pip install openvino")
+        engine = options[0]
+    engines.choose_engine(engine, args.precision)  # installed, and computes in the precision
+    exported = engines.record_engine_model(record, weights, engine, args.precision,
+                                           preprocess_of(record, weights))
+    entry = cache.read_entry(engines.record_key(record, weights, engine, args.precision))
+    check = entry["check"]
+    print(f"keras-dense: {record.name} ({weights}) is ready for {engine} ({args.precision}): "
+          f"{exported.path}")
+    print(f"keras-dense: exported in {entry['export_seconds']:.1f} s; largest probability "
+          f"difference {check['max_probability_difference']:.1e} on {len(check['images'])} "
+          f"images, top-1 agreement {check['top1_agreement']:.0%}")
+    return 0

@@ -1,0 +1,253 @@
+"""Which engine runs a prediction, and the exported model a runtime engine runs.
+
+Engines: `keras` (the Keras model itself, or its bfloat16 / folded copy from
+`inference_model`), `onnxruntime` and `openvino` (the model exported once,
+checked against Keras, kept in the engine cache, `keras_dense.inference.cache`,
+and opened in the runtime), and `auto`, which picks the engine expected to
+finish the job first:
+
+- `keras` when the Keras backend computes on a GPU or TPU, or when no runtime
+  that computes in the precision asked is installed;
+- else the first installed runtime of `RUNTIME_PREFERENCE[precision]` whose
+  cached export saves time (`runtime_saves`): it skips building the Keras
+  model (`KERAS_START_SECONDS`, unless it is built already) and runs each
+  image `SECONDS_SAVED_PER_IMAGE[precision]` faster (or slower, when negative);
+- else that runtime when exporting it first (`EXPORT_SECONDS`) still saves time;
+- else `keras`.
+
+The constants are measured with `benchmarks/inference.py` (DenseNet-169, which
+prints them for the machine it runs on). So `auto` never makes a job wait for
+an export that does not pay; `keras-dense export`, an explicit engine, or the
+background export of `keras-dense predict` prepares one.
+
+Example:
+    >>> from keras_dense.inference import engines
+    >>> engines.choose_engine("auto", "float32", job_images=1)
+    'keras'
+"""
+
+import logging
+import os
+import time
+import weakref
+
+from keras_dense.inference import cache, precision as precision_lib, runtimes
+
+ENGINES = ("auto", "keras", "onnxruntime", "openvino")
+# Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
+# faster than ONNX Runtime in float32 in the benchmark (23.0 vs 18.8 img/s; 42.7 vs
+# 54.0 CPU-ms per image) and the only one in bfloat16.
+RUNTIME_PREFERENCE = {"float32": ("openvino", "onnxruntime"), "bfloat16": ("openvino",)}
+# Measured on the 2-core CPU (benchmarks/inference.py, DenseNet-169, batch 32, which
+# prints these figures; full run and a quiet --quick run): the first export, check
+# and store take 16 s (26-45 s while other jobs ran), OpenVINO's conversion ~3 s more;
+# `keras-dense predict elephant.jpg` takes 2.9-3.3 s longer on Keras than with the
+# cached export; per image, OpenVINO saves 0.001-0.005 s over Keras's compiled step in
+# float32 and 0.012-0.016 s over Keras's bfloat16 copy. (In busy minutes float32
+# runtimes ran up to 0.027 s per image slower than Keras: the figures are noisy.)
+EXPORT_SECONDS = 20.0
+KERAS_START_SECONDS = 3.0
+SECONDS_SAVED_PER_IMAGE = {"float32": 0.002, "bfloat16": 0.014}
+
+logger = logging.getLogger("keras_dense.inference")
+
+
+def check_engine(engine):
+    """Raises ValueError listing the engines unless `engine` is one of `ENGINES`."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
+
+
+def supports(engine, precision):
+    """Whether `engine` (installed) computes in `precision` here."""
+    if engine == "keras":
+        return True
+    if engine == "openvino":
+        return runtimes.openvino_supports(precision)
+    return precision == "float32"
+
+
+def installed_runtimes(precision):
+    """The installed runtimes that compute in `precision`, in `auto`'s order."""
+    return [engine for engine in RUNTIME_PREFERENCE.get(precision, ())
+            if runtimes.installed(engine) and supports(engine, precision)]
+
+
+def runtime_saves(job_images, precision, cached, keras_ready=False):
+    """Seconds a runtime is expected to save over Keras on a job (negative: it loses).
+
+    Args:
+        job_images: the job's images.
+        precision: `"float32"` or `"bfloat16"`.
+        cached: whether the runtime's export is cached (else it is exported first).
+        keras_ready: whether the Keras model is built already (a built model, or one
+            this process has built), so that Keras starts at once.
+    """
+    per_image = job_images * SECONDS_SAVED_PER_IMAGE.get(precision, 0.0)
+    if cached:
+        return per_image + (0.0 if keras_ready else KERAS_START_SECONDS)
+    return per_image - EXPORT_SECONDS
+
+
+def on_accelerator():
+    """Whether the Keras backend computes on a GPU or TPU (then Keras itself is used)."""
+    from keras_dense.training.device import accelerator_name
+
+    return accelerator_name() is not None
+
+
+def choose_engine(engine, precision="float32", job_images=0, cached=lambda engine: False,
+                  keras_ready=False):
+    """The engine that runs a job.
+
+    Args:
+        engine: one of `ENGINES`.
+        precision: `"float32"` or `"bfloat16"`.
+        job_images: how many images the job has (for `auto`).
+        cached: `cached(engine)` tells whether that engine's export is cached.
+        keras_ready: whether the Keras model is built already (for `auto`).
+
+    Returns:
+        `"keras"`, `"onnxruntime"` or `"openvino"`.
+
+    Raises:
+        EngineNotInstalledError: an engine asked for by name is not installed.
+        ValueError: an unknown engine, or one that does not compute in `precision`.
+    """
+    check_engine(engine)
+    precision_lib.check_precision(precision)
+    if engine == "keras":
+        return engine
+    if engine != "auto":
+        runtimes.require(engine)
+        if not supports(engine, precision):
+            raise ValueError(f"The {engine} engine does not compute in {precision} on this "
+                             "machine; use precision='float32', or engine='keras'.")
+        return engine
+    if on_accelerator():
+        return "keras"
+    options = installed_runtimes(precision)
+    for option in options:
+        if cached(option):
+            return option if runtime_saves(job_images, precision, True, keras_ready) > 0 \
+                else "keras"
+    if options and runtime_saves(job_images, precision, False, keras_ready) > 0:
+        return options[0]
+    return "keras"
+
+
+def _export_into_cache(keras_model, key, preprocess):
+    """Exports, checks and stores `keras_model` for `key`; says once what it does."""
+    from keras_dense.inference import export as export_lib
+
+    engine, precision = key["engine"], key["precision"]
+    format = cache.ENGINE_FILES[engine][0]
+    logger.warning("exporting %s for %s (%s), once: later calls and processes reuse it from %s",
+                   keras_model.name, engine, format, cache.cache_dir())
+    start = time.perf_counter()
+    results = []
+
+    def write(path):
+        results.append(export_lib.export(keras_model, path, format, preprocess=preprocess,
+                                         engine=engine, precision=precision,
+                                         from_onnx=_cached_onnx(key)))
+        return {"export_seconds": results[0].seconds, "check": results[0].check.to_json()}
+
+    path = cache.store(key, write)
+    logger.warning("exported %s for %s in %.1f s; %s", keras_model.name, engine,
+                   time.perf_counter() - start, results[0].check.summary())
+    return path
+
+
+def _cached_onnx(key):
+    """The cached ONNX export of the same model and weights, which OpenVINO converts in
+    seconds instead of a new export; None when there is none or `key` is not OpenVINO's."""
+    if key["engine"] != "openvino":
+        return None
+    return cache.lookup({**key, "engine": "onnxruntime", "precision": "float32"})
+
+
+def runtime_model(key, make_keras_model, preprocess):
+    """The export for `key` opened in its runtime, exporting it first when it is not cached.
+
+    Args:
+        key: a `cache.entry_key`.
+        make_keras_model: returns the Keras model to export (called only on a miss).
+        preprocess: the weights' preprocessing, for the export check.
+
+    Returns:
+        A `runtimes.ExportedModel`.
+    """
+    engine, precision = key["engine"], key["precision"]
+    format = cache.ENGINE_FILES[engine][0]
+    path = cache.lookup(key)
+    if path is not None:
+        try:
+            return runtimes.load_exported(path, format, engine, precision, name=key["model"])
+        except runtimes.EngineNotInstalledError:
+            raise
+        except Exception as error:  # a runtime that cannot read the entry: rebuild it
+            cache.discard(key, f"the cached export at {path.parent} cannot be opened by "
+                               f"{engine} ({type(error).__name__}: {error}); it is rebuilt")
+    path = _export_into_cache(make_keras_model(), key, preprocess)
+    return runtimes.load_exported(path, format, engine, precision, name=key["model"])
+
+
+def record_key(record, weights, engine, precision):
+    """The cache key of registry model `record` built with `weights`; None for `weights=None`."""
+    if weights is None:
+        return None
+    architecture = repr(record.config)
+    if isinstance(weights, (str, os.PathLike)) and os.path.exists(weights):
+        identity = cache.file_identity(weights)
+    else:
+        weights_record = record.weights_record(weights)
+        identity = cache.published_identity(weights_record)
+        architecture += repr(sorted(weights_record.arch.items()))
+    return cache.entry_key(record.name, identity, engine, precision, architecture)
+
+
+def record_cached(record, weights, precision):
+    """`cached(engine)` for `choose_engine`: whether that engine's export of `record` is cached."""
+    def cached(engine):
+        key = record_key(record, weights, engine, precision)
+        return key is not None and cache.lookup(key) is not None
+    return cached
+
+
+_ARCHITECTURES = weakref.WeakKeyDictionary()  # keras model -> its JSON (made once)
+
+
+def model_key(model, engine, precision):
+    """The cache key of a built Keras model with its current weights."""
+    if model not in _ARCHITECTURES:
+        _ARCHITECTURES[model] = model.to_json()
+    return cache.entry_key(model.name, cache.weights_fingerprint(model), engine, precision,
+                           _ARCHITECTURES[model])
+
+
+def record_engine_model(record, weights, engine, precision, preprocess):
+    """Registry model `record` with `weights`, exported for `engine` (cached) and opened in it."""
+    key = record_key(record, weights, engine, precision)
+    if key is None:  # random weights: named by their values
+        model = record.build(weights=None)
+        return runtime_model(model_key(model, engine, precision), lambda: model, preprocess)
+    return runtime_model(key, lambda: record.build(weights=weights), preprocess)
+
+
+_OPENED = weakref.WeakKeyDictionary()  # keras model -> {(engine, precision): (key, exported)}
+
+
+def keras_engine_model(model, engine, precision, preprocess):
+    """A built Keras model exported for `engine` and opened in it, once per set of weights.
+
+    Every call fingerprints the model's weights (`cache.weights_fingerprint`),
+    so a model trained between calls is exported again; otherwise the opened
+    runtime model is reused.
+    """
+    key = model_key(model, engine, precision)
+    opened = _OPENED.setdefault(model, {})
+    held = opened.get((engine, precision))
+    if held is None or held[0] != key:
+        opened[(engine, precision)] = (key, runtime_model(key, lambda: model, preprocess))
+    return opened[(engine, precision)][1]

@@ -1,0 +1,336 @@
+"""`export`: a model written as ONNX, OpenVINO IR, SavedModel or LiteRT, checked before it is kept.
+
+The export is written under a temporary name beside `path`, opened in its
+runtime and checked against the Keras model on real images
+(`keras_dense.inference.check`); only a passing export is renamed to `path`,
+with the check's report beside it as `<path>.check.json`. A failed check raises
+`ExportCheckError` and leaves nothing at `path`.
+
+How each format is made (Keras's own exporters, `model.export`):
+
+- `onnx`: TensorFlow backend through tf2onnx, PyTorch through `torch.onnx`,
+  JAX through jax2onnx (`pip install jax2onnx`). Operations ONNX cannot
+  express are found in the written graph and reported with the layer.
+- `openvino`: the ONNX export converted by `openvino.convert_model` and
+  saved uncompressed (`.xml` + `.bin`); Keras's own OpenVINO exporter imports
+  its OpenVINO backend, which needs SciPy, and gives the same graph.
+- `saved_model`: `model.export(format="tf_saved_model")`.
+- `litert`: `model.export(format="litert")` (TFLite flatbuffer).
+
+Example:
+    >>> import keras_dense
+    >>> result = keras_dense.export("densenet169", "densenet169.onnx", format="onnx")
+    >>> result.check.max_probability_difference
+    6e-10
+"""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import time
+import warnings
+
+from keras_dense.inference import check as check_lib, runtimes
+
+# format -> the suffix its path must have ("" for a folder)
+FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
+REPORT_SUFFIX = ".check.json"
+
+
+class ExportError(ValueError):
+    """A model could not be exported to a format (the message names the layer when it can)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What `export` wrote.
+
+    Attributes:
+        path: the export (for `openvino`, the `.xml`; its `.bin` lies beside it).
+        format: the format.
+        seconds: time spent writing the export (the check not included).
+        size_bytes: bytes on disk (all files of the export).
+        check: the `CheckReport`, or `None` when the check was skipped.
+        report_path: the JSON report beside the export, or `None`.
+    """
+
+    path: pathlib.Path
+    format: str
+    seconds: float
+    size_bytes: int
+    check: object = None
+    report_path: pathlib.Path = None
+
+    def summary(self):
+        text = (f"exported {self.path} ({self.format}, {self.size_bytes / 1e6:.1f} MB) in "
+                f"{self.seconds:.1f} s")
+        return text + (f"; {self.check.summary()}" if self.check else "; not checked")
+
+
+def check_format(format):
+    """Raises ValueError listing the formats unless `format` is one of them."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
+
+
+def _require_module(module, purpose, requirement=None):
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise runtimes.EngineNotInstalledError(
+            f"{purpose} needs {module}, which is not installed; install it with: "
+            f"pip install {requirement or module}")
+    return importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def _quiet_exporters():
+    """Keeps the converters' progress logging and tracing warnings out of the output."""
+    names = ("tf2onnx", "torch.onnx", "torch.export", "absl")
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _layer_named_in(model, text):
+    """The model's layer whose name appears in an error or node name (`name` or `name_1`)."""
+    for layer in sorted(model.layers, key=lambda layer: -len(layer.name)):
+        if re.search(rf"(^|[^\w]){re.escape(layer.name)}(_\d+)?([^\w]|$)", text):
+            return layer
+    return None
+
+
+def conversion_error(model, format, detail, where=""):
+    """The `ExportError` for a failed conversion, naming the layer found in `where` or `detail`."""
+    detail = " ".join(str(detail).split())[:400]
+    layer = _layer_named_in(model, where or detail)
+    if layer is not None:
+        return ExportError(f"Layer {layer.name!r} ({type(layer).__name__}) of model "
+                           f"{model.name!r} cannot be converted to the {format} format: {detail}")
+    return ExportError(f"Model {model.name!r} cannot be converted to the {format} format: "
+                       f"{detail}")
+
+
+def _check_onnx_operations(model, path):
+    """Raises ExportError naming the layer of the first node ONNX has no operator for."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for node in graph.node:
+        if not onnx.defs.has(node.op_type, node.domain or ""):
+            raise conversion_error(
+                model, "onnx", f"the operation {node.op_type} (node {node.name}) has no ONNX "
+                "operator; replace the layer, or export to another format", where=node.name)
+
+
+def _write_onnx(model, path):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        _require_module("tf2onnx", "The ONNX export on the TensorFlow backend")
+    elif backend == "jax":
+        _require_module("jax2onnx", "The ONNX export on the JAX backend")
+    model.export(str(path), format="onnx", verbose=False)
+    _check_onnx_operations(model, path)
+
+
+def _write_openvino(model, path, from_onnx=None):
+    ov = _require_module("openvino", "The OpenVINO export")
+    onnx_path = from_onnx or path.with_suffix(".onnx")
+    if from_onnx is None:
+        _write_onnx(model, onnx_path)
+    ov.save_model(ov.convert_model(str(onnx_path)), str(path), compress_to_fp16=False)
+    if from_onnx is None:
+        onnx_path.unlink()
+
+
+def _write_saved_model(model, path):
+    _require_module("tensorflow", "The SavedModel export")
+    model.export(str(path), format="tf_saved_model", verbose=False)
+
+
+def _write_litert(model, path):
+    model.export(str(path), format="litert", verbose=False)
+
+
+WRITERS = {"onnx": _write_onnx, "openvino": _write_openvino,
+           "saved_model": _write_saved_model, "litert": _write_litert}
+
+
+def export_files(path, format):
+    """The names of an export's files, the one the runtime opens last (`.bin` before `.xml`)."""
+    path = pathlib.Path(path)
+    return [path.with_suffix(".bin").name, path.name] if format == "openvino" else [path.name]
+
+
+def _size(path):
+    path = pathlib.Path(path)
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def _ensure_called(model):
+    """Keras's exporters need a model that has been called once."""
+    import numpy as np
+
+    if not getattr(model, "_called", True):
+        shape = [1] + [d or 224 for d in model.input_shape[1:]]
+        model(np.zeros(shape, "float32"), training=False)
+
+
+def write_export(model, path, format, from_onnx=None):
+    """Writes `model` to `path` in `format` (no check, no temporary name); returns seconds taken.
+
+    `from_onnx`: for `openvino`, an ONNX export of `model` to convert instead of exporting again.
+
+    Raises:
+        ExportError: the model cannot be converted (the message names the layer when it can).
+        EngineNotInstalledError: the converter the format needs is not installed.
+    """
+    check_format(format)
+    _ensure_called(model)
+    start = time.perf_counter()
+    try:
+        with _quiet_exporters():
+            if from_onnx is not None and format == "openvino":
+                _write_openvino(model, pathlib.Path(path), from_onnx)
+            else:
+                WRITERS[format](model, pathlib.Path(path))
+    except (ExportError, runtimes.EngineNotInstalledError):
+        raise
+    except Exception as error:  # the converters raise many types; all mean "cannot convert"
+        raise conversion_error(model, format, f"{type(error).__name__}: {error}") from error
+    return time.perf_counter() - start
+
+
+def _model_and_preprocess(model, weights, preprocess):
+    """The Keras model, and the preprocessing of its weights for the check ("tf" for
+    weights without one: any realistic input serves to compare two implementations)."""
+    from keras_dense.imagenet import predict
+    from keras_dense.models import model_record
+
+    if isinstance(model, str):
+        record = model_record(model)
+        mode = preprocess or predict.preprocess_of(record, weights) or "tf"
+        return predict.load_model(model, weights, mode, engine="keras")
+    try:
+        record = model_record(model.name)
+    except ValueError:
+        record = None
+    return model, preprocess or predict.preprocess_of(record, "imagenet") or "tf"
+
+
+def _check_path(path, format):
+    suffix = FORMATS[format]
+    if suffix and path.suffix.lower() != suffix:
+        extra = " (its weights go to the .bin beside it)" if format == "openvino" else ""
+        raise ValueError(f"A {format} export is written to a {suffix} file{extra}; "
+                         f"got {str(path)!r}.")
+    if path.exists() and (path.is_dir() != (format == "saved_model")):
+        raise ValueError(f"{path} exists and is not a {format} export; choose another path.")
+
+
+def export(model, path, format="onnx", weights="imagenet", check=True, images=None,
+           preprocess=None, tolerance=None, engine=None, precision="float32", from_onnx=None):
+    """Exports a model and checks the export against it before keeping it.
+
+    Args:
+        model: a built `keras.Model`, or a registry name (built with `weights`).
+        path: where the export goes: a `.onnx`, `.xml` (OpenVINO; its `.bin`
+            beside it), `.tflite` (LiteRT) file, or a folder (SavedModel).
+        format: `"onnx"`, `"openvino"`, `"saved_model"` or `"litert"`.
+        weights: with a registry name: `"imagenet"`, a tag, a path or `None`.
+        check: run the check (recommended); `False` writes without it.
+        images: image files for the check (default: four bundled photographs).
+        preprocess: the weights' preprocessing (default: from the model's record).
+        tolerance: largest output difference the check accepts (default
+            `check.TOLERANCES[precision]`).
+        engine: the runtime that runs the export for the check (default: the
+            format's first installed runtime).
+        precision: the precision the runtime computes in for the check.
+        from_onnx: for `openvino`, an ONNX export of the same model and weights
+            to convert (seconds) instead of exporting the model again.
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ExportCheckError: the export's outputs differ from the model's; nothing is
+            left at `path`.
+        ExportError: the model cannot be converted to the format.
+        EngineNotInstalledError: the converter or runtime is not installed.
+
+    Example:
+        >>> export(model, "model.onnx").check.passed
+        True
+    """
+    check_format(format)
+    path = pathlib.Path(path)
+    _check_path(path, format)
+    keras_model, mode = _model_and_preprocess(model, weights, preprocess)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        staged = staging / path.name
+        seconds = write_export(keras_model, staged, format, from_onnx)
+        size = _size(staged) + (_size(staged.with_suffix(".bin")) if format == "openvino" else 0)
+        report = report_path = None
+        if check:
+            exported = _open(keras_model, staged, format, engine, precision)
+            try:
+                report = check_lib.check_export(keras_model, exported, images, mode, tolerance)
+            except check_lib.ExportCheckError as error:
+                raise check_lib.ExportCheckError(
+                    f"The {format} export of {keras_model.name!r} failed its check: {error}; "
+                    f"nothing was written to {path}.") from error
+            del exported  # the runtime lets go of the file before it is renamed
+            if not report.passed:
+                raise check_lib.ExportCheckError(
+                    f"The {format} export of {keras_model.name!r} does not match the Keras "
+                    f"model: {report.summary()}; nothing was written to {path}.")
+            report_path = path.with_name(path.name + REPORT_SUFFIX)
+            (staging / report_path.name).write_text(json.dumps({
+                "model": keras_model.name, "format": format, "export_seconds": seconds,
+                "size_bytes": size, **report.to_json()}, indent=2) + "\n")
+        _move_into_place(staging, path, format, report_path)
+        return ExportResult(path, format, seconds, size, report, report_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _open(model, path, format, engine, precision):
+    """The staged export opened in its runtime; a runtime that cannot load it names the layer."""
+    try:
+        return runtimes.load_exported(path, format, engine, precision, name=model.name)
+    except (runtimes.EngineNotInstalledError, ValueError):
+        raise
+    except Exception as error:  # e.g. an operator the runtime lacks: the message names the node
+        raise conversion_error(model, format, f"{engine or 'the runtime'} cannot load it: "
+                                              f"{type(error).__name__}: {error}") from error
+
+
+def _move_into_place(staging, path, format, report_path):
+    """Renames the staged files to `path` (the `.xml` last, so it never lacks its `.bin`)."""
+    for name in export_files(path, format):
+        target = path.parent / name
+        if target.is_dir():  # a previous SavedModel: set it aside, then replace it
+            os.replace(target, staging / f"{name}.previous")
+        os.replace(staging / name, target)
+    if report_path is not None:
+        os.replace(staging / report_path.name, report_path)
