@@ -9,7 +9,8 @@ the process has run, so a resumed run shuffles differently. `EpochBatches` is a
 Example:
     >>> (x, y), test, names = load_data("../shared/data/cifar10", subset=5000)
     >>> batches = EpochBatches(x, y, batch_size=128, seed=0)
-    >>> model.fit(batches, epochs=2, callbacks=[batches.epoch_callback()])
+    >>> # shuffle=False: the batches are shuffled; Keras would reorder them at random.
+    >>> model.fit(batches, epochs=2, shuffle=False, callbacks=[batches.epoch_callback()])
 """
 
 import math
