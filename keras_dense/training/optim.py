@@ -1,7 +1,8 @@
 """Keras optimizer, learning-rate schedule and loss for a `Recipe`.
 
 The schedules are Keras `LearningRateSchedule`s driven by
-`optimizer.iterations`, so a resumed run continues exactly where it stopped.
+`optimizer.iterations`, so a resumed run continues exactly where it stopped;
+Keras's own are used except `OneCycle`, which Keras does not have.
 
 Example:
     >>> recipe = preset("default", epochs=30)
