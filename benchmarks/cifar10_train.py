@@ -1,8 +1,21 @@
-"""CIFAR-10 time-to-accuracy: trains with `keras_dense.training.train` and writes JSON.
+"""CIFAR-10 training benchmarks: time-to-accuracy, and the old loop against the lean one.
 
-For every epoch: the wall seconds since training started, the test accuracy
-and the training images/s; plus device, backend, versions, model and recipe.
-The JSON goes to benchmarks/results/cifar10_train_<model>_<backend>_<device>_<time>.json.
+Time-to-accuracy (default): trains with `keras_dense.training.train` and, for
+every epoch, records the wall seconds since training started, the test
+accuracy and the training images/s; plus device, backend, versions, model and
+recipe. The JSON goes to
+benchmarks/results/cifar10_train_<model>_<backend>_<device>_<time>.json.
+
+`--compare-loops`: one model trains one epoch at a time with each loop,
+alternately, in one process, so a busy machine slows both alike:
+- old: `fit(x, y, shuffle=True)` on the arrays (the last batch smaller) with
+  the old per-batch NaN check (reads the loss back after every step, which also
+  turns off Keras's asynchronous callback dispatch);
+- lean: `fit(EpochBatches)` (full batches only) with the check at epoch end.
+It reports images/s of each (median over rounds, first epoch excluded), their
+ratio per round, and each loop's first-epoch overhead: the lean loop's is the
+compilation; the old loop's, run second, what its smaller last batch adds. JSON:
+benchmarks/results/cifar10_loops-<backend>-<time>.json.
 
 Examples:
     # full run on a GPU (defaults: the preset's epochs and batch size)
@@ -10,20 +23,27 @@ Examples:
     # a short CPU speed check: 2 epochs of 20 steps at batch 128
     python benchmarks/cifar10_train.py --data ../shared/data/cifar10 --epochs 2 \
         --batch-size 128 --subset 2560 --test-subset 500
+    # old loop vs lean loop, 3 alternating rounds of 680 images (5 batches + 40)
+    python benchmarks/cifar10_train.py --compare-loops --data ../shared/data/cifar10 \
+        --batch-size 128 --subset 680 --rounds 3
+    KERAS_BACKEND=jax python benchmarks/cifar10_train.py --compare-loops ...
 """
 
 import argparse
 import datetime
 import importlib.metadata
 import json
+import math
 import pathlib
 import platform
 import re
 import sys
 import tempfile
+import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _common
+
+ROOT = _common.ROOT
 
 from keras_dense.training.recipe import PRESETS, preset  # noqa: E402  (no Keras import)
 
@@ -49,7 +69,14 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--compare-loops", action="store_true",
+                        help="old loop vs lean loop, alternating epochs in one process")
+    parser.add_argument("--rounds", type=int, default=3, help="--compare-loops: timed epochs per loop")
+    parser.add_argument("--arch", action="append", default=[], metavar="KEY=VALUE",
+                        help="--compare-loops: builder override, e.g. memory_efficient=True")
     args = parser.parse_args(argv)
+    if args.compare_loops:
+        return compare_loops(args)
 
     import keras
 
@@ -68,6 +95,8 @@ def main(argv=None):
         )
         history = trainer.read_history(run)
 
+    later = [row["train_seconds"] for row in history[1:]]
+    first_epoch_extra = history[0]["train_seconds"] - _common.median(later) if later else None
     elapsed, per_epoch = 0.0, []
     for row in history:
         elapsed += row["epoch_seconds"]
@@ -95,6 +124,8 @@ def main(argv=None):
         },
         "epochs": per_epoch,
         "images_per_second": round(metrics["images_per_second"], 2),
+        # The first epoch's training time beyond a later epoch's: mostly compilation.
+        "first_epoch_extra_seconds": None if first_epoch_extra is None else round(first_epoch_extra, 2),
         "final_test_accuracy": metrics["test_accuracy"],
         "best_test_accuracy": metrics["best_test_accuracy"],
         "wall_seconds": round(metrics["wall_seconds"], 3),
@@ -109,6 +140,80 @@ def main(argv=None):
     print(json.dumps({key: result[key] for key in ("model", "backend", "device", "images_per_second",
                                                     "final_test_accuracy")}))
     print(f"wrote {path}")
+    return 0
+
+
+def _arch(items):
+    import ast
+
+    pairs = (item.partition("=")[::2] for item in items)
+    return {key: ast.literal_eval(value) for key, value in pairs}
+
+
+def compare_loops(args):
+    """Old vs lean training loop on the same model, alternating epochs; writes JSON."""
+    import keras
+
+    from keras_dense.training import data as data_lib
+    from keras_dense.training import trainer
+    from keras_dense.training.device import default_jit_compile
+
+    class PerBatchLossCheck(keras.callbacks.Callback):
+        """The old loop's NaN check: the loss read back after every step."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not math.isfinite(float(logs["loss"])):
+                self.model.stop_training = True
+
+    def epoch_end_check(epoch, logs):
+        if not math.isfinite(float(logs["loss"])):
+            raise RuntimeError("the loss diverged")
+
+    (x, y), _, _ = data_lib.load_data(args.data, subset=args.subset)
+    batch = args.batch_size or 128
+    recipe = preset(args.preset, batch_size=batch, epochs=args.rounds + 1)
+    batches = data_lib.EpochBatches(x, y, batch, seed=0)
+    jit = default_jit_compile() if args.jit is None else args.jit
+
+    keras.utils.set_random_seed(0)
+    model = trainer.build_model(args.model, 10, recipe, 0, _arch(args.arch))
+    trainer.compile_model(model, recipe, len(batches), jit)
+    # One model for both loops (one model's memory): the lean loop's first epoch
+    # compiles the full-batch step; the old loop's first epoch then adds what its
+    # smaller last batch costs (another compilation under XLA).
+    loops = {
+        "lean": (len(batches) * batch, lambda: model.fit(
+            batches, epochs=1, shuffle=False, verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_end_check)])),
+        "old": (len(x), lambda: model.fit(
+            x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0,
+            callbacks=[PerBatchLossCheck()])),
+    }
+    seconds = {name: [] for name in loops}
+    for _ in range(args.rounds + 1):  # the first round compiles
+        for name, (_, run_epoch) in loops.items():
+            start = time.perf_counter()
+            run_epoch()
+            seconds[name].append(time.perf_counter() - start)
+            print(f"{name}: {seconds[name][-1]:.1f} s", flush=True)
+    rate = {name: [images / s for s in seconds[name][1:]] for name, (images, _) in loops.items()}
+    report = {
+        "benchmark": "cifar10_loops", "model": args.model, "arch": _arch(args.arch),
+        "batch_size": batch, "train_images": len(x),
+        "images_per_epoch": {name: images for name, (images, _) in loops.items()},
+        "jit_compile": jit, "machine": _common.machine(),
+        "versions": {"jax": _version("jax"), "tensorflow": _version("tensorflow")},
+        "epoch_seconds": seconds,
+        "images_per_second": {name: _common.median(r) for name, r in rate.items()},
+        "lean_over_old_per_round": [lean / old for old, lean in zip(rate["old"], rate["lean"])],
+        "first_epoch_extra_seconds": {
+            name: seconds[name][0] - _common.median(seconds[name][1:]) for name in loops},
+        "peak_rss_gb": _common.peak_rss_gb(),
+    }
+    report["lean_over_old"] = _common.median(report["lean_over_old_per_round"])
+    print(json.dumps({key: report[key] for key in (
+        "images_per_second", "lean_over_old", "first_epoch_extra_seconds")}))
+    _common.write_json(f"cifar10_loops-{keras.backend.backend()}", report)
     return 0
 
 

@@ -124,6 +124,28 @@ def test_bad_recipes_and_presets_are_refused():
         Recipe(label_smoothing=1.5)
     with pytest.raises(ValueError, match="Unknown recipe preset 'fast'"):
         preset("fast")
-    assert {"default", "paper", "fast94"} <= set(PRESETS)
+    assert {"default", "paper", "paper95", "fast94"} <= set(PRESETS)
     assert preset("default", epochs=5).warmup_epochs == 1.0
     assert Recipe.from_dict(PRESETS["paper"].to_dict()) == PRESETS["paper"]
+    # paper95 trains as the paper does; it only tests with flips, and less often.
+    loop_only = {"tta_flip", "eval_every", "checkpoint_every"}
+    paper, paper95 = PRESETS["paper"].to_dict(), PRESETS["paper95"].to_dict()
+    assert {key for key in paper if paper[key] != paper95[key]} == loop_only
+    for field, bad in (("eval_every", 0), ("steps_per_execution", 1.5), ("bn_momentum", 1.0),
+                       ("ema_momentum", 0.0)):
+        with pytest.raises(ValueError, match=field):
+            Recipe(**{field: bad})
+    # A config.json written before these options existed still loads, with their defaults.
+    old = {key: value for key, value in PRESETS["paper"].to_dict().items() if key not in loop_only}
+    assert Recipe.from_dict(old).eval_every == 1
+
+
+def test_mixed_precision_values_name_keras_dtype_policies():
+    from keras_dense.training.trainer import dtype_policy_name
+
+    assert dtype_policy_name(None, accelerator=None) == "float32"
+    assert dtype_policy_name(None, accelerator="NVIDIA H100") == "mixed_float16"
+    assert dtype_policy_name("bfloat16", accelerator=None) == "mixed_bfloat16"
+    assert dtype_policy_name(True, accelerator=None) == "mixed_float16"
+    with pytest.raises(ValueError, match="mixed_precision must be"):
+        dtype_policy_name("int8", accelerator=None)

@@ -53,8 +53,11 @@ def _run(backend, bottleneck, dropout=0.0):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
-@pytest.mark.parametrize("bottleneck", [True, False])
+# JAX (its own subprocess, as each backend): the bottleneck layer, whose two
+# recomputed stages cover the plain layer's one.
+@pytest.mark.parametrize("backend,bottleneck", [
+    ("tensorflow", True), ("tensorflow", False), ("torch", True), ("torch", False), ("jax", True),
+])
 def test_memory_efficient_matches_plain(backend, bottleneck):
     report = _run(backend, bottleneck)
     plain_paths, lean_paths = report["paths"]

@@ -11,7 +11,7 @@ import keras
 import pytest
 
 from cifar_samples import TINY_MODEL, write_binary_cifar
-from keras_dense.training import trainer
+from keras_dense.training import run_folder
 
 EPOCHS = 4
 TINY = ["--arch", "blocks=1,1,1", "--arch", "growth_rate=4"]
@@ -28,7 +28,7 @@ def _cli(*args, env, timeout=300):
 
 def _completed_epoch(run):
     try:
-        return trainer.read_state(run / "last.keras")["epoch"]
+        return run_folder.read_state(run / "last.keras")["epoch"]
     except (OSError, ValueError):
         return 0
 
@@ -49,7 +49,7 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
     killed_after = _completed_epoch(run)
     assert process.returncode == -signal.SIGKILL, output
     assert killed_after >= 1 and killed_after < EPOCHS, output
-    before = trainer.read_state(run / "last.keras")["history"]
+    before = run_folder.read_state(run / "last.keras")["history"]
 
     result = _cli("train", "--resume", str(run), "--quiet", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -58,7 +58,7 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
     ran = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("Epoch ")]
     assert ran == [f"{epoch}/{EPOCHS}" for epoch in range(killed_after + 1, EPOCHS + 1)]
 
-    history = trainer.read_history(run)
+    history = run_folder.read_history(run)
     assert [row["epoch"] for row in history] == list(range(1, EPOCHS + 1))
     for old, new in zip(before, history):  # the epochs before the kill are kept as they were
         assert new["val_accuracy"] == pytest.approx(old["val_accuracy"])
@@ -100,6 +100,12 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
         "train", "--resume", str(_run_without_epochs(tmp_path)))
     assert "is not a training run folder" in error_of("evaluate", str(tmp_path))
     assert "name a MODEL to train" in error_of("train")
+    assert "--bfloat16 is mixed precision" in error_of("train", TINY_MODEL, "--bfloat16",
+                                                        "--no-mixed-precision")
+    if keras.backend.backend() != "jax":
+        err = error_of("train", TINY_MODEL, "--devices", "2", "--out", str(tmp_path / "r"))
+        assert "--devices 2 needs the JAX backend" in err and "KERAS_BACKEND=jax" in err
+        assert not (tmp_path / "r").exists()
 
 
 def _run_without_epochs(tmp_path):
@@ -109,6 +115,8 @@ def _run_without_epochs(tmp_path):
     return run
 
 
-def test_bad_arch_option_is_an_argparse_error(tmp_path):
+def test_bad_arch_and_devices_options_are_argparse_errors(tmp_path):
     result = _cli("train", TINY_MODEL, "--arch", "growth", env=_env(tmp_path))
     assert result.returncode == 2 and "--arch takes KEY=VALUE" in result.stderr
+    result = _cli("train", TINY_MODEL, "--devices", "two", env=_env(tmp_path))
+    assert result.returncode == 2 and "--devices takes a positive integer or 'all'" in result.stderr

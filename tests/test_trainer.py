@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
-from keras_dense.training import trainer
+from keras_dense.training import evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe, preset
 
 TINY_RECIPE = Recipe(epochs=2, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
@@ -26,9 +26,9 @@ def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
                  "metrics.json", "confusion.png"):
         assert (run / name).is_file(), name
     assert not list(run.glob(".*tmp*"))  # no temporary file left behind
-    history = trainer.read_history(run)
+    history = run_folder.read_history(run)
     assert [row["epoch"] for row in history] == [1, 2]
-    state = trainer.read_state(run / "last.keras")
+    state = run_folder.read_state(run / "last.keras")
     assert state["epoch"] == 2 and len(state["history"]) == 2
     saved = json.loads((run / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
@@ -40,7 +40,7 @@ def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     assert saved["test_accuracy"] == pytest.approx(history[-1]["val_accuracy"], abs=1e-6)
 
     # evaluate() tests best.keras; its accuracy is the best epoch's validation accuracy.
-    report = trainer.evaluate(run)
+    report = evaluation.evaluate(run)
     assert report["model_file"].endswith("best.keras") and report["images"] == 40
     assert report["accuracy"] == pytest.approx(saved["best_test_accuracy"], abs=1e-6)
     confusion = np.array(report["confusion"])
@@ -58,21 +58,21 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
                     step_factor=1e36, warmup_epochs=0.0, label_smoothing=0.0)
     run = tmp_path / "run"
     with pytest.raises(trainer.TrainingDivergedError,
-                       match=r"loss became (nan|inf) at epoch 2, batch \d+; the last good checkpoint "
+                       match=r"loss became (nan|inf) in epoch 2; the last good checkpoint "
                              r"\(epoch 1\) stays in .*last.keras"):
         trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
                       verbose=0)
-    assert trainer.read_state(run / "last.keras")["epoch"] == 1
-    assert [row["epoch"] for row in trainer.read_history(run)] == [1]
+    assert run_folder.read_state(run / "last.keras")["epoch"] == 1
+    assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     assert not (run / "metrics.json").exists()
-    assert trainer.evaluate(run)["images"] == 40  # the kept model still loads and runs
+    assert evaluation.evaluate(run)["images"] == 40  # the kept model still loads and runs
 
 
 def test_evaluate_refuses_what_is_not_a_run(tmp_path):
     with pytest.raises(ValueError, match="neither a run folder nor a .keras model file"):
-        trainer.evaluate(tmp_path / "missing")
+        evaluation.evaluate(tmp_path / "missing")
     with pytest.raises(ValueError, match="is not a training run folder"):
-        trainer.evaluate(tmp_path)
+        evaluation.evaluate(tmp_path)
 
 
 def test_small_model_learns_real_cifar10_well_above_chance(tmp_path):
@@ -94,7 +94,7 @@ def test_evaluate_a_plain_keras_file_adds_the_normalising_front(tmp_path, tiny_d
     network = get_model(TINY_MODEL, classes=10, **TINY_ARCH)
     path = tmp_path / "plain.keras"
     network.save(path)
-    report = trainer.evaluate(path, data=tiny_data, test_subset=20)
+    report = evaluation.evaluate(path, data=tiny_data, test_subset=20)
     assert report["images"] == 20 and 0 <= report["accuracy"] <= 1
     assert sum(sum(row) for row in report["confusion"]) == 20
 
@@ -107,4 +107,4 @@ def test_a_run_that_stopped_before_its_first_epoch_can_start_again(tmp_path, tin
     trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
                   verbose=0)
     assert json.loads((run / "config.json").read_text())["model"] == TINY_MODEL
-    assert [row["epoch"] for row in trainer.read_history(run)] == [1]
+    assert [row["epoch"] for row in run_folder.read_history(run)] == [1]

@@ -90,7 +90,7 @@ def test_bad_tta_requests_say_what_to_do(model):
 def test_cifar_evaluate_flip_equals_averaging_by_hand(tmp_path, monkeypatch, capsys):
     from keras_dense.cli import main
     from keras_dense.datasets import cifar10
-    from keras_dense.training import augment, trainer
+    from keras_dense.training import augment, evaluation
 
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     data = write_binary_cifar(tmp_path)
@@ -100,7 +100,7 @@ def test_cifar_evaluate_flip_equals_averaging_by_hand(tmp_path, monkeypatch, cap
     path = tmp_path / "model.keras"
     model.save(path)
 
-    report = trainer.evaluate(path, data=data, test_subset=30, tta="flip")
+    report = evaluation.evaluate(path, data=data, test_subset=30, tta="flip")
 
     (_, _), (x_test, y_test), _ = cifar10.load(data)
     x_test, y_test = x_test[:30], y_test[:30]
@@ -113,7 +113,7 @@ def test_cifar_evaluate_flip_equals_averaging_by_hand(tmp_path, monkeypatch, cap
     assert report["tta"] == "flip" and report["images"] == 30
     assert report["accuracy"] == pytest.approx(np.mean(predicted == y_test))
     assert np.array_equal(np.asarray(report["confusion"]), confusion)
-    with pytest.raises(ValueError, match="tta must be None or one of flip; got 'ten_crop'"):
-        trainer.evaluate(path, data=data, tta="ten_crop")
+    with pytest.raises(ValueError, match="tta must be None or one of flip, none; got 'ten_crop'"):
+        evaluation.evaluate(path, data=data, tta="ten_crop")
     assert main(["evaluate", str(path), "--data", str(data), "--tta", "flip"]) == 0
     assert "(tta flip)" in capsys.readouterr().out

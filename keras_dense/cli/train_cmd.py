@@ -33,6 +33,21 @@ def add_parsers(subparsers):
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay")
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--cutout", type=int, metavar="PIXELS", help="cutout square side (0: off)")
+    train.add_argument("--bn-momentum", type=float,
+                       help="batch-norm momentum (default: from the run's length, at most 0.99)")
+    train.add_argument("--ema", dest="use_ema", action=argparse.BooleanOptionalAction, default=None,
+                       help="keep a moving average of the weights; test and save it")
+    train.add_argument("--ema-momentum", type=float, help="the average's momentum (default 0.99)")
+    train.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
+                       help="test on each image and its mirror image, averaging the probabilities")
+    train.add_argument("--eval-every", type=argtypes.positive_int, metavar="N",
+                       help="test every N epochs (and after the last)")
+    train.add_argument("--checkpoint-every", type=argtypes.positive_int, metavar="N",
+                       help="write last.keras every N epochs (and after the last)")
+    train.add_argument("--steps-per-execution", type=argtypes.positive_int, metavar="N",
+                       help="training steps per compiled call")
+    train.add_argument("--drop-remainder", action=argparse.BooleanOptionalAction, default=None,
+                       help="full batches only, one shape for XLA (default: on)")
     train.add_argument("--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images")
     train.add_argument("--test-subset", type=argtypes.positive_int, metavar="N",
                        help="test on the first N test images (quick runs)")
@@ -42,6 +57,11 @@ def add_parsers(subparsers):
                             "blocks=2,2,2 (repeatable)")
     train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
                        help="float16 compute (default: on with a GPU, off on CPU)")
+    train.add_argument("--bfloat16", action="store_true",
+                       help="mixed precision with bfloat16 instead of float16 (A100, H100, TPU)")
+    train.add_argument("--devices", type=device_count, metavar="N|all",
+                       help="train data-parallel on N devices (JAX backend); --batch-size is the "
+                            "global batch, split evenly (allowed with --resume)")
     train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                        help="jit_compile the step (default: on with a GPU, off on CPU)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
@@ -53,13 +73,37 @@ def add_parsers(subparsers):
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
     evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
     evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
-    evaluate.add_argument("--tta", choices=("flip",),
-                          help="average the probabilities of each image and its mirror")
+    evaluate.add_argument("--tta", choices=("flip", "none"),
+                          help="flip: average each image's probabilities with its mirror's; "
+                               "none: no test-time augmentation (default: the run's recipe)")
     evaluate.set_defaults(func=run_evaluate)
 
 
 RECIPE_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup_epochs",
-                "step_factor", "weight_decay", "label_smoothing", "cutout")
+                "step_factor", "weight_decay", "label_smoothing", "cutout", "bn_momentum",
+                "use_ema", "ema_momentum", "tta_flip", "eval_every", "checkpoint_every",
+                "steps_per_execution", "drop_remainder")
+
+
+def device_count(text):
+    """`--devices` values: `"2"` -> 2, `"all"` -> "all"."""
+    if text == "all":
+        return text
+    try:
+        return argtypes.positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"--devices takes a positive integer or 'all'; got {text!r}") from None
+
+
+def _mixed_precision(args):
+    from keras_dense.cli import CommandError
+
+    if args.bfloat16:
+        if args.mixed_precision is False:
+            raise CommandError("--bfloat16 is mixed precision; drop --no-mixed-precision.")
+        return "bfloat16"
+    return args.mixed_precision
 
 
 def run_train(args):
@@ -71,15 +115,17 @@ def run_train(args):
     overrides = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
     if args.resume:
         run_flags = {"preset": args.preset, "seed": args.seed, "mixed_precision": args.mixed_precision,
-                     "jit": args.jit}
+                     "bfloat16": args.bfloat16 or None, "jit": args.jit}
         extra = [f"--{name.replace('_', '-')}" for name in overrides] + [
             f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None]
         if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
             raise CommandError(
                 "--resume takes the model and recipe from the run's config.json; give only "
-                f"--resume RUN (and --data if the data moved), not {' '.join(extra) or 'a model/--out'}."
+                "--resume RUN (and --data if the data moved, --devices to change the devices), "
+                f"not {' '.join(extra) or 'a model/--out'}."
             )
-        run = lambda: trainer.resume(args.resume, data=args.data, verbose=verbose)  # noqa: E731
+        run = lambda: trainer.resume(args.resume, data=args.data, devices=args.devices,  # noqa: E731
+                                     verbose=verbose)
     else:
         if not args.model:
             raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
@@ -87,8 +133,8 @@ def run_train(args):
         run = lambda: trainer.train(  # noqa: E731
             args.model, data=args.data, out=args.out or f"runs/{args.model}", recipe=recipe,
             subset=args.subset, test_subset=args.test_subset, seed=args.seed or 0,
-            model_kwargs=dict(args.arch), mixed_precision=args.mixed_precision,
-            jit_compile=args.jit, verbose=verbose,
+            model_kwargs=dict(args.arch), mixed_precision=_mixed_precision(args),
+            jit_compile=args.jit, devices=args.devices, verbose=verbose,
         )
     try:
         run()
@@ -98,12 +144,12 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from keras_dense.training import trainer
+    from keras_dense.training import evaluation
 
-    report = trainer.evaluate(args.target, data=args.data, batch_size=args.batch_size,
-                              tta=args.tta)
+    report = evaluation.evaluate(args.target, data=args.data, batch_size=args.batch_size,
+                                 tta=args.tta)
     print(f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
-          f"on {report['images']:,} images" + (f" (tta {args.tta})" if args.tta else ""))
+          f"on {report['images']:,} images" + (f" (tta {report['tta']})" if report["tta"] else ""))
     width = max(len(name) for name in report["per_class_accuracy"])
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<{width}}  {accuracy:.4f}")

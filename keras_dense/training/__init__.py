@@ -1,5 +1,11 @@
 """CIFAR-10 training: augmentation layer, recipes, `train` / `resume` / `evaluate`.
 
+Modules: `recipe` (plain data), `optim` (optimizer, schedules, loss),
+`augment` (the on-device augmentation layer), `data` (arrays and fixed-shape
+batches), `run_folder` (the run's files), `callbacks` (`RunRecorder`),
+`evaluation` (test passes, `evaluate`), `distribute` (several devices),
+`trainer` (`train`, `resume`), `device`, `plots`, `transfer` (`finetune`).
+
 Names are imported on first use, so `keras_dense.training.recipe` (plain data)
 loads without starting Keras.
 
@@ -14,14 +20,21 @@ import importlib
 _EXPORTS = {
     "ImageAugmentation": "keras_dense.training.augment",
     "with_augmentation": "keras_dense.training.augment",
+    "RunRecorder": "keras_dense.training.callbacks",
+    "EpochBatches": "keras_dense.training.data",
+    "load_data": "keras_dense.training.data",
+    "evaluate": "keras_dense.training.evaluation",
+    "evaluation_report": "keras_dense.training.evaluation",
+    "predict_probabilities": "keras_dense.training.evaluation",
     "PRESETS": "keras_dense.training.recipe",
     "Recipe": "keras_dense.training.recipe",
+    "auto_bn_momentum": "keras_dense.training.recipe",
     "preset": "keras_dense.training.recipe",
     "make_loss": "keras_dense.training.optim",
     "make_optimizer": "keras_dense.training.optim",
+    "read_history": "keras_dense.training.run_folder",
+    "read_state": "keras_dense.training.run_folder",
     "TrainingDivergedError": "keras_dense.training.trainer",
-    "evaluate": "keras_dense.training.trainer",
-    "evaluation_report": "keras_dense.training.trainer",
     "resume": "keras_dense.training.trainer",
     "train": "keras_dense.training.trainer",
 }

@@ -1,10 +1,18 @@
 """CIFAR augmentation and normalisation as a Keras layer, run inside the compiled step.
 
 The images stay uint8 in memory and on their way to the device; this layer,
-placed in front of the network, casts them, and in training applies a random
-crop of the zero-padded image, a horizontal flip and optional cutout, all with
+placed in front of the network, normalises them (`keras.layers.Normalization`)
+and in training applies a random crop of the zero-padded image, a horizontal
+flip (`keras.layers.RandomFlip`'s transformation) and optional cutout, all with
 `keras.ops` and `keras.random`, so they are part of the jitted step under every
 backend and the device never waits on a Python loop.
+
+Why the crop and cutout are our own: Keras's `RandomCrop` draws one offset for
+the whole batch and `RandomTranslation` interpolates fractional shifts, while
+the CIFAR recipe shifts each image by a whole number of pixels; Keras's
+`RandomErasing` erases rectangles of random area and aspect, not a fixed-size
+square. The layer also saves its random generator's state with the model, so a
+resumed run draws the augmentations an uninterrupted run would.
 
 Example:
     >>> front = ImageAugmentation(padding=4, flip=True, cutout=8, seed=0)
@@ -43,13 +51,6 @@ def random_crop(images, padding, seed):
     x = ops.take_along_axis(padded, rows, axis=1)
     cols = ops.broadcast_to(cols[:, None, :, None], (batch, height, width, channels))
     return ops.take_along_axis(x, cols, axis=2)
-
-
-def random_flip(images, seed):
-    """Mirrors each image left-right with probability 1/2."""
-    batch = ops.shape(images)[0]
-    flip = keras.random.uniform((batch, 1, 1, 1), seed=seed) < 0.5
-    return ops.where(flip, ops.flip(images, axis=2), images)
 
 
 def cutout(images, size, seed):
@@ -111,13 +112,20 @@ class ImageAugmentation(keras.layers.Layer):
         self.std = tuple(float(v) for v in std)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.normalizer = keras.layers.Normalization(
+            mean=[255.0 * m for m in self.mean], variance=[(255.0 * s) ** 2 for s in self.std],
+            dtype="float32", name="normalize",
+        )
+        self.flipper = keras.layers.RandomFlip("horizontal", dtype="float32", name="flip")
+
+    def build(self, input_shape):
+        # Built here, outside any traced step, so Normalization's constants are concrete.
+        self.normalizer.build(input_shape)
+        self.built = True
 
     def normalize(self, images):
         """Casts uint8 0..255 images to float32 and standardises each channel."""
-        x = ops.cast(images, "float32") / 255.0
-        mean = ops.convert_to_tensor(self.mean, dtype="float32")
-        std = ops.convert_to_tensor(self.std, dtype="float32")
-        return (x - mean) / std
+        return self.normalizer(ops.cast(images, "float32"))
 
     def call(self, inputs, training=None):
         if not training:
@@ -127,9 +135,17 @@ class ImageAugmentation(keras.layers.Layer):
         x = ops.cast(inputs, "float32")
         x = random_crop(x, self.padding, self.seed_generator)
         if self.flip:
-            x = random_flip(x, self.seed_generator)
+            flips = self.flipper.get_random_transformation(x, training=True, seed=self.seed_generator)
+            x = self.flipper.transform_images(x, flips, training=True)
         x = self.normalize(x)
         return cutout(x, self.cutout, self.seed_generator)
+
+    def save_own_variables(self, store):
+        store["seed_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_state" in store:  # files saved before the state was kept have none
+            self.seed_generator.state.assign(store["seed_state"])
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,7 +1,8 @@
 """Keras optimizer, learning-rate schedule and loss for a `Recipe`.
 
 The schedules are Keras `LearningRateSchedule`s driven by
-`optimizer.iterations`, so a resumed run continues exactly where it stopped.
+`optimizer.iterations`, so a resumed run continues exactly where it stopped;
+Keras's own are used except `OneCycle`, which Keras does not have.
 
 Example:
     >>> recipe = preset("default", epochs=30)
@@ -86,17 +87,22 @@ def make_optimizer(recipe, steps_per_epoch):
         steps_per_epoch: training steps per epoch (for the schedule).
 
     Returns:
-        A `keras.optimizers.Optimizer`.
+        A `keras.optimizers.Optimizer`; with `recipe.use_ema` it keeps the
+        moving average of the weights (`finalize_variable_values` puts it in
+        the model; `fit` does so when it ends).
     """
     schedule = make_schedule(recipe, steps_per_epoch)
     decay = recipe.weight_decay or None
+    average = {"use_ema": recipe.use_ema, "ema_momentum": recipe.ema_momentum}
     if recipe.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
-            learning_rate=schedule, momentum=recipe.momentum, nesterov=True, weight_decay=decay
+            learning_rate=schedule, momentum=recipe.momentum, nesterov=True, weight_decay=decay,
+            **average,
         )
     else:
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, beta_1=recipe.momentum, weight_decay=recipe.weight_decay
+            learning_rate=schedule, beta_1=recipe.momentum, weight_decay=recipe.weight_decay,
+            **average,
         )
     return exclude_from_decay(optimizer)
 

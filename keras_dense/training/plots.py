@@ -23,7 +23,7 @@ def plot_curves(rows, path):
 
     Args:
         rows: history rows (dicts with `epoch`, `loss`, `accuracy`,
-            `val_loss`, `val_accuracy`).
+            `val_loss`, `val_accuracy`; None in epochs without a test pass).
         path: the PNG file to write.
     """
     epochs = [row["epoch"] for row in rows]
@@ -31,7 +31,9 @@ def plot_curves(rows, path):
     loss_axis, accuracy_axis = figure.subplots(1, 2)
     for axis, key, title in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
         axis.plot(epochs, [row[key] for row in rows], marker=".", label="train")
-        axis.plot(epochs, [row[f"val_{key}"] for row in rows], marker=".", label="test")
+        tested = [row for row in rows if row.get(f"val_{key}") is not None]
+        axis.plot([row["epoch"] for row in tested], [row[f"val_{key}"] for row in tested],
+                  marker=".", label="test")
         axis.set_xlabel("epoch")
         axis.set_title(title)
         axis.grid(alpha=0.3)

@@ -1,0 +1,180 @@
+"""Test passes: fixed-shape prediction, flip test-time augmentation, averaged weights, reports.
+
+Why not `fit(validation_data=...)` / `model.evaluate`: their last batch is
+smaller (another compilation under XLA), `validation_freq` skips the last
+epoch unless it divides it, and they have no test-time augmentation. Here the
+test images are padded to whole batches and the padding's predictions dropped,
+so every image counts once and every batch has one shape.
+
+Example:
+    >>> probabilities = predict_probabilities(model, x_test, batch_size=256, tta_flip=True)
+    >>> evaluation_report(labels, probabilities.argmax(-1), class_names)["accuracy"]
+    >>> evaluate("runs/bc100")["per_class_accuracy"]
+"""
+
+import contextlib
+import pathlib
+
+import numpy as np
+
+import keras
+
+from keras_dense.training import augment, data as data_lib, run_folder
+
+EVAL_BATCH_FLOOR = 256
+
+
+def eval_batch_size(batch_size):
+    """The test batch: the smallest multiple of the training batch that is >= 256.
+
+    A multiple of the training batch divides over the same devices.
+    """
+    return batch_size * -(-EVAL_BATCH_FLOOR // batch_size)
+
+
+def predict_probabilities(model, images, batch_size, tta_flip=False):
+    """Class probabilities of every image, predicted in batches of one shape.
+
+    Args:
+        model: a compiled or uncompiled `keras.Model` on uint8 images.
+        images: uint8 array `(n, height, width, channels)`.
+        batch_size: images per prediction batch (the last batch is padded).
+        tta_flip: average with the predictions of the mirrored images.
+
+    Returns:
+        float32 array `(n, classes)`.
+    """
+    padded = data_lib.pad_to_multiple(images, batch_size)
+    probabilities = model.predict(padded, batch_size=batch_size, verbose=0)[: len(images)]
+    if tta_flip:
+        mirrored = model.predict(padded[:, :, ::-1], batch_size=batch_size, verbose=0)
+        probabilities = (probabilities + mirrored[: len(images)]) / 2
+    return probabilities.astype("float32")
+
+
+def keeps_average(model):
+    """Whether `model`'s optimizer keeps a moving average of the weights (`use_ema`)."""
+    optimizer = getattr(model, "optimizer", None)
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    return bool(getattr(inner, "use_ema", False))
+
+
+def load_averaged_weights(model):
+    """Puts the optimizer's moving-average weights into `model`'s trainable variables.
+
+    Each variable gets its own copy: Keras's `finalize_variable_values` makes
+    it share the average's buffer, and under JAX the next `predict` donates
+    (frees) the model's buffers, which would destroy the average.
+    """
+    variables = model.trainable_variables
+    model.optimizer.finalize_variable_values(variables)
+    for variable in variables:
+        variable.assign(keras.ops.copy(variable))
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block, `model` holds its optimizer's moving-average weights (`use_ema`).
+
+    Does nothing when the model has no optimizer or it keeps no average.
+    """
+    if not keeps_average(model):
+        yield model
+        return
+    variables = model.trainable_variables
+    current = [keras.ops.convert_to_numpy(variable) for variable in variables]
+    load_averaged_weights(model)
+    try:
+        yield model
+    finally:
+        for variable, value in zip(variables, current):
+            variable.assign(value)
+
+
+def epoch_test_metrics(model, test, loss, batch_size, tta_flip=False):
+    """The test loss, accuracy and predicted classes of `model` (its averaged weights if any).
+
+    Args:
+        model: the compiled training model.
+        test: `(x_test, y_test)`, uint8 images and one-hot labels.
+        loss: the training loss (a `keras.losses.Loss`) for `val_loss`.
+        batch_size: prediction batch.
+        tta_flip: flip test-time augmentation.
+
+    Returns:
+        `{"val_loss", "val_accuracy", "predictions"}` (integer classes).
+    """
+    x_test, y_test = test
+    with averaged_weights(model):
+        probabilities = predict_probabilities(model, x_test, batch_size, tta_flip)
+    predictions = np.argmax(probabilities, axis=-1)
+    return {
+        "val_loss": float(keras.ops.convert_to_numpy(loss(y_test, probabilities))),
+        "val_accuracy": float(np.mean(predictions == np.argmax(y_test, axis=-1))),
+        "predictions": predictions,
+    }
+
+
+def evaluation_report(labels, predictions, class_names):
+    """Accuracy, per-class accuracy and the confusion matrix of integer predictions.
+
+    Returns:
+        `{"accuracy", "per_class_accuracy": {name: accuracy}, "confusion", "images"}`.
+    """
+    classes = len(class_names)
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    confusion = np.bincount(labels * classes + predictions, minlength=classes * classes)
+    confusion = confusion.reshape(classes, classes)
+    per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+    return {
+        "accuracy": float(np.mean(labels == predictions)),
+        "per_class_accuracy": {name: float(acc) for name, acc in zip(class_names, per_class)},
+        "confusion": confusion.tolist(),
+        "images": int(len(labels)),
+    }
+
+
+def evaluate(target, data=None, batch_size=256, test_subset=None, tta=None):
+    """Tests a run's best model (or a `.keras` file) on the CIFAR-10 test set.
+
+    Args:
+        target: a run folder (uses `best.keras`, and the run's data source
+            unless `data` is given) or a `.keras` file. A model without an
+            `ImageAugmentation` front gets one that only normalises.
+        data: CIFAR-10 source; None: the run's, or the download.
+        batch_size: images per prediction batch.
+        test_subset: test on the first `test_subset` images only.
+        tta: `"flip"` (average each image's probabilities with its mirror's),
+            `"none"`, or `None`: the run's recipe (`tta_flip`; none for a
+            `.keras` file).
+
+    Returns:
+        The `evaluation_report` dict, plus `"model_file"` and `"tta"`
+        (`"flip"` or `None`).
+    """
+    from keras_dense.imagenet import tta as tta_lib
+
+    tta_lib.check_mode(tta, allowed=("flip", "none"))
+    target = pathlib.Path(target)
+    recipe = {}
+    if target.is_dir():
+        config = run_folder.read_config(target)
+        model_file = target / run_folder.BEST_FILE
+        if not model_file.is_file():
+            raise ValueError(f"{str(target)!r} has no {run_folder.BEST_FILE} yet: no epoch has completed.")
+        data = data if data is not None else config["data"]
+        recipe = config.get("recipe", {})
+    elif target.is_file() and target.suffix == ".keras":
+        model_file = target
+    else:
+        raise ValueError(f"{str(target)!r} is neither a run folder nor a .keras model file.")
+    tta_flip = recipe.get("tta_flip", False) if tta is None else tta == "flip"
+    _, (x_test, y_test), names = data_lib.load_data(data, test_subset=test_subset)
+    model = keras.saving.load_model(model_file, compile=False)
+    if augment.find_augmentation(model) is None:
+        model = augment.with_augmentation(
+            model, augment.ImageAugmentation(padding=0, flip=False, name="normalize")
+        )
+    probabilities = predict_probabilities(model, x_test, batch_size, tta_flip)
+    report = evaluation_report(np.argmax(y_test, axis=-1), np.argmax(probabilities, axis=-1), names)
+    return {**report, "model_file": str(model_file), "tta": "flip" if tta_flip else None}
