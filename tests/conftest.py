@@ -13,6 +13,13 @@ SHARED_DATA = pathlib.Path(
 )
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`--numprocesses=auto` (setup.cfg): one worker per core, at most 4 (each holds a
+    backend and full-size ImageNet models: 2-5 GB)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
+
+
 def shared_path(*parts):
     """Path under ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA.joinpath(*parts)

@@ -24,13 +24,26 @@ def old_layer_name(name):
     return name
 
 
-def randomize(model, seed=0, logit_scale=0.05):
+def randomize(model, seed=0, logit_scale=0.05, input_std=1.0):
     """Gives `model` reproducible random weights with moderate activations.
 
     Batch-norm statistics are random but positive variances; the classifier is
     scaled down so the softmax is not saturated (distinct top-5 probabilities).
+
+    Args:
+        model: a built `keras.Model`; its weights are overwritten.
+        seed: the random seed.
+        logit_scale: factor on the classifier's kernel.
+        input_std: spread of the inputs the model will see; the first kernel is
+            divided by it (caffe-mode pixels span about +-128; unscaled, every
+            activation and logit is ~100x larger and float32 rounding alone moves
+            saturated probabilities by more than 1e-5).
+
+    Returns:
+        `model`.
     """
     rng = np.random.default_rng(seed)
+    first_kernel = True
     for layer in model.layers:
         for variable in layer.weights:
             shape = tuple(variable.shape)
@@ -46,6 +59,9 @@ def randomize(model, seed=0, logit_scale=0.05):
                 value = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
                 if layer.name == "predictions":
                     value *= logit_scale
+                if first_kernel:
+                    value /= input_std
+                    first_kernel = False
             variable.assign(value.astype("float32"))
     return model
 

@@ -69,7 +69,7 @@ def test_training_tests_pass_under_jax_with_two_devices(tmp_path):
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     }
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-               *TRAINING_TESTS, "-k", NOT_UNDER_JAX]
+               "--numprocesses=0", *TRAINING_TESTS, "-k", NOT_UNDER_JAX]  # one process, one JIT cache
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env,
                             timeout=900)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""

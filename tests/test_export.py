@@ -34,6 +34,9 @@ FORMAT_SUFFIXES = {"onnx": "model.onnx", "openvino": "model.xml", "saved_model":
 FORMAT_NEEDS = {"onnx": "onnx", "openvino": "openvino", "saved_model": "tensorflow",
                 "litert": "tensorflow"}
 
+# preprocessing mode -> rough spread of its pixels, so random weights see unit-scale inputs
+PIXEL_STD = {"caffe": 60.0, "torch": 1.0, "tf": 0.5}
+
 
 def _installed(module):
     return importlib.util.find_spec(module) is not None
@@ -41,11 +44,11 @@ def _installed(module):
 
 def _tiny_from_published_layout(name, tmp_path, seed=0):
     """The record's tiny variant, its random weights round-tripped through a Keras 2 .h5."""
-    tiny = keras_dense.model_record(name).tiny
-    source = h5_fixtures.randomize(keras_dense.get_model(name, **tiny), seed=seed,
-                                   logit_scale=1.0)
+    record = keras_dense.model_record(name)
+    source = h5_fixtures.randomize(keras_dense.get_model(name, **record.tiny), seed=seed,
+                                   logit_scale=1.0, input_std=PIXEL_STD[record.preprocess])
     path = h5_fixtures.write_keras2_h5(source, tmp_path / f"{name}_tiny.h5")
-    return keras_dense.get_model(name, weights=str(path), **tiny)
+    return keras_dense.get_model(name, weights=str(path), **record.tiny)
 
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)

@@ -193,8 +193,8 @@ class SavedModelModel(ExportedModel):
 
 
 def _litert_interpreter(path):
-    """The LiteRT interpreter with its reference kernels: the check tests the conversion, and
-    XNNPACK, the default delegate, moves probabilities by up to ~1e-5 by its own rounding."""
+    """The LiteRT interpreter with its built-in kernels and no delegate: the check tests the
+    conversion, not a delegate's (XNNPACK's) own kernels and rounding."""
     try:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
