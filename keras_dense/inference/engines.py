@@ -35,19 +35,20 @@ from keras_dense.inference import cache, precision as precision_lib, runtimes
 
 ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 # Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
-# faster than ONNX Runtime in float32 in the benchmark (23.0 vs 18.8 img/s; 42.7 vs
-# 54.0 CPU-ms per image) and the only one in bfloat16.
+# faster than ONNX Runtime in float32 in the benchmark (34.9 vs 24.2 img/s; 56.9 vs
+# 80.5 CPU-ms per image in the quiet run) and the only one in bfloat16.
 RUNTIME_PREFERENCE = {"float32": ("openvino", "onnxruntime"), "bfloat16": ("openvino",)}
 # Measured on the 2-core CPU (benchmarks/inference.py, DenseNet-169, batch 32, which
-# prints these figures; full run and a quiet --quick run): the first export, check
-# and store take 16 s (26-45 s while other jobs ran), OpenVINO's conversion ~3 s more;
-# `keras-dense predict elephant.jpg` takes 2.9-3.3 s longer on Keras than with the
-# cached export; per image, OpenVINO saves 0.001-0.005 s over Keras's compiled step in
-# float32 and 0.012-0.016 s over Keras's bfloat16 copy. (In busy minutes float32
-# runtimes ran up to 0.027 s per image slower than Keras: the figures are noisy.)
-EXPORT_SECONDS = 20.0
-KERAS_START_SECONDS = 3.0
-SECONDS_SAVED_PER_IMAGE = {"float32": 0.002, "bfloat16": 0.014}
+# prints these figures; three runs, the last a quiet full run,
+# results/inference-20261123-143832.json): the first export, check and store take
+# 16-18 s (26-45 s while other jobs ran), OpenVINO's conversion from it 1-3 s more;
+# `keras-dense predict elephant.jpg` takes 2.9-4.1 s longer on Keras than with the
+# cached export; per image, OpenVINO saves 0.001-0.010 s over Keras's compiled step in
+# float32 and 0.012-0.032 s over Keras's bfloat16 copy. The constants are mid-range:
+# the figures swing with the machine's load.
+EXPORT_SECONDS = 18.0
+KERAS_START_SECONDS = 4.0
+SECONDS_SAVED_PER_IMAGE = {"float32": 0.005, "bfloat16": 0.02}
 
 logger = logging.getLogger("keras_dense.inference")
 
