@@ -182,3 +182,8 @@ def test_cli_exports_in_the_background_and_later_processes_reuse_it(tmp_path):
     assert [p["wnid"] for p in predictions] == [p["wnid"] for p in expected]
     np.testing.assert_allclose([p["probability"] for p in predictions],
                                [p["probability"] for p in expected], atol=1e-5)
+    # Grad-CAM needs the Keras model even when predict would open the cached export
+    explained = run_cli("explain", str(elephant), "--model", "densenet121", "--weights",
+                        str(weights), "--out", str(tmp_path / "cam.png"), env=env)
+    assert explained.returncode == 0, explained.stderr[-2000:]
+    assert (tmp_path / "cam.png").is_file()

@@ -89,6 +89,20 @@ def test_top1_top5_equal_the_counts_by_hand(tiny_model, tmp_path):
     assert resized["transform"]["interpolation"] == "nearest"
 
 
+
+def test_a_runtime_export_validates_as_the_keras_model(tiny_model, tmp_path):
+    """`validate` runs on whatever engine `load_model` gives (an export has no Keras layers)."""
+    from keras_dense.inference import runtimes
+
+    folder, _ = _samples()
+    result = keras_dense.export(tiny_model, tmp_path / "tiny.onnx", format="onnx")
+    exported = runtimes.load_exported(result.path, "onnx")
+    on_keras = validate(folder, model=tiny_model, batch_size=6)
+    on_runtime = validate(folder, model=exported, preprocess="torch", batch_size=6)
+    assert on_runtime["images"] == on_keras["images"] == 16
+    assert (on_runtime["correct_top1"], on_runtime["correct_top5"]) == \
+        (on_keras["correct_top1"], on_keras["correct_top5"])
+
 def test_wnid_folders_and_bad_layouts(tmp_path):
     folder, samples = _samples()
     for path, index in samples[:3]:

@@ -25,15 +25,14 @@ def add_parsers(subparsers):
 
 def run_explain(args):
     from keras_dense.analysis import gradcam
-    from keras_dense.imagenet import classes, images, predict, preprocessing
-    from keras_dense.imagenet.preprocessing_layer import included_mode
+    from keras_dense.imagenet import classes, images, predict
 
     images.image_format(args.out)  # refuse a bad --out before the work
     weights = None if args.weights.lower() == "none" else args.weights
-    model, mode = predict.load_model(args.model, weights)
+    # Grad-CAM needs the Keras model's gradients, never a cached runtime export
+    model, mode = predict.load_model(args.model, weights, engine="keras")
     pixels = images.load_image(args.image, predict.input_size(model), crop=args.crop)
-    x = pixels[None] if included_mode(model) else preprocessing.preprocess_input(pixels[None],
-                                                                                 mode=mode)
+    x = predict.model_input(model, mode, pixels[None])
     result = gradcam.explain(model, x, class_index=args.class_index, layer=args.layer)
     background = pixels if args.crop else images.load_image(args.image, size=None)
     images.save_image(gradcam.overlay(background, result.heatmap), args.out)

@@ -27,6 +27,19 @@ def class_index():
     return {int(k): tuple(v) for k, v in json.loads(text).items()}
 
 
+def top_k(outputs, k):
+    """Indices of the `k` largest outputs of each row, largest first (ties: lower index first).
+
+    Args:
+        outputs: `(n, classes)` array.
+        k: how many per row.
+
+    Returns:
+        An integer array `(n, k)`.
+    """
+    return np.argsort(-np.asarray(outputs), axis=1, kind="stable")[:, :k]
+
+
 def decode_predictions(preds, top=5):
     """Decodes a batch of 1000-class ImageNet predictions into the top classes.
 

@@ -324,7 +324,7 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
                                    len(files))
     chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
     size = tta_lib.load_size(input_size(keras_model), tta)
-    decoded_chunks = _decoded_ahead(chunks, size, crop, interpolation)
+    decoded_chunks = decoded_ahead(chunks, size, crop, interpolation)
     for chunk, (loaded, pixels, failed) in zip(chunks, decoded_chunks):
         decoded = dict(zip(loaded, classify(keras_model, mode, pixels, top,
                                             batch_size, tta))) if loaded else {}
@@ -347,7 +347,7 @@ def _decode(paths, size, crop, interpolation):
     return loaded, np.stack(pixels) if pixels else None, failed
 
 
-def _decoded_ahead(chunks, size, crop, interpolation):
+def decoded_ahead(chunks, size, crop, interpolation):
     """Yields `_decode` of each chunk, decoding the next one in a thread meanwhile
     (Pillow releases the GIL while it decodes and resizes)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -373,13 +373,11 @@ def image_files(paths):
 
 def precision_difference(images, model="densenet169", weights="imagenet", precision="bfloat16",
                          preprocess=None, crop=False, interpolation="nearest", fold_bn=False,
-                         batch_size=32, engine="auto", job_images=0):
+                         batch_size=32, engine="auto"):
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:
         images: as in `predict`.
-        job_images: the size of the job the `precision` model is loaded for
-            (so `engine="auto"` picks the engine that job will run on).
         The other arguments are those of `predict`; float32 runs on Keras.
 
     Returns:
@@ -387,7 +385,7 @@ def precision_difference(images, model="densenet169", weights="imagenet", precis
     """
     from keras_dense.inference.precision import max_probability_difference
 
-    fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine, job_images)
+    fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine)
     exact, _ = load_model(model, weights, mode, "float32", fold_bn, "keras")
     pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
     return max_probability_difference(exact, fast, model_input(exact, mode, pixels), batch_size)

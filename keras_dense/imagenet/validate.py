@@ -24,7 +24,6 @@ import time
 import numpy as np
 
 from keras_dense.imagenet import classes, images as images_lib, predict
-from keras_dense.inference import predict_batches
 
 FILE_COLUMNS = ("file", "filename", "path", "image", "ImageId")
 WNID_COLUMNS = ("wnid", "PredictionString")  # PredictionString: ILSVRC's "n01751748 x y ..."
@@ -151,21 +150,9 @@ def transform_of(size, resize_only=False):
             "crop_fraction": images_lib.CROP_FRACTION, "size": list(size)}
 
 
-def _load_batch(batch, size, transform, errors):
-    pixels, labels = [], []
-    for path, label in batch:
-        try:
-            pixels.append(images_lib.load_image(path, size, transform["crop"],
-                                                transform["interpolation"]))
-            labels.append(label)
-        except images_lib.ImageLoadError as error:
-            errors.append({"path": str(path), "error": str(error)})
-    return pixels, np.asarray(labels)
-
-
 def validate(folder, model="densenet169", weights="imagenet", labels=None, resize_only=False,
              batch_size=32, preprocess=None, precision="float32", fold_bn=False, limit=None,
-             progress=None):
+             progress=None, engine="auto"):
     """Top-1 and top-5 accuracy (%) of an ImageNet classifier over labelled images.
 
     Args:
@@ -175,7 +162,7 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
         labels: a labels CSV; default `folder/labels.csv` when present, else wnid folders.
         resize_only: the Keras example's transform instead of the published crop.
         batch_size: images per inference step.
-        preprocess, precision, fold_bn: as in `predict`.
+        preprocess, precision, fold_bn, engine: as in `predict`.
         limit: validate the first `limit` images only.
         progress: optional `progress(done, total)` called after each batch.
 
@@ -189,28 +176,34 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
         >>> validate("../shared/data/images/imagenet-samples", model="densenet121")["top5"]
     """
     items = labelled_images(folder, labels)[:limit]
-    keras_model, mode = predict.load_model(model, weights, preprocess, precision, fold_bn)
-    if keras_model.output_shape[-1] != classes.NUM_CLASSES:
-        raise ValueError(f"validate needs a {classes.NUM_CLASSES}-class ImageNet classifier; "
-                         f"{keras_model.name} has {keras_model.output_shape[-1]} outputs.")
+    keras_model, mode = predict.load_model(model, weights, preprocess, precision, fold_bn,
+                                           engine, len(items))
     size = predict.input_size(keras_model)
     transform = transform_of(size, resize_only)
-    correct_top1 = correct_top5 = predicted = 0
+    correct_top1 = correct_top5 = predicted = done = 0
     errors, model_seconds, start = [], 0.0, time.perf_counter()
-    for first in range(0, len(items), batch_size):
-        batch = items[first:first + batch_size]
-        pixels, truth = _load_batch(batch, size, transform, errors)
-        if pixels:
+    chunks = [items[first:first + batch_size] for first in range(0, len(items), batch_size)]
+    decoded = predict.decoded_ahead([[path for path, _ in chunk] for chunk in chunks], size,
+                                    transform["crop"], transform["interpolation"])
+    for chunk, (loaded, pixels, failed) in zip(chunks, decoded):
+        errors.extend({"path": str(path), "error": failed[path]}
+                      for path, _ in chunk if path in failed)
+        if loaded:
+            truth = np.asarray([label for path, label in chunk if path not in failed])
             tick = time.perf_counter()
-            x = predict.model_input(keras_model, mode, np.stack(pixels))
-            probabilities = predict_batches(keras_model, x, batch_size)
+            probabilities = predict.probabilities_of(keras_model, mode, pixels, batch_size)
             model_seconds += time.perf_counter() - tick
-            top = np.argsort(-probabilities, axis=1, kind="stable")[:, :TOP]
+            if probabilities.shape[-1] != classes.NUM_CLASSES:
+                raise ValueError(f"validate needs a {classes.NUM_CLASSES}-class ImageNet "
+                                 f"classifier; {keras_model.name} has "
+                                 f"{probabilities.shape[-1]} outputs.")
+            top = classes.top_k(probabilities, TOP)
             correct_top1 += int(np.sum(top[:, 0] == truth))
             correct_top5 += int(np.sum(np.any(top == truth[:, None], axis=1)))
-            predicted += len(pixels)
+            predicted += len(loaded)
+        done += len(chunk)
         if progress is not None:
-            progress(first + len(batch), len(items))
+            progress(done, len(items))
     seconds = time.perf_counter() - start
     return {
         "model": model if isinstance(model, str) else keras_model.name,
