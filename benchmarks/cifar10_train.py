@@ -45,6 +45,7 @@ import _common
 
 ROOT = _common.ROOT
 
+from keras_dense.cli.argtypes import arch_item  # noqa: E402  (no Keras import)
 from keras_dense.training.recipe import PRESETS, preset  # noqa: E402  (no Keras import)
 
 
@@ -72,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--compare-loops", action="store_true",
                         help="old loop vs lean loop, alternating epochs in one process")
     parser.add_argument("--rounds", type=int, default=3, help="--compare-loops: timed epochs per loop")
-    parser.add_argument("--arch", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--arch", action="append", default=[], type=arch_item, metavar="KEY=VALUE",
                         help="--compare-loops: builder override, e.g. memory_efficient=True")
     args = parser.parse_args(argv)
     if args.compare_loops:
@@ -80,7 +81,7 @@ def main(argv=None):
 
     import keras
 
-    from keras_dense.training import trainer
+    from keras_dense.training import run_folder, trainer
 
     overrides = {key: value for key, value in
                  (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))
@@ -93,7 +94,7 @@ def main(argv=None):
             test_subset=args.test_subset, mixed_precision=args.mixed_precision,
             jit_compile=args.jit, verbose=2,
         )
-        history = trainer.read_history(run)
+        history = run_folder.read_history(run)
 
     later = [row["train_seconds"] for row in history[1:]]
     first_epoch_extra = history[0]["train_seconds"] - _common.median(later) if later else None
@@ -143,13 +144,6 @@ def main(argv=None):
     return 0
 
 
-def _arch(items):
-    import ast
-
-    pairs = (item.partition("=")[::2] for item in items)
-    return {key: ast.literal_eval(value) for key, value in pairs}
-
-
 def compare_loops(args):
     """Old vs lean training loop on the same model, alternating epochs; writes JSON."""
     import keras
@@ -176,7 +170,7 @@ def compare_loops(args):
     jit = default_jit_compile() if args.jit is None else args.jit
 
     keras.utils.set_random_seed(0)
-    model = trainer.build_model(args.model, 10, recipe, 0, _arch(args.arch))
+    model = trainer.build_model(args.model, 10, recipe, 0, dict(args.arch))
     trainer.compile_model(model, recipe, len(batches), jit)
     # One model for both loops (one model's memory): the lean loop's first epoch
     # compiles the full-batch step; the old loop's first epoch then adds what its
@@ -198,7 +192,7 @@ def compare_loops(args):
             print(f"{name}: {seconds[name][-1]:.1f} s", flush=True)
     rate = {name: [images / s for s in seconds[name][1:]] for name, (images, _) in loops.items()}
     report = {
-        "benchmark": "cifar10_loops", "model": args.model, "arch": _arch(args.arch),
+        "benchmark": "cifar10_loops", "model": args.model, "arch": dict(args.arch),
         "batch_size": batch, "train_images": len(x),
         "images_per_epoch": {name: images for name, (images, _) in loops.items()},
         "jit_compile": jit, "machine": _common.machine(),

@@ -22,7 +22,6 @@ DEFAULT_RUNTIME = engines.RUNTIME_PREFERENCE["float32"][0]  # in the default ins
 def engine_cache(tmp_path, monkeypatch):
     """A fresh engine cache folder for one test."""
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(cache, "_VERIFIED", {})
     return tmp_path / "cache" / "engines"
 
 
@@ -121,14 +120,12 @@ def test_a_damaged_or_unreadable_entry_is_rebuilt_not_trusted(engine_cache, tiny
         handle.seek(-1000, os.SEEK_END)
         handle.write(b"\0" * 100)
     engines._OPENED.clear()  # as in a new process
-    cache._VERIFIED.clear()
     with caplog.at_level("WARNING", logger="keras_dense.inference"):
         rebuilt = keras_dense.predict(x, model=tiny_model, engine=DEFAULT_RUNTIME)
     assert f"is not usable: {weights_file.name} does not have its recorded sha256; it is " \
            "rebuilt" in caplog.text
     assert f"exporting densenet121 for {DEFAULT_RUNTIME}" in caplog.text
     np.testing.assert_allclose(_probabilities(rebuilt), expected, atol=1e-5)
-    cache._VERIFIED.clear()
     (cache.entry_dir(key) / "entry.json").write_text("{")
     assert cache.lookup(key) is None and not cache.entry_dir(key).exists()
 

@@ -121,13 +121,13 @@ def _prepare_runtime_in_background(name, weights, precision, job_images):
     export in the background, for the next runs."""
     from keras_dense.inference import background, engines
 
-    options = engines.installed_runtimes(precision)
-    if weights is None or not options or not background.enabled() or engines.on_accelerator() \
-            or engines.runtime_saves(job_images, precision, cached=True) <= 0:
+    runtime = engines.choose_engine("auto", precision, job_images, cached=lambda engine: True)
+    if weights is None or runtime == "keras":
         return
-    if background.start(name, str(weights), options[0], precision):
-        print(f"keras-dense: exporting {name} for {options[0]} in the background (once, about "
-              f"20 s for DenseNet-169 at low priority); later runs use it. "
+    if background.start(name, str(weights), runtime, precision):
+        print(f"keras-dense: exporting {name} for {runtime} in the background (once, about "
+              f"{engines.EXPORT_SECONDS:.0f} s for DenseNet-169 at low priority); later runs "
+              "use it. "
               f"{background.SWITCH}=0 turns this off.", file=sys.stderr)
 
 

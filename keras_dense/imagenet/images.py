@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from keras_dense._files import write_atomic
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 CROP_FRACTION = 0.875  # centre crop: 224 of a 256 short side, as torchvision evaluates
@@ -209,11 +211,4 @@ def save_image(pixels, path):
     path = pathlib.Path(path)
     data = io.BytesIO()
     Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_format(path))
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, data.getvalue())

@@ -31,6 +31,8 @@ import shutil
 import tempfile
 import zlib
 
+from keras_dense.weights.resolve import file_hash  # hashed once per size and time
+
 ENTRY_FILE = "entry.json"
 # engine -> (export format, the file the runtime opens)
 ENGINE_FILES = {"onnxruntime": ("onnx", "model.onnx"), "openvino": ("openvino", "model.xml")}
@@ -46,17 +48,15 @@ def cache_dir():
     return home / "keras_dense" / "engines"
 
 
-def published_identity(weights_record, include_top=True):
-    """The identity of published weights: their tag and the published file's hash."""
-    weights_file = weights_record.file_for(include_top)
+def published_identity(weights_record):
+    """The identity of published weights: their tag and the published (with-top) file's hash."""
+    weights_file = weights_record.file_for(True)
     return {"source": weights_record.name,
             "hash": f"{weights_file.hash_algorithm}:{weights_file.file_hash}"}
 
 
 def file_identity(path):
     """The identity of a weights file: its path, size, modification time and sha256."""
-    from keras_dense.weights.resolve import file_hash  # hashed once per size and time
-
     path = pathlib.Path(path).resolve()
     stat = path.stat()
     return {"source": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
@@ -77,11 +77,6 @@ def weights_fingerprint(model):
         value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
         digest.update(f"{variable.path}{value.shape}{value.dtype}{zlib.crc32(value)};".encode())
     return {"source": f"model:{model.name}", "hash": f"weights-crc32:{digest.hexdigest()}"}
-
-
-def file_sha256(path):
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def entry_key(model_name, weights_identity, engine, precision, architecture):
@@ -135,7 +130,7 @@ def _problem(folder, key):
     for name, expected in entry.get("files", {}).items():
         if not (folder / name).is_file():
             return f"{name} is missing"
-        if file_sha256(folder / name) != expected:
+        if file_hash(folder / name, "sha256") != expected:
             return f"{name} does not have its recorded sha256"
     if not entry.get("files"):
         return "it lists no files"
@@ -148,31 +143,16 @@ def read_entry(key):
     return json.loads((path.parent / ENTRY_FILE).read_text()) if path else None
 
 
-_VERIFIED = {}  # entry folder -> the (name, size, mtime) of its files when last verified
-
-
-def _signature(folder):
-    try:
-        return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns)
-                            for f in folder.iterdir()))
-    except OSError:
-        return None
-
-
 def lookup(key):
     """The path of the verified export for `key`, or None (a damaged entry is deleted).
 
-    Files are hashed once per process; later lookups compare their sizes and times.
+    A file is hashed once per process and size and modification time (`file_hash`).
     """
     folder = entry_dir(key)
     if not folder.exists():
         return None
-    signature = _signature(folder)
-    if signature is not None and _VERIFIED.get(folder) == signature:
-        return export_path(key)
     problem = _problem(folder, key)
     if problem is None:
-        _VERIFIED[folder] = signature
         return export_path(key)
     discard(key, f"the cached export at {folder} is not usable: {problem}; it is rebuilt")
     return None
@@ -181,7 +161,6 @@ def lookup(key):
 def discard(key, reason):
     """Deletes the entry of `key`, logging `reason`."""
     logger.warning("%s", reason)
-    _VERIFIED.pop(entry_dir(key), None)
     shutil.rmtree(entry_dir(key), ignore_errors=True)
 
 
@@ -203,7 +182,7 @@ def store(key, write):
     try:
         main_file = ENGINE_FILES[key["engine"]][1]
         details = write(staging / main_file)
-        files = {f.name: file_sha256(f) for f in sorted(staging.iterdir()) if f.is_file()}
+        files = {f.name: file_hash(f, "sha256") for f in sorted(staging.iterdir()) if f.is_file()}
         (staging / ENTRY_FILE).write_text(
             json.dumps({"key": key, "files": files, **details}, indent=2) + "\n")
         _replace_older_entries(key)

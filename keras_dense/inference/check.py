@@ -19,6 +19,8 @@ import pathlib
 
 import numpy as np
 
+from keras_dense.imagenet.classes import top_k
+
 # Largest output difference a check accepts. float32 runtimes differ from Keras
 # by 1e-9 to 1e-6 on DenseNet-169 (summation order); bfloat16 by up to ~1e-2.
 TOLERANCES = {"float32": 1e-4, "bfloat16": 5e-2}
@@ -76,10 +78,6 @@ class CheckReport:
                 "passed": self.passed}
 
 
-def _top_k(outputs, k):
-    return np.argsort(-outputs, axis=1, kind="stable")[:, :k]
-
-
 def compare_outputs(expected, actual):
     """`(max difference, top-1 agreement, top-5 agreement)` of two `(n, classes)` arrays."""
     expected = np.asarray(expected, "float64")
@@ -88,8 +86,8 @@ def compare_outputs(expected, actual):
         raise ExportCheckError(f"The exported model's output has shape {actual.shape}; the "
                                f"Keras model's has {expected.shape}.")
     k = min(5, expected.shape[-1])
-    top1 = np.mean(_top_k(expected, 1)[:, 0] == _top_k(actual, 1)[:, 0])
-    top5 = np.mean([set(a) == set(b) for a, b in zip(_top_k(expected, k), _top_k(actual, k))])
+    top1 = np.mean(top_k(expected, 1)[:, 0] == top_k(actual, 1)[:, 0])
+    top5 = np.mean([set(a) == set(b) for a, b in zip(top_k(expected, k), top_k(actual, k))])
     difference = float(np.max(np.abs(expected - actual))) if np.all(np.isfinite(actual)) \
         else float("inf")
     return difference, float(top1), float(top5)
@@ -111,15 +109,14 @@ def check_export(model, exported, images=None, preprocess="torch", tolerance=Non
     Returns:
         A `CheckReport` (see `.passed`); raising on failure is the caller's choice.
     """
-    from keras_dense.imagenet import images as images_lib, preprocessing
+    from keras_dense.imagenet import predict
     from keras_dense.inference.batches import predict_batches
 
     paths = [pathlib.Path(p) for p in (images or bundled_images())]
     if not paths:
         raise ValueError("The export check needs at least one image; got none.")
-    height, width = (d or 224 for d in model.input_shape[1:3])
-    pixels = np.stack([images_lib.load_image(p, (height, width)) for p in paths])
-    x = preprocessing.preprocess_input(pixels.astype("float32"), mode=preprocess)
+    pixels = predict.to_pixel_batch(paths, predict.input_size(model))
+    x = predict.model_input(model, preprocess, pixels)
     if model.input_shape[-1] == 1:  # a grayscale model (LeNet-5)
         x = x.mean(axis=-1, keepdims=True)
     expected = predict_batches(model, x, batch_size)

@@ -79,17 +79,6 @@ def check_format(format):
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
 
 
-def _require_module(module, purpose, requirement=None):
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        raise runtimes.EngineNotInstalledError(
-            f"{purpose} needs {module}, which is not installed; install it with: "
-            f"pip install {requirement or module}")
-    return importlib.import_module(module)
-
-
 @contextlib.contextmanager
 def _quiet_exporters():
     """Keeps the converters' progress logging and tracing warnings out of the output."""
@@ -142,15 +131,15 @@ def _write_onnx(model, path):
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        _require_module("tf2onnx", "The ONNX export on the TensorFlow backend")
+        runtimes.require("tf2onnx", "The ONNX export on the TensorFlow backend")
     elif backend == "jax":
-        _require_module("jax2onnx", "The ONNX export on the JAX backend")
+        runtimes.require("jax2onnx", "The ONNX export on the JAX backend")
     model.export(str(path), format="onnx", verbose=False)
     _check_onnx_operations(model, path)
 
 
 def _write_openvino(model, path, from_onnx=None):
-    ov = _require_module("openvino", "The OpenVINO export")
+    ov = runtimes.require("openvino", "The OpenVINO export")
     onnx_path = from_onnx or path.with_suffix(".onnx")
     if from_onnx is None:
         _write_onnx(model, onnx_path)
@@ -160,7 +149,7 @@ def _write_openvino(model, path, from_onnx=None):
 
 
 def _write_saved_model(model, path):
-    _require_module("tensorflow", "The SavedModel export")
+    runtimes.require("tensorflow", "The SavedModel export")
     model.export(str(path), format="tf_saved_model", verbose=False)
 
 

@@ -43,18 +43,19 @@ class EngineNotInstalledError(ValueError):
 
 
 def installed(engine):
-    """Whether the Python package of `engine` (a key of `RUNTIMES`) can be imported."""
-    return importlib.util.find_spec(RUNTIMES[engine][0]) is not None
+    """Whether the Python package of `engine` (a key of `RUNTIMES`, or a module name such as
+    a converter's) can be imported."""
+    return importlib.util.find_spec(RUNTIMES.get(engine, (engine,))[0]) is not None
 
 
 def require(engine, purpose=None):
     """Imports and returns the module of `engine`, or raises one line with the pip command.
 
     Args:
-        engine: a key of `RUNTIMES`.
+        engine: a key of `RUNTIMES`, or a module installed under its own name (`tf2onnx`).
         purpose: what it is needed for, for the message (default: "the {engine} engine").
     """
-    module, requirement = RUNTIMES[engine]
+    module, requirement = RUNTIMES.get(engine, (engine, engine))
     if not installed(engine):
         raise EngineNotInstalledError(
             f"{purpose or f'The {engine} engine'} needs {module}, which is not installed; "
@@ -185,8 +186,8 @@ class SavedModelModel(ExportedModel):
         tf = require(self.engine, "Running a SavedModel")
         self._loaded = tf.saved_model.load(str(path))
         spec = self._loaded.serve.input_signature[0]
-        super().__init__(path, _static_dims(spec.shape.as_list()), pathlib.Path(path).name,
-                         precision)
+        super().__init__(path, _static_dims(spec.shape.as_list()),
+                         name or pathlib.Path(path).name, precision)
 
     def predict_on_batch(self, x):
         return np.asarray(self._loaded.serve(_float32(x)))

@@ -94,6 +94,22 @@ class ArchConfig:
                          "keras_dense.features takes the ImageNet families (densenet, resnet, "
                          "vgg, inception, googlenet, alexnet).")
 
+    @staticmethod
+    def stage_taps(imagenet_stem, stage_outputs):
+        """`feature_layers` of a network whose stages each halve the map.
+
+        Args:
+            imagenet_stem: whether the stride-4 ImageNet stem (whose ReLU is
+                `conv1_relu`, stride 2) comes first; else a stride-1 CIFAR stem.
+            stage_outputs: the layer ending each stage, shallow to deep.
+
+        Returns:
+            `[(layer_name, stride), ...]`.
+        """
+        first_stride = 4 if imagenet_stem else 1
+        taps = [("conv1_relu", 2)] if imagenet_stem else []
+        return taps + [(layer, first_stride * 2 ** i) for i, layer in enumerate(stage_outputs)]
+
     def top(self, x, classes, classifier_activation):
         """The classifier head on the last feature map (`include_top=True`)."""
         return _layers.dense_head(x, classes, classifier_activation)

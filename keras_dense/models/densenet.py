@@ -264,12 +264,8 @@ class DenseNetConfig(_builder.ArchConfig):
     def feature_layers(self):
         # timm's taps: the stem's ReLU, each dense block's output before its
         # transition, and the final BN-ReLU (the map the classifier pools).
-        imagenet = self.stem == "imagenet"
-        first_stride = 4 if imagenet else 1
-        taps = [("conv1_relu", 2)] if imagenet else []
-        taps += [(f"conv{i + 2}_block{blocks}_concat", first_stride * 2 ** i)
-                 for i, blocks in enumerate(self.blocks[:-1])]
-        return taps + [("relu", first_stride * 2 ** (len(self.blocks) - 1))]
+        ends = [f"conv{i + 2}_block{blocks}_concat" for i, blocks in enumerate(self.blocks[:-1])]
+        return self.stage_taps(self.stem == "imagenet", ends + ["relu"])
 
     def top(self, x, classes, classifier_activation):
         return _layers.dense_head(x, classes, classifier_activation,

@@ -15,6 +15,7 @@ Example:
 """
 
 import dataclasses
+import numbers
 
 import keras
 
@@ -62,17 +63,14 @@ def _check_out_indices(out_indices, layers, name):
     if out_indices is None:
         return list(range(len(layers)))
     valid = ", ".join(f"{i} ({layer}, stride {stride})" for i, (layer, stride) in enumerate(layers))
-    try:
-        indices = [int(i) for i in out_indices if not isinstance(i, bool) and int(i) == i]
-    except (TypeError, ValueError):
-        indices = []
-    if (not indices or len(indices) != len(list(out_indices))
-            or any(not 0 <= i < len(layers) for i in indices)):
+    indices = list(out_indices) if not isinstance(out_indices, (str, bytes)) else []
+    if not indices or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
+                          or not 0 <= i < len(layers) for i in indices):
         raise ValueError(f"out_indices must be a list of indices of {name}'s feature maps: "
                          f"{valid}; got {out_indices!r}.")
     if len(set(indices)) != len(indices):
         raise ValueError(f"out_indices repeats an index: {out_indices!r}; the indices are {valid}.")
-    return indices
+    return [int(i) for i in indices]
 
 
 def features(name, weights=None, out_indices=None, **builder_kwargs):

@@ -262,11 +262,8 @@ class ResNetConfig(_builder.ArchConfig):
 
     def feature_layers(self):
         # The stem's ReLU (ImageNet stem) and the last block of each stage.
-        imagenet = self.stem == "imagenet"
-        first_stride = 4 if imagenet else 1
-        taps = [("conv1_relu", 2)] if imagenet else []
-        return taps + [(f"conv{i + 2}_block{depth}_out", first_stride * 2 ** i)
-                       for i, depth in enumerate(self.depths)]
+        return self.stage_taps(self.stem == "imagenet", [
+            f"conv{i + 2}_block{depth}_out" for i, depth in enumerate(self.depths)])
 
 
 def cifar_config(depth, shortcut="zero_pad"):

@@ -91,13 +91,13 @@ class RunRecorder(keras.callbacks.Callback):
         run_folder.write_history(self.run_dir, self.history)
 
     def _test(self, row, logs):
-        result = evaluation.epoch_test_metrics(
-            self.model, self.test, self.loss, self.eval_batch, self.recipe.tta_flip
-        )
-        self.predictions = result["predictions"]
-        row["val_loss"], row["val_accuracy"] = result["val_loss"], result["val_accuracy"]
-        logs.update(val_loss=row["val_loss"], val_accuracy=row["val_accuracy"])
-        if self.best_accuracy is None or row["val_accuracy"] > self.best_accuracy:
-            self.best_accuracy, self.best_epoch = row["val_accuracy"], row["epoch"]
-            with evaluation.averaged_weights(self.model):
+        with evaluation.averaged_weights(self.model):  # one swap for the test and best.keras
+            result = evaluation.epoch_test_metrics(
+                self.model, self.test, self.loss, self.eval_batch, self.recipe.tta_flip
+            )
+            self.predictions = result["predictions"]
+            row["val_loss"], row["val_accuracy"] = result["val_loss"], result["val_accuracy"]
+            logs.update(val_loss=row["val_loss"], val_accuracy=row["val_accuracy"])
+            if self.best_accuracy is None or row["val_accuracy"] > self.best_accuracy:
+                self.best_accuracy, self.best_epoch = row["val_accuracy"], row["epoch"]
                 run_folder.save_model_atomic(self.model, self.run_dir / run_folder.BEST_FILE)

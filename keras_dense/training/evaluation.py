@@ -19,6 +19,7 @@ import numpy as np
 
 import keras
 
+from keras_dense.imagenet import tta as tta_lib
 from keras_dense.training import augment, data as data_lib, run_folder
 
 EVAL_BATCH_FLOOR = 256
@@ -45,10 +46,9 @@ def predict_probabilities(model, images, batch_size, tta_flip=False):
         float32 array `(n, classes)`.
     """
     padded = data_lib.pad_to_multiple(images, batch_size)
-    probabilities = model.predict(padded, batch_size=batch_size, verbose=0)[: len(images)]
-    if tta_flip:
-        mirrored = model.predict(padded[:, :, ::-1], batch_size=batch_size, verbose=0)
-        probabilities = (probabilities + mirrored[: len(images)]) / 2
+    probabilities = tta_lib.average(
+        lambda view: model.predict(view, batch_size=batch_size, verbose=0)[: len(images)],
+        padded, "flip" if tta_flip else None, size=None)
     return probabilities.astype("float32")
 
 
@@ -92,7 +92,8 @@ def averaged_weights(model):
 
 
 def epoch_test_metrics(model, test, loss, batch_size, tta_flip=False):
-    """The test loss, accuracy and predicted classes of `model` (its averaged weights if any).
+    """The test loss, accuracy and predicted classes of `model` as it is (callers that test
+    the moving average wrap the call in `averaged_weights`).
 
     Args:
         model: the compiled training model.
@@ -105,8 +106,7 @@ def epoch_test_metrics(model, test, loss, batch_size, tta_flip=False):
         `{"val_loss", "val_accuracy", "predictions"}` (integer classes).
     """
     x_test, y_test = test
-    with averaged_weights(model):
-        probabilities = predict_probabilities(model, x_test, batch_size, tta_flip)
+    probabilities = predict_probabilities(model, x_test, batch_size, tta_flip)
     predictions = np.argmax(probabilities, axis=-1)
     return {
         "val_loss": float(keras.ops.convert_to_numpy(loss(y_test, probabilities))),
@@ -152,8 +152,6 @@ def evaluate(target, data=None, batch_size=256, test_subset=None, tta=None):
         The `evaluation_report` dict, plus `"model_file"` and `"tta"`
         (`"flip"` or `None`).
     """
-    from keras_dense.imagenet import tta as tta_lib
-
     tta_lib.check_mode(tta, allowed=("flip", "none"))
     target = pathlib.Path(target)
     recipe = {}

@@ -24,6 +24,8 @@ import os
 import pathlib
 import zipfile
 
+from keras_dense._files import write_atomic
+
 CONFIG_FILE = "config.json"
 LAST_FILE = "last.keras"
 BEST_FILE = "best.keras"
@@ -34,19 +36,6 @@ HISTORY_COLUMNS = (
     "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
     "epoch_seconds", "train_seconds", "images_per_second",
 )
-
-
-def write_atomic(path, data):
-    """Writes bytes or text to `path` through a temporary file and `os.replace`."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_json(path, payload):

@@ -175,7 +175,7 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
         run_dir.mkdir(parents=True, exist_ok=True)
         run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
         state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
-        return _fit(network, run_dir, config, state, arrays, callbacks, verbose)
+        return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
 
 def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
@@ -220,12 +220,11 @@ def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
     with _dtype_policy(policy), distribute.data_parallel(count):
         model = keras.saving.load_model(run_dir / run_folder.LAST_FILE)
         compile_model(model, recipe, steps, config["jit_compile"], optimizer=model.optimizer)
-        return _fit(model, run_dir, config, state, arrays, callbacks, verbose)
+        return _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
 
-def _fit(model, run_dir, config, state, arrays, callbacks, verbose):
+def _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose):
     (x_train, y_train), test, names = arrays
-    recipe = recipe_lib.Recipe.from_dict(config["recipe"])
     info = describe_device()
     batches = data_lib.EpochBatches(x_train, y_train, recipe.batch_size, seed=config["seed"],
                                     epoch=state["epoch"], drop_remainder=recipe.drop_remainder)
@@ -236,7 +235,7 @@ def _fit(model, run_dir, config, state, arrays, callbacks, verbose):
         f"{info['device']} x {config.get('devices', 1)}, {config.get('dtype_policy', 'float32')}, "
         f"jit_compile {'on' if config['jit_compile'] else 'off'}; run folder {run_dir}."
     )
-    recorder = RunRecorder(run_dir, state, recipe, test, optim.make_loss(recipe), trained)
+    recorder = RunRecorder(run_dir, state, recipe, test, model.loss, trained)
     if state["epoch"] < recipe.epochs:
         model.fit(
             batches, epochs=recipe.epochs, initial_epoch=state["epoch"], verbose=verbose,
@@ -254,20 +253,20 @@ def _fit(model, run_dir, config, state, arrays, callbacks, verbose):
             f"Training stopped: the loss became {value} in epoch {epoch}; {kept}. "
             "Lower the learning rate (--lr) and start a new run."
         )
-    metrics = _finish(model, run_dir, config, recorder, test, names, info)
+    metrics = _finish(model, run_dir, config, recipe, recorder, test, names, info)
     print(f"Test accuracy {metrics['test_accuracy']:.4f} (best {metrics['best_test_accuracy']:.4f} "
           f"at epoch {metrics['best_epoch']}); run folder {run_dir}.")
     return metrics
 
 
-def _finish(model, run_dir, config, recorder, test, names, info):
+def _finish(model, run_dir, config, recipe, recorder, test, names, info):
     x_test, y_test = test
-    recipe = recipe_lib.Recipe.from_dict(config["recipe"])
     predictions = recorder.predictions  # the last epoch is always tested
-    if predictions is None:  # a resumed run that had already finished
-        probabilities = evaluation.predict_probabilities(
-            model, x_test, evaluation.eval_batch_size(recipe.batch_size), recipe.tta_flip)
-        predictions = np.argmax(probabilities, axis=-1)
+    if predictions is None:  # a resumed run that had already finished: its moving average, too
+        with evaluation.averaged_weights(model):
+            predictions = evaluation.epoch_test_metrics(
+                model, test, model.loss, evaluation.eval_batch_size(recipe.batch_size),
+                recipe.tta_flip)["predictions"]
     report = evaluation.evaluation_report(np.argmax(y_test, axis=-1), predictions, names)
     rows = recorder.history
     # The first epoch of each process includes compilation: leave it out of the speed.
