@@ -22,8 +22,16 @@ COMMAND_MODULES = (
 )
 
 
+# The exit statuses of every command (the README's "What is refused" lists them).
+EXIT_OK = 0
+EXIT_CRASH = 1          # Python's own status for an uncaught exception: a bug, please report it
+EXIT_ERROR = 2          # bad input or arguments: one line on stderr, nothing written
+EXIT_SKIPPED = 3        # finished, but some inputs were skipped (each named on stderr)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
 class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
+    """A user-facing failure: printed as one line, exit status `EXIT_ERROR`."""
 
 
 def build_parser():
@@ -44,12 +52,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         import_backend_quietly()
-        return args.func(args) or 0
+        return args.func(args) or EXIT_OK
     except (CommandError, ValueError, OSError) as error:
         if os.environ.get("KERAS_DENSE_DEBUG"):
             raise  # the traceback, for bug reports
         print(f"keras-dense: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("keras-dense: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
