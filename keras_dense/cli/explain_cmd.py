@@ -28,7 +28,7 @@ def run_explain(args):
     from keras_dense.imagenet import classes, images, predict
 
     images.image_format(args.out)  # refuse a bad --out before the work
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = argtypes.weights_value(args.weights)
     # Grad-CAM needs the Keras model's gradients, never a cached runtime export
     model, mode = predict.load_model(args.model, weights, engine="keras")
     pixels = images.load_image(args.image, predict.input_size(model), crop=args.crop)

@@ -73,7 +73,7 @@ def _export_to_path(args):
             raise ValueError(missing[0][1])
         if not images:
             raise ValueError(f"No image files found in {', '.join(args.check)} for --check.")
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = argtypes.weights_value(args.weights)
     engine = None if args.engine == "auto" else args.engine
     result = export(args.name, args.out, format=args.format, weights=weights,
                     check=not args.no_check, images=images, tolerance=args.tolerance,
@@ -93,7 +93,7 @@ def _prepare_engine(args):
         raise ValueError("--check, --no-check and --tolerance apply to an export written with "
                          "--out; the engine cache always checks on the bundled photographs.")
     record = model_record(args.name)
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = argtypes.weights_value(args.weights)
     if weights is None:
         raise ValueError("The engine cache keeps exports of known weights; pass --weights "
                          "imagenet, a tag or a file, or use --out to export random weights.")

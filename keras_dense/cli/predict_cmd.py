@@ -63,7 +63,7 @@ def run_predict(args):
     from keras_dense.imagenet import predict
 
     enable_library_log()
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = argtypes.weights_value(args.weights)
     options = dict(model=args.model, weights=weights, top=args.top,
                    batch_size=args.batch_size, preprocess=args.preprocess, crop=args.crop,
                    precision=args.precision, fold_bn=args.fold_bn, tta=args.tta)

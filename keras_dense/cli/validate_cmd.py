@@ -38,7 +38,7 @@ def add_parsers(subparsers):
 def run_validate(args):
     from keras_dense.imagenet.validate import validate
 
-    weights = None if args.weights.lower() == "none" else args.weights
+    weights = argtypes.weights_value(args.weights)
     bar = ProgressBar(0)
     report = validate(args.folder, model=args.model, weights=weights, labels=args.labels,
                       resize_only=args.resize_only, batch_size=args.batch_size,

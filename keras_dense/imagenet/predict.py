@@ -30,19 +30,28 @@ _BUILT_MAX = 2
 
 
 def _weights_identity(weights):
-    """A cache key for `weights`: a path counts with its size and time, so a rewritten file reloads."""
-    if weights is None or (isinstance(weights, str) and not os.path.exists(weights)):
-        return weights
-    path = os.fspath(weights)
-    stat = os.stat(path)
+    """A cache key for `weights`: a path counts with its size and time, so a rewritten file
+    reloads (tags and paths told apart as the builder does, keywords first)."""
+    from keras_dense.weights.resolve import classify_weights_argument
+
+    kind, value = classify_weights_argument(weights)
+    if kind != "path":
+        return value
+    path = os.path.expanduser(os.fspath(value))
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):  # the builder refuses it with its one line
+        return path
     return path, stat.st_size, stat.st_mtime_ns
 
 
 def preprocess_of(record, weights):
     """The preprocessing mode of `weights` (a tag, or a file: the record's default)."""
+    from keras_dense.weights.resolve import classify_weights_argument
+
     if record is None:
         return None
-    if isinstance(weights, str) and not os.path.exists(weights) and record.weights:
+    if classify_weights_argument(weights)[0] == "tag" and record.weights:
         try:
             return record.weights_record(weights).preprocess
         except ValueError:

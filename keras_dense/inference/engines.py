@@ -196,15 +196,18 @@ def runtime_model(key, make_keras_model, preprocess):
 
 def record_key(record, weights, engine, precision):
     """The cache key of registry model `record` built with `weights`; None for `weights=None`."""
-    if weights is None:
+    from keras_dense.models import _builder
+
+    # the builder's own decision (keywords before paths), so the key names what it loads
+    source = _builder.resolve_weights(weights, record.config, record, record.name)
+    if source is None:
         return None
     architecture = repr(record.config)
-    if isinstance(weights, (str, os.PathLike)) and os.path.exists(weights):
-        identity = cache.file_identity(weights)
+    if isinstance(source, os.PathLike):
+        identity = cache.file_identity(source)
     else:
-        weights_record = record.weights_record(weights)
-        identity = cache.published_identity(weights_record)
-        architecture += repr(sorted(weights_record.arch.items()))
+        identity = cache.published_identity(source)
+        architecture += repr(sorted(source.arch.items()))
     return cache.entry_key(record.name, identity, engine, precision, architecture)
 
 

@@ -39,8 +39,6 @@ APPLICATION_ARGS = {
 BUILDER_ARGS = {**APPLICATION_ARGS, "include_preprocessing": False}
 # The preprocessing of the ImageNet layouts without Keras weights (torchvision's).
 UNPUBLISHED_PREPROCESS = "torch"
-# A `weights=` string with one of these endings, or a path separator, is a file.
-WEIGHTS_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pth", ".pt", ".bin")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -168,16 +166,11 @@ def _no_weights(model_name, weights, reason):
     )
 
 
-def _is_weights_path(weights):
-    if isinstance(weights, os.PathLike):
-        return True
-    text = str(weights)
-    return ("/" in text or os.sep in text or text.lower().endswith(WEIGHTS_FILE_SUFFIXES)
-            or os.path.exists(text))
-
-
 def resolve_weights(weights, config, record, model_name):
     """What `weights=` asks for: nothing, a weight tag's record, or a file.
+
+    Keywords come first (`weights.resolve.classify_weights_argument`): `"imagenet"`, a tag or
+    `model.tag` is a name even when a file of that name is in the working folder.
 
     Args:
         weights: `None`, `"imagenet"` (the default tag), a tag such as
@@ -195,15 +188,18 @@ def resolve_weights(weights, config, record, model_name):
             changed, or the file does not exist; nothing has been built.
     """
     from keras_dense.models import _registry
+    from keras_dense.weights.resolve import classify_weights_argument
 
-    if weights is None:
-        return None
-    if not isinstance(weights, (str, os.PathLike)):
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise _no_weights(model_name, weights, "weights must be None, a tag or a path")
-    if _is_weights_path(weights):
-        path = pathlib.Path(weights).expanduser()
-        if not path.is_file():
-            raise ValueError(f"Weights file {str(path)!r} does not exist; check the path, or "
+    kind, weights = classify_weights_argument(weights)
+    if kind == "none":
+        return None
+    if kind == "path":
+        path = pathlib.Path(os.path.expanduser(weights))  # "~nobody/..." stays as it is
+        if not path.is_file():  # named as it was given: "./imagenet" stays "./imagenet"
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise ValueError(f"Weights file {os.fspath(weights)!r} {what}; check the path, or "
                              "pass weights=None or a weight tag.")
         return path
     if record is None:

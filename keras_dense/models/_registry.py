@@ -119,7 +119,9 @@ class ModelRecord:
         params: total parameters (trainable + batch-norm statistics) of the
             default build; checked against a built model by the tests.
         weights: the model's `WeightsRecord`s; the first is its default
-            (`weights="imagenet"`).
+            (`weights="imagenet"`). Tags are keywords: `weights="imagenet"`, a tag or
+            `model.tag` never reads a file of that name
+            (`keras_dense.weights.resolve.classify_weights_argument`).
         tiny: builder arguments of a small variant for tests and quick
             experiments (growth 2-4, 32x32 inputs where the model allows).
     """
@@ -159,15 +161,17 @@ class ModelRecord:
         return _BUILDERS[self.name]
 
     def weights_record(self, tag):
-        """The `WeightsRecord` for `tag` (`"imagenet"`: the default one).
+        """The `WeightsRecord` for `tag` (`"imagenet"`: the default one), case-insensitive
+        as model names are.
 
         Raises:
             ValueError: the model has no weights of that tag.
         """
-        if tag == DEFAULT_WEIGHTS_ALIAS and self.weights:
+        key = str(tag).lower()
+        if key == DEFAULT_WEIGHTS_ALIAS and self.weights:
             return self.weights[0]
         for weights in self.weights:
-            if weights.tag == tag or weights.name == tag:
+            if key in (weights.tag.lower(), weights.name.lower()):
                 return weights
         known = ", ".join(w.tag for w in self.weights)
         raise ValueError(

@@ -15,6 +15,7 @@ Example:
 """
 
 import os
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -24,6 +25,10 @@ from keras_dense.weights.h5 import WeightsFileError
 # Keys under which training scripts nest the state dict in a checkpoint.
 CHECKPOINT_KEYS = ("state_dict", "model", "model_state_dict")
 TORCH_EXTRA = 'pip install "keras-dense[torch]" (or pip install torch)'
+# The first PyTorch whose torch.load(weights_only=True) has no known bypass: 2.6.0 fixed
+# CVE-2025-32434 (GHSA-53q9-r3pm-6pq6), 2.10.0 CVE-2026-24747 (GHSA-63cw-57p8-fm3p); the
+# torch extra in setup.cfg asks for the same.
+MIN_TORCH = (2, 10)
 
 
 class TorchUnavailableError(ImportError, ValueError):
@@ -44,6 +49,33 @@ def import_torch():
     return torch
 
 
+def torch_release(version):
+    """`"2.13.0+cpu"` -> `(2, 13, 0)`: the release numbers at the start of a version string
+    (pre-releases count as their release); `None` when it starts with no number."""
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", str(version))
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def check_torch_version(version):
+    """Refuses a PyTorch older than `MIN_TORCH` for reading `.pth` files.
+
+    Args:
+        version: the installed version string (`torch.__version__`).
+
+    Raises:
+        TorchUnavailableError: the version is older, or cannot be read (one line naming
+            the installed and the required versions and the pip command).
+    """
+    release = torch_release(version)
+    if release is None or release < MIN_TORCH:
+        required = ".".join(map(str, MIN_TORCH))
+        raise TorchUnavailableError(
+            f"PyTorch {version} is installed, but reading .pth files needs PyTorch >= "
+            f"{required} (older torch.load(weights_only=True) can be made to run code, "
+            f'CVE-2025-32434, CVE-2026-24747): pip install "torch>={required}".'
+        )
+
+
 def load_pth(path):
     """The object in a `.pth` file, read with `torch.load(weights_only=True)` on the CPU.
 
@@ -54,7 +86,7 @@ def load_pth(path):
         What the file holds (a state dict: a mapping of names to tensors).
 
     Raises:
-        TorchUnavailableError: PyTorch is not installed.
+        TorchUnavailableError: PyTorch is not installed, or older than `MIN_TORCH`.
         WeightsFileError: the file is missing, not a PyTorch file, damaged, or
             holds objects other than tensors (a pickle that could run code),
             which `weights_only=True` refuses before running anything.
@@ -65,6 +97,7 @@ def load_pth(path):
     if not os.path.isfile(path):
         raise WeightsFileError(f"Weights file {path} does not exist.")
     torch = import_torch()
+    check_torch_version(torch.__version__)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
