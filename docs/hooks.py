@@ -12,8 +12,11 @@ with `render_page` to check that every record appears.
 import json
 import pathlib
 import re
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the checkout's keras_dense, installed or not
+    sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 # benchmark keys -> what a reader calls them
