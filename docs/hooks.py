@@ -5,18 +5,17 @@
 - `<!-- benchmarks -->`: every `benchmarks/results/*.json`, newest first, with the
   machine and versions each file records and the date in its name.
 
-Nothing here is written to the repository; `tests/test_models.py` renders the pages
-with `render_page` to check that every record appears.
+The tables come from the `keras_dense` that Python imports: the checkout's once it
+is installed (`pip install -e ".[docs]"`). Nothing here is written to the repository;
+`tests/test_models.py` renders the pages with `render_page` to check that every
+record appears.
 """
 
 import json
 import pathlib
 import re
-import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the checkout's keras_dense, installed or not
-    sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 # benchmark keys -> what a reader calls them
