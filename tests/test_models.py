@@ -1,5 +1,6 @@
 """Table-driven tests over every model record (see model_table.py)."""
 
+import importlib.util
 import pathlib
 
 import numpy as np
@@ -7,10 +8,10 @@ import pytest
 
 import keras
 import keras_dense
-from keras_dense.analysis import tables
 from model_table import KERAS_APPLICATIONS_BUILDERS, MODEL_CASES
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+DOCS = README.parent / "docs"
 
 
 def test_every_registered_model_is_in_the_table():
@@ -52,11 +53,32 @@ def test_record_matches_its_built_model(name):
         keras.backend.clear_session()
 
 
-def test_readme_tables_are_made_from_the_records():
-    text = README.read_text(encoding="utf8")
-    assert tables.render_readme(text) == text, (
-        "README.md's generated tables are out of date: run "
-        "`python -m keras_dense.analysis.tables` to rewrite them.")
+def _docs_hooks():
+    """The site's build hook (`docs/hooks.py`), which fills the pages' generated tables."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_docs_tables_are_made_from_every_record():
+    hooks = _docs_hooks()
+    models = hooks.render_page((DOCS / "models.md").read_text(encoding="utf8"))
+    weights = hooks.render_page((DOCS / "weights.md").read_text(encoding="utf8"))
+    for name in keras_dense.list_models():
+        assert f"| `{name}` |" in models, f"docs/models.md has no row for {name}"
+    for record in keras_dense.models.weights_records():
+        assert f"| `{record.name}` |" in weights, f"docs/weights.md has no row for {record.name}"
+    # the README carries no copy of the tables that could go stale
+    readme = README.read_text(encoding="utf8")
+    assert not any(f"| `{name}` |" in readme for name in keras_dense.list_models())
+
+
+def test_docs_performance_page_shows_every_benchmark_file():
+    page = _docs_hooks().render_page((DOCS / "performance.md").read_text(encoding="utf8"))
+    assert "<!-- benchmarks -->" not in page
+    for path in (DOCS.parent / "benchmarks" / "results").glob("*.json"):
+        assert path.name in page, f"docs/performance.md does not show {path.name}"
 
 
 def _tiny(case, **kwargs):

@@ -1,13 +1,15 @@
 """Text and Markdown tables made from the model and weight records.
 
-`keras-dense list`, `keras-dense weights list` and the README's tables all come
-from here, so they cannot disagree with the records (a test checks the
-README's copy).
+`keras-dense list`, `keras-dense weights list` and the documentation site's
+tables (`docs/models.md`, `docs/weights.md`, filled in when the site is built)
+all come from here, so they cannot disagree with the records.
 
 Example:
     >>> from keras_dense.analysis import tables
     >>> print(tables.models_markdown())
 """
+
+import re
 
 from keras_dense.models import _registry
 
@@ -42,14 +44,15 @@ def models_text(names):
     return "\n".join(lines)
 
 
-def models_markdown():
-    """One Markdown table per family: name, description, input, parameters, weight tags."""
+def models_markdown(heading="####"):
+    """One Markdown table per family (under a `heading` title): name, description, input,
+    parameters, weight tags."""
     by_family = {}
     for record in _registry.model_records():
         by_family.setdefault(record.family, []).append(record)
     parts = []
     for family, records in by_family.items():
-        rows = [f"#### {FAMILY_TITLES.get(family, family)}", "",
+        rows = [f"{heading} {FAMILY_TITLES.get(family, family)}", "",
                 "| name | what | input | params | weights |", "| --- | --- | --- | ---: | --- |"]
         rows += [f"| `{r.name}` | {r.description} | {_shape(r)} | {r.params:,} | {_tags(r)} |"
                  for r in records]
@@ -73,38 +76,16 @@ def weights_markdown():
     return "\n".join(rows) + "\n"
 
 
-def replace_block(text, marker, block):
-    """`text` with the lines between `<!-- marker:begin -->` and `<!-- marker:end -->`
-    replaced by `block`.
-
-    Raises:
-        ValueError: the markers are missing.
-    """
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    if begin not in text or end not in text:
-        raise ValueError(f"The text has no {begin} ... {end} block.")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{block}{end}{tail}"
+def doc_tables(heading="###"):
+    """The documentation site's generated tables by marker name (`<!-- models -->`, ...),
+    with family titles under `heading`."""
+    return {"models": models_markdown(heading), "weights": weights_markdown()}
 
 
-README_BLOCKS = {"models": models_markdown, "weights": weights_markdown}
-
-
-def render_readme(text):
-    """`text` (the README) with every generated block brought up to date."""
-    for marker, make in README_BLOCKS.items():
-        text = replace_block(text, marker, make())
-    return text
-
-
-def main(path="README.md"):
-    """Rewrites the generated blocks of the README at `path` (`python -m keras_dense.analysis.tables`)."""
-    import pathlib
-
-    readme = pathlib.Path(path)
-    readme.write_text(render_readme(readme.read_text(encoding="utf8")), encoding="utf8")
-
-
-if __name__ == "__main__":
-    main()
+def render_markers(text, heading="###"):
+    """`text` with every line that is only a `<!-- NAME -->` marker of `doc_tables()`
+    replaced by that table; the site's build hook (`docs/hooks.py`) calls it on each page."""
+    made = doc_tables(heading)
+    pattern = r"^<!-- (" + "|".join(made) + r") -->$"
+    return re.sub(pattern, lambda match: made[match.group(1)].rstrip("\n"), text,
+                  flags=re.MULTILINE)
