@@ -264,7 +264,10 @@ def gradcam(model, image, class_index=None, layer=None):
     """The Grad-CAM heatmap of one image.
 
     Args:
-        model, image, class_index, layer: as in `explain`.
+        model: as in `explain`.
+        image: as in `explain`.
+        class_index: as in `explain`.
+        layer: as in `explain`.
 
     Returns:
         A float32 array `(height, width)` in [0, 1] at the explained layer's

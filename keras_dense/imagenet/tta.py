@@ -99,7 +99,9 @@ def average(predict_fn, pixels, tta, size):
 
     Args:
         predict_fn: maps a view batch to probabilities `(n, classes)` (NumPy).
-        pixels, tta, size: as in `views`.
+        pixels: as in `views`.
+        tta: as in `views`.
+        size: as in `views`.
 
     Returns:
         The averaged probabilities, `(n, classes)`.

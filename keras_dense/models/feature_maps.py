@@ -6,7 +6,7 @@ config names in `feature_layers()` (the stem at stride 2 where the family
 has one, then strides 4, 8, 16, 32). It lives beside the architectures
 because which layer ends which stage is a fact of each architecture.
 
-Example:
+Examples:
     >>> import keras_dense
     >>> backbone = keras_dense.features("densenet121", weights="imagenet", out_indices=(1, 2, 3, 4))
     >>> [(info.layer, info.channels, info.stride) for info in backbone.feature_info]
@@ -51,7 +51,7 @@ def feature_layers(name, **architecture):
     Returns:
         A list of `(layer_name, stride)`.
 
-    Example:
+    Examples:
         >>> feature_layers("resnet50")[0]
         ('conv1_relu', 2)
     """
@@ -93,7 +93,7 @@ def features(name, weights=None, out_indices=None, **builder_kwargs):
         ValueError: the family has no feature maps, an index is out of range
             (the message lists the valid ones), or a head argument was passed.
 
-    Example:
+    Examples:
         >>> model = features("resnet50", input_shape=(256, 256, 3), out_indices=(1, 2, 3, 4))
         >>> [tuple(out.shape) for out in model.outputs][-1]
         (None, 8, 8, 2048)

@@ -26,7 +26,7 @@ TF-slim weights were trained on, as a layer inside the model); the tag sets
 all three. Its auxiliary classifiers are not converted: torchvision trains
 them from scratch, and they pool differently (adaptive 4x4).
 
-Example:
+Examples:
     >>> from keras_dense.models import googlenet
     >>> model = googlenet.GoogLeNet(weights=None)
     >>> train_model = googlenet.GoogLeNet(aux_logits=True)   # three outputs
@@ -75,7 +75,7 @@ def inception_block(x, filters, name, branch5x5_kernel=5):
     Returns:
         Output tensor with `1x1 + 3x3 + 5x5 + pool proj` channels.
 
-    Example:
+    Examples:
         >>> y = inception_block(keras.Input((28, 28, 192)), STAGES[0][1], "inception3a")
     """
     ch1x1, ch3x3_reduce, ch3x3, ch5x5_reduce, ch5x5, pool_proj = filters

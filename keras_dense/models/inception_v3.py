@@ -157,7 +157,8 @@ def inception_b(x, channels_7x7, name, width=1.0, bn_scale=False,
         channels_7x7: inner channels of the factorised branches (128, 160, 192).
         name: block name, e.g. `"mixed4"`.
         width: channel multiplier.
-        bn_scale, avg_pool_counts_padding: as in `inception_a`.
+        bn_scale: as in `inception_a`.
+        avg_pool_counts_padding: as in `inception_a`.
 
     Returns:
         Output tensor with 768 channels (at width 1).
@@ -224,7 +225,8 @@ def inception_c(x, name, split_name=None, width=1.0, bn_scale=False,
             `mixed9_0` in mixed9 and `mixed9_1` in mixed10. Defaults to
             `{name}_3x3_concat`.
         width: channel multiplier.
-        bn_scale, avg_pool_counts_padding: as in `inception_a`.
+        bn_scale: as in `inception_a`.
+        avg_pool_counts_padding: as in `inception_a`.
 
     Returns:
         Output tensor with 2048 channels (at width 1).
