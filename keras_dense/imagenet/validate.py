@@ -144,7 +144,8 @@ def read_labels(labels_file, folder=None, errors=None):
     file_column = next((c for c in FILE_COLUMNS if c in columns), None)
     label_column = next((c for c in WNID_COLUMNS + INDEX_COLUMNS if c in columns), None)
     if file_column is None or label_column is None:
-        raise ValueError(f"{labels_file} has the columns {', '.join(columns) or 'none'}; "
+        shown = ", ".join(repr(column)[1:-1] for column in columns)  # one line, whatever they hold
+        raise ValueError(f"{labels_file} has the columns {shown or 'none'}; "
                          f"it needs a file column ({', '.join(FILE_COLUMNS)}) and a label "
                          f"column ({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}).")
     file_at, label_at = columns.index(file_column), columns.index(label_column)
