@@ -138,12 +138,19 @@ def load(source=None, cache_dir=None, use_cache=True):
     return result
 
 
+def _one_line(error):
+    """An exception's message on one line (some, such as pickle's, span two)."""
+    return " ".join(str(error).split())
+
+
 def _unreadable(path, error):
     """The one-line `DataSourceError` for an exception while reading `path`."""
     if isinstance(error, PermissionError):
-        return DataSourceError(f"CIFAR-10 source {str(path)!r} cannot be read ({error}).")
+        return DataSourceError(
+            f"CIFAR-10 source {str(path)!r} cannot be read ({_one_line(error)}).")
     return DataSourceError(
-        f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: {error}); "
+        f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: "
+        f"{_one_line(error)}); "
         "download or extract it again."
     )
 
@@ -212,7 +219,8 @@ def _detect_tar(path):
             names = set(_tar_files(archive, repr(str(path))))
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise DataSourceError(
-            f"Tar archive {str(path)!r} is corrupt ({error}); download it again.") from error
+            f"Tar archive {str(path)!r} is corrupt ({_one_line(error)}); download it again."
+        ) from error
     if {*TRAIN_BATCHES, TEST_BATCH} <= names:
         return _read_python_batches
     if {f"{name}.bin" for name in (*TRAIN_BATCHES, TEST_BATCH)} <= names:
@@ -390,7 +398,7 @@ def _decoded(decode, data, name, where):
     except Exception as error:  # a damaged member: Pillow and pickle raise many types
         raise DataSourceError(
             f"CIFAR-10 source {where}: {name!r} could not be decoded ({type(error).__name__}: "
-            f"{error}); download or extract it again."
+            f"{_one_line(error)}); download or extract it again."
         ) from error
 
 
@@ -495,7 +503,8 @@ def _read_image_zips(files):
                 archives.append(zipfile.ZipFile(file))
             except zipfile.BadZipFile as error:
                 raise DataSourceError(
-                    f"Zip file {str(file)!r} is damaged or truncated ({error}); download or "
+                    f"Zip file {str(file)!r} is damaged or truncated ({_one_line(error)}); "
+                    "download or "
                     "copy it again."
                 ) from error
         entries = [

@@ -137,13 +137,19 @@ def to_rgb_array(image, size=(224, 224), crop=False, interpolation="nearest", na
     except ImageLoadError:
         raise
     except OSError as error:  # damaged or truncated pixel data
-        raise ImageLoadError(f"{name} is damaged or truncated ({error}).") from None
+        raise ImageLoadError(f"{name} is damaged or truncated ({_one_line(error)}).") from None
     except Exception as error:  # Pillow's decoders raise ValueError, SyntaxError, struct.error...
         raise ImageLoadError(_undecodable(name, error)) from None
 
 
+def _one_line(error):
+    """An exception's message on one line."""
+    return " ".join(str(error).split())
+
+
 def _undecodable(name, error):
-    return (f"{name} could not be decoded as an image ({type(error).__name__}: {error}); "
+    return (f"{name} could not be decoded as an image ({type(error).__name__}: "
+            f"{_one_line(error)}); "
             "it is damaged or not an image.")
 
 
@@ -216,7 +222,7 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
         except IsADirectoryError:
             raise ImageLoadError(f"{path} is a folder, not an image file.") from None
         except OSError as error:
-            raise ImageLoadError(f"{path} is damaged or truncated ({error}).") from None
+            raise ImageLoadError(f"{path} is damaged or truncated ({_one_line(error)}).") from None
         except Exception as error:  # a malformed header: ValueError, SyntaxError, struct.error...
             raise ImageLoadError(_undecodable(path, error)) from None
 

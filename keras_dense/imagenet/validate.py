@@ -104,7 +104,8 @@ def _rows(text, labels_file):
                 yield line, fields
             line = reader.line_num + 1
     except csv.Error as error:
-        raise ValueError(f"{labels_file} line {line}: {error} (malformed quoting); quote whole "
+        reason = " ".join(str(error).split())
+        raise ValueError(f"{labels_file} line {line}: {reason} (malformed quoting); quote whole "
                          "fields, with a doubled \"\" for a quote inside one.") from None
 
 
