@@ -243,7 +243,7 @@ def test_cli_reports_bad_files_and_classifies_the_rest(tmp_path):
     (tmp_path / "bad.jpg").write_text("not an image")
     result = run_cli("predict", str(tmp_path), "--model", "densenet121", "--weights", "none",
                      "--top", "2", "--json")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr  # EXIT_SKIPPED (issue 20; was 1, a crash's)
     report = json.loads(result.stdout)
     assert [r["path"] for r in report["results"]] == [str(good)]
     assert len(report["results"][0]["predictions"]) == 2

@@ -29,6 +29,13 @@ EXIT_ERROR = 2          # bad input or arguments: one line on stderr, nothing wr
 EXIT_SKIPPED = 3        # finished, but some inputs were skipped (each named on stderr)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
+EXIT_CODES_HELP = f"""exit status:
+  {EXIT_OK}    done
+  {EXIT_CRASH}    crashed (an uncaught exception: a bug, please report it)
+  {EXIT_ERROR}    bad input or arguments (one line on stderr; nothing written)
+  {EXIT_SKIPPED}    finished, but some inputs were skipped (each named on stderr)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status `EXIT_ERROR`."""
@@ -38,6 +45,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-dense",
         description="Classic CNNs for Keras 3: list, inspect, predict, export, train.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:

@@ -1,9 +1,10 @@
 """`keras-dense predict PATH... --model NAME --weights imagenet|TAG|PATH|none`."""
 
+import argparse
 import json
 import sys
 
-from keras_dense.cli import argtypes
+from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
 from keras_dense.cli.progress import ProgressBar
 
 # keras_dense.inference.engines.ENGINES (a test keeps them equal), without importing Keras
@@ -12,7 +13,11 @@ ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
-        "predict", help="print the ImageNet top-k classes of images (files or folders)"
+        "predict", help="print the ImageNet top-k classes of images (files or folders)",
+        description="Print the ImageNet top-k classes of image files and folders (walked). "
+                    "A file that cannot be read is named on stderr and skipped; the others "
+                    "are still classified.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument("--model", default="densenet169",
@@ -60,7 +65,7 @@ def enable_library_log():
 
 
 def run_predict(args):
-    from keras_dense.imagenet import predict
+    from keras_dense.imagenet import images, predict
 
     enable_library_log()
     weights = argtypes.weights_value(args.weights)
@@ -78,12 +83,17 @@ def run_predict(args):
         print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
     options["engine"] = engine
     if args.precision != "float32" and files:
-        difference = predict.precision_difference(
-            files[:args.batch_size],
-            **{k: v for k, v in options.items() if k not in ("top", "tta")})
-        print(f"keras-dense: {args.precision}: largest probability difference against float32 "
-              f"on the first {len(files[:args.batch_size])} images: {difference:.2e}",
-              file=sys.stderr)
+        try:
+            difference = predict.precision_difference(
+                files[:args.batch_size],
+                **{k: v for k, v in options.items() if k not in ("top", "tta")})
+            print(f"keras-dense: {args.precision}: largest probability difference against "
+                  f"float32 on the first {len(files[:args.batch_size])} images: "
+                  f"{difference:.2e}", file=sys.stderr)
+        except images.ImageLoadError:  # each unreadable file is reported below, by name
+            print(f"keras-dense: {args.precision}: no image of the first "
+                  f"{len(files[:args.batch_size])} could be read to measure the difference "
+                  "against float32", file=sys.stderr)
     total = len(files) + len(missing)
     progress = ProgressBar(total, enabled=total > args.batch_size)
     results, failures = [], []
@@ -113,7 +123,7 @@ def run_predict(args):
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
     if files and args.engine == "auto" and engine == "keras":
         _prepare_runtime_in_background(args.model, weights, args.precision, len(files))
-    return 1 if failures else 0
+    return EXIT_SKIPPED if failures else EXIT_OK
 
 
 def _prepare_runtime_in_background(name, weights, precision, job_images):

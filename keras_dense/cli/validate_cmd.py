@@ -1,9 +1,10 @@
 """`keras-dense validate DIR --model NAME --weights W [--labels CSV] [--resize-only] [--json]`."""
 
+import argparse
 import json
 import sys
 
-from keras_dense.cli import argtypes
+from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
 from keras_dense.cli.progress import ProgressBar
 
 
@@ -12,7 +13,10 @@ def add_parsers(subparsers):
         "validate", help="ImageNet top-1 / top-5 accuracy over labelled images",
         description="Top-1 and top-5 accuracy over DIR/<wnid>/*.JPEG or images with a labels "
                     "CSV, with the published evaluation transform (short side 256, bicubic, "
-                    "centre crop 224) unless --resize-only.",
+                    "centre crop 224) unless --resize-only. Images that cannot be read and "
+                    "labels CSV rows that cannot be used are named on stderr (file and line) "
+                    "and skipped.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("folder", metavar="DIR", help="DIR/<wnid>/*.JPEG, or images with a "
                                                       "labels CSV (DIR/labels.csv by default)")
@@ -57,5 +61,6 @@ def run_validate(args):
         weights = report["weights"] or "random weights"
         print(f"{report['model']} ({weights}) on {report['images']:,} images: "
               f"top-1 {report['top1']:.2f}%, top-5 {report['top5']:.2f}%, "
-              f"{report['images_per_second']:.1f} images/s; transform: {how}")
-    return 1 if report["errors"] else 0
+              f"{report['images_per_second']:.1f} images/s; transform: {how}"
+              + (f"; {len(report['errors'])} skipped (named above)" if report["errors"] else ""))
+    return EXIT_SKIPPED if report["errors"] else EXIT_OK

@@ -13,6 +13,14 @@
    and `cifar10-jpg-test.zip`.
 4. A folder holding any of the archives above.
 
+Sizes are checked before anything is read whole: each batch and image
+against what a CIFAR batch or a 32x32 image can need (a tar member's declared
+size, a zip member's declared size and compression ratio, a file's size on
+disk), and an image's dimensions from its header before its pixels are decoded.
+A source that fails any check, or holds a member that does not decode, is
+refused whole with one `DataSourceError` naming the member: training on a
+silently smaller set would not be comparable, and the cache would keep it.
+
 Local sources are decoded once and cached as `.npz` in `$KERAS_DENSE_CACHE`
 (default `~/.keras/datasets/keras_dense`), keyed by a hash of the source.
 Image folders are read class-interleaved (image 0 of every class, then image 1,
@@ -25,6 +33,7 @@ Example:
 """
 
 import codecs
+import functools
 import hashlib
 import io
 import os
@@ -34,6 +43,7 @@ import re
 import tarfile
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -47,6 +57,14 @@ TEST_BATCH = "test_batch"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 # Bumped when decoding changes, so stale caches are not reused.
 CACHE_FORMAT = 1
+
+# Bounded reads: limits known before reading, far above what the real data needs.
+MAX_BATCH_BYTES = 64 << 20  # an official batch is 10,000 x 3,073 bytes (31 MB) as bin or pickle
+MAX_TAR_BYTES = 1 << 30  # cifar-10-python.tar.gz unpacks to 178 MB; a tar is listed up to this
+MAX_IMAGE_BYTES = 1 << 20  # a 32x32 image is 3 KB as BMP; a megabyte leaves room for metadata
+MAX_ZIP_BYTES = 4 << 30  # the 60,000 JPEGs of the shared copy declare ~100 MB uncompressed
+MAX_COMPRESSION_RATIO = 100  # compressed images shrink little; zeros shrink ~1000x (a zip bomb)
+RATIO_FLOOR_BYTES = 64 << 10  # smaller members may compress well (a flat BMP) and cost nothing
 
 EXPECTED_SOURCES = (
     "expected cifar-10-python.tar.gz, cifar-10-binary.tar.gz, their extracted folders, "
@@ -93,7 +111,12 @@ def load(source=None, cache_dir=None, use_cache=True):
     path = pathlib.Path(source).expanduser()
     if not path.exists():
         raise DataSourceError(f"CIFAR-10 source {str(path)!r} does not exist; {EXPECTED_SOURCES}.")
-    reader, files = _detect(path)
+    try:
+        reader, files = _detect(path)
+    except (DataSourceError, AssertionError):  # an assertion is a bug of ours, not of the data
+        raise
+    except Exception as error:  # a damaged archive raises zlib.error, EOFError, ... on probing
+        raise _unreadable(path, error) from error
     cache_file = None
     if use_cache:
         key = _source_key(reader.__name__, files)
@@ -103,20 +126,33 @@ def load(source=None, cache_dir=None, use_cache=True):
             return cached
     try:
         (x_train, y_train), (x_test, y_test), names = reader(files)
-    except DataSourceError:
+    except (DataSourceError, AssertionError):
         raise
     except UnsafePickleError as error:
         raise DataSourceError(f"CIFAR-10 source {str(path)!r} is not safe to read: {error}.") from error
-    except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError,
-            tarfile.TarError, zipfile.BadZipFile) as error:
-        raise DataSourceError(
-            f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: {error}); "
-            "download or extract it again."
-        ) from error
+    except Exception as error:  # decoding only: whatever a damaged source raises, one line
+        raise _unreadable(path, error) from error
     result = _checked(x_train, y_train, x_test, y_test, names, path)
     if cache_file is not None:
         _write_cache(cache_file, result)
     return result
+
+
+def _one_line(error):
+    """An exception's message on one line (some, such as pickle's, span two)."""
+    return " ".join(str(error).split())
+
+
+def _unreadable(path, error):
+    """The one-line `DataSourceError` for an exception while reading `path`."""
+    if isinstance(error, PermissionError):
+        return DataSourceError(
+            f"CIFAR-10 source {str(path)!r} cannot be read ({_one_line(error)}).")
+    return DataSourceError(
+        f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: "
+        f"{_one_line(error)}); "
+        "download or extract it again."
+    )
 
 
 # ----------------------------------------------------------------- detection
@@ -161,12 +197,30 @@ def _starts_like_zip(path):
         return handle.read(4) == b"PK\x03\x04"
 
 
+def _tar_files(archive, where):
+    """`{file name: member}` of a tar's regular files, listed without passing
+    `MAX_TAR_BYTES` of declared contents (listing a compressed tar decompresses it)."""
+    members, total = {}, 0
+    for member in archive:
+        total += tarfile.BLOCKSIZE + member.size
+        if total > MAX_TAR_BYTES:
+            raise DataSourceError(
+                f"Tar archive {where} declares more than {MAX_TAR_BYTES:,} bytes (at member "
+                f"{member.name!r}); a CIFAR-10 archive holds about 180 MB. Is it the right file?"
+            )
+        if member.isfile():
+            members[pathlib.PurePosixPath(member.name).name] = member
+    return members
+
+
 def _detect_tar(path):
     try:
         with tarfile.open(path) as archive:
-            names = {pathlib.PurePosixPath(m.name).name for m in archive.getmembers() if m.isfile()}
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise DataSourceError(f"Tar archive {str(path)!r} is corrupt ({error}); download it again.") from error
+            names = set(_tar_files(archive, repr(str(path))))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise DataSourceError(
+            f"Tar archive {str(path)!r} is corrupt ({_one_line(error)}); download it again."
+        ) from error
     if {*TRAIN_BATCHES, TEST_BATCH} <= names:
         return _read_python_batches
     if {f"{name}.bin" for name in (*TRAIN_BATCHES, TEST_BATCH)} <= names:
@@ -255,8 +309,19 @@ def read_python_batch(data):
         raise DataSourceError(
             f"a CIFAR-10 python batch needs 'data' and 'labels'; found {sorted(batch)}"
         )
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return images, np.asarray(batch["labels"], dtype=np.int64)
+    data, labels = batch["data"], batch["labels"]
+    # Arrays and flat lists only: nested lists sharing references could expand exponentially.
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "ui" or data.size % 3072:
+        raise DataSourceError("a CIFAR-10 python batch's 'data' must be an integer array of "
+                              "3072-value rows")
+    if isinstance(labels, np.ndarray):
+        labels = labels.reshape(-1).tolist() if labels.dtype.kind in "ui" else None
+    if (not isinstance(labels, list) or len(labels) != data.size // 3072
+            or not all(isinstance(label, int) for label in labels)):
+        raise DataSourceError("a CIFAR-10 python batch's 'labels' must be a list of integers, "
+                              "one per row of 'data'")
+    images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, np.asarray(labels, dtype=np.int64)
 
 
 def _read_python_batches(files):
@@ -286,17 +351,55 @@ def _read_batches(files, decode, suffix):
     """Reads the five training batches and the test batch from a folder or a tar."""
     wanted = [f"{name}{suffix}" for name in (*TRAIN_BATCHES, TEST_BATCH)]
     if len(files) == 1 and files[0].is_file() and tarfile.is_tarfile(files[0]):
+        where = repr(str(files[0]))
         with tarfile.open(files[0]) as archive:
-            members = {
-                pathlib.PurePosixPath(m.name).name: m for m in archive.getmembers() if m.isfile()
-            }
-            raw = {name: archive.extractfile(members[name]).read() for name in wanted}
+            members = _tar_files(archive, where)
+
+            def read(name):
+                _check_size(members[name].size, MAX_BATCH_BYTES, name)
+                data = archive.extractfile(members[name]).read(MAX_BATCH_BYTES + 1)
+                _check_size(len(data), MAX_BATCH_BYTES, name)  # the header's size may lie
+                return data
+
+            decoded = [_decoded(decode, functools.partial(read, name), name, where)
+                       for name in wanted]
     else:
-        raw = {file.name: file.read_bytes() for file in files}
-    decoded = [decode(raw[name]) for name in wanted]
+        where, by_name = repr(str(files[0].parent)), {file.name: file for file in files}
+
+        def read(name):
+            _check_size(by_name[name].stat().st_size, MAX_BATCH_BYTES, name)
+            return by_name[name].read_bytes()
+
+        decoded = [_decoded(decode, functools.partial(read, name), name, where)
+                   for name in wanted]
     x_train = np.concatenate([images for images, _ in decoded[:-1]])
     y_train = np.concatenate([labels for _, labels in decoded[:-1]])
     return (x_train, y_train), decoded[-1], CLASS_NAMES
+
+
+def _check_size(size, limit, name, where=None):
+    """Refuses `name` of `size` bytes past `limit` (`where`: the source, unless `_decoded`
+    names it)."""
+    if size > limit:
+        prefix = f"CIFAR-10 source {where}: {name!r} is" if where else "it is"
+        raise DataSourceError(f"{prefix} {size:,} bytes, more than the {limit:,} a CIFAR-10 "
+                              "member needs; the source is damaged or not CIFAR-10")
+
+
+def _decoded(decode, data, name, where):
+    """`decode(data)` (`data`: bytes, or a function reading them), any failure one
+    `DataSourceError` naming the member."""
+    try:
+        return decode(data() if callable(data) else data)
+    except (UnsafePickleError, AssertionError):
+        raise  # load() says it is not safe to read; an assertion is a bug of ours
+    except DataSourceError as error:
+        raise DataSourceError(f"CIFAR-10 source {where}: {name!r}: {error}.") from None
+    except Exception as error:  # a damaged member: Pillow and pickle raise many types
+        raise DataSourceError(
+            f"CIFAR-10 source {where}: {name!r} could not be decoded ({type(error).__name__}: "
+            f"{_one_line(error)}); download or extract it again."
+        ) from error
 
 
 # -------------------------------------------------------------- image folders
@@ -307,7 +410,7 @@ def _natural_key(text):
 
 
 def _split_entries(paths):
-    """Groups `(path_parts, handle)` pairs into {split: {class: [(name, handle)]}}.
+    """Groups `(path_parts, handle)` pairs into {split: {class: [(name, handle, path)]}}.
 
     An image belongs to split `train`/`test` when its path is
     `.../<split>/<class>/<file>`.
@@ -320,7 +423,7 @@ def _split_entries(paths):
             continue
         split, label = parts[-3], parts[-2]
         if split in splits:
-            splits[split].setdefault(label, []).append((parts[-1], handle))
+            splits[split].setdefault(label, []).append((parts[-1], handle, "/".join(parts)))
     return splits
 
 
@@ -342,7 +445,18 @@ def _class_order(splits, where):
     return tuple(sorted(train_classes))
 
 
-def _decode_split(by_class, names, read):
+def _decode_image(data):
+    """A 32x32 RGB array from one image's bytes; the size is checked before the pixels decode."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if image.size != IMAGE_SHAPE[1::-1]:
+            raise DataSourceError(f"CIFAR-10 images are 32x32 RGB; this one is "
+                                  f"{image.size[0]}x{image.size[1]}")
+        return np.asarray(image.convert("RGB"))
+
+
+def _decode_split(by_class, names, read, where):
     """Decodes a split class-interleaved, so that every prefix is balanced."""
     columns = [sorted(by_class[name], key=lambda item: _natural_key(item[0])) for name in names]
     order = [
@@ -351,26 +465,18 @@ def _decode_split(by_class, names, read):
         for label, column in enumerate(columns)
         if i < len(column)
     ]
-    from PIL import Image
-
     images = np.empty((len(order), *IMAGE_SHAPE), dtype=np.uint8)
     labels = np.empty(len(order), dtype=np.int64)
-    for index, (label, (filename, handle)) in enumerate(order):
-        with Image.open(io.BytesIO(read(handle))) as image:
-            array = np.asarray(image.convert("RGB"))
-        if array.shape != IMAGE_SHAPE:
-            raise DataSourceError(
-                f"CIFAR-10 images are 32x32 RGB; {filename!r} is {array.shape[1]}x{array.shape[0]}."
-            )
-        images[index] = array
+    for index, (label, (_, handle, member)) in enumerate(order):
+        images[index] = _decoded(_decode_image, lambda: read(handle, member), member, where)
         labels[index] = label
     return images, labels
 
 
 def _decode_image_splits(splits, where, read):
     names = _class_order(splits, where)
-    train = _decode_split(splits["train"], names, read)
-    test = _decode_split(splits["test"], names, read)
+    train = _decode_split(splits["train"], names, read, where)
+    test = _decode_split(splits["test"], names, read, where)
     return train, test, names
 
 
@@ -380,7 +486,13 @@ def _read_image_tree(files):
         ((*item.relative_to(root).parts,), item)
         for item in root.rglob("*") if item.is_file()
     ]
-    return _decode_image_splits(_split_entries(entries), repr(str(root)), pathlib.Path.read_bytes)
+    where = repr(str(root))
+
+    def read(path, member):
+        _check_size(path.stat().st_size, MAX_IMAGE_BYTES, member)
+        return path.read_bytes()
+
+    return _decode_image_splits(_split_entries(entries), where, read)
 
 
 def _read_image_zips(files):
@@ -391,7 +503,8 @@ def _read_image_zips(files):
                 archives.append(zipfile.ZipFile(file))
             except zipfile.BadZipFile as error:
                 raise DataSourceError(
-                    f"Zip file {str(file)!r} is damaged or truncated ({error}); download or "
+                    f"Zip file {str(file)!r} is damaged or truncated ({_one_line(error)}); "
+                    "download or "
                     "copy it again."
                 ) from error
         entries = [
@@ -400,12 +513,42 @@ def _read_image_zips(files):
             for info in archive.infolist() if not info.is_dir()
         ]
         where = " + ".join(repr(str(file)) for file in files)
-        return _decode_image_splits(
-            _split_entries(entries), where, lambda handle: handle[0].read(handle[1])
-        )
+        splits = _split_entries(entries)
+        _check_zip_members([handle[1] for split in splits.values()
+                            for items in split.values() for _, handle, _ in items], where)
+
+        def read(handle, member):
+            archive, info = handle
+            with archive.open(info) as stream:
+                data = stream.read(MAX_IMAGE_BYTES + 1)  # the declared size may lie
+            _check_size(len(data), MAX_IMAGE_BYTES, member)
+            return data
+
+        return _decode_image_splits(splits, where, read)
     finally:
         for archive in archives:
             archive.close()
+
+
+def _check_zip_members(infos, where):
+    """Refuses, before reading any, image members whose declared sizes or compression
+    ratios no CIFAR-10 image has (a zip bomb), and a total past `MAX_ZIP_BYTES`."""
+    total = 0
+    for info in infos:
+        _check_size(info.file_size, MAX_IMAGE_BYTES, info.filename, where)
+        if (info.file_size > RATIO_FLOOR_BYTES
+                and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+            raise DataSourceError(
+                f"CIFAR-10 source {where}: {info.filename!r} declares {info.file_size:,} bytes "
+                f"compressed to {info.compress_size:,}, more than {MAX_COMPRESSION_RATIO}x (a "
+                "possible zip bomb); the source is damaged or not CIFAR-10."
+            )
+        total += info.file_size
+    if total > MAX_ZIP_BYTES:
+        raise DataSourceError(
+            f"CIFAR-10 source {where} declares {total:,} bytes of images, more than the "
+            f"{MAX_ZIP_BYTES:,} allowed; is it the right file?"
+        )
 
 
 # ------------------------------------------------------------ download, cache

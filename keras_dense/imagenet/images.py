@@ -5,7 +5,12 @@ RGBA, palette, CMYK, 16-bit) to 8-bit RGB and resizes as the Keras examples
 do (`keras.utils.load_img(path, target_size=(224, 224))`: nearest neighbour,
 no crop), or optionally resizes the short side and takes the centre crop.
 Huge images (decompression bombs), non-images and damaged files raise
-`ImageLoadError` naming the file.
+`ImageLoadError` naming the file: whatever Pillow raises while decoding one
+file (`OSError`, but also `ValueError`, `SyntaxError`, `struct.error`,
+`EOFError` for malformed headers) becomes that one error, so a caller going
+through many files can report it and go on with the rest. Sizes are checked
+before anything is decoded: the file's size in bytes before it is opened, the
+pixel count from the header before the pixels are read.
 
 Example:
     >>> from keras_dense.imagenet.images import load_image, find_images
@@ -16,6 +21,7 @@ Example:
 import os
 import pathlib
 import warnings
+from stat import S_ISDIR, S_ISREG
 
 import numpy as np
 
@@ -25,6 +31,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 CROP_FRACTION = 0.875  # centre crop: 224 of a 256 short side, as torchvision evaluates
 MAX_PIXELS = 89_478_485  # Pillow's default decompression-bomb limit (~ 0.25 GB of RGB)
+# No image within MAX_PIXELS needs more on disk (16-bit RGBA, uncompressed: 716 MB).
+MAX_IMAGE_BYTES = 1 << 30
 
 
 class ImageLoadError(ValueError):
@@ -77,7 +85,7 @@ def _to_rgb(image):
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
 
 
-def _resize(image, size, crop, interpolation):
+def _resize(image, size, crop, interpolation, name):
     from PIL import Image
 
     resample = getattr(Image.Resampling, interpolation.upper())
@@ -87,10 +95,14 @@ def _resize(image, size, crop, interpolation):
             image = image.resize((width, height), resample)
         return image
     scale = max(height, width) / CROP_FRACTION / min(image.size)
-    resized = image.resize(
-        (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale))),
-        resample,
-    )
+    new_size = (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale)))
+    if new_size[0] * new_size[1] > MAX_PIXELS:  # a 1x100000 strip would grow to 256x25600000
+        raise ImageLoadError(
+            f"{name} at {image.size[0]}x{image.size[1]} pixels is too elongated to "
+            f"centre-crop (its short side resized to {min(new_size)} makes "
+            f"{new_size[0]}x{new_size[1]}); crop it first."
+        )
+    resized = image.resize(new_size, resample)
     left = (resized.size[0] - width) // 2
     top = (resized.size[1] - height) // 2
     return resized.crop((left, top, left + width, top + height))
@@ -120,14 +132,52 @@ def to_rgb_array(image, size=(224, 224), crop=False, interpolation="nearest", na
         image = ImageOps.exif_transpose(image) or image
         image = _to_rgb(image)
         if size is not None:
-            image = _resize(image, tuple(size), crop, interpolation)
+            image = _resize(image, tuple(size), crop, interpolation, name)
         return np.asarray(image, dtype=np.uint8)
+    except ImageLoadError:
+        raise
     except OSError as error:  # damaged or truncated pixel data
-        raise ImageLoadError(f"{name} is damaged or truncated ({error}).") from None
+        raise ImageLoadError(f"{name} is damaged or truncated ({_one_line(error)}).") from None
+    except Exception as error:  # Pillow's decoders raise ValueError, SyntaxError, struct.error...
+        raise ImageLoadError(_undecodable(name, error)) from None
+
+
+def _one_line(error):
+    """An exception's message on one line."""
+    return " ".join(str(error).split())
+
+
+def _undecodable(name, error):
+    return (f"{name} could not be decoded as an image ({type(error).__name__}: "
+            f"{_one_line(error)}); "
+            "it is damaged or not an image.")
+
+
+def _check_file(path):
+    """Refuses what is not a regular file of at most `MAX_IMAGE_BYTES`, before opening it
+    (a FIFO or a device named `*.jpg` would block or never end)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path} does not exist.") from None
+    except OSError as error:
+        raise ImageLoadError(f"{path} cannot be read ({error.strerror or error}).") from None
+    if S_ISDIR(stat.st_mode):
+        raise ImageLoadError(f"{path} is a folder, not an image file.")
+    if not S_ISREG(stat.st_mode):
+        raise ImageLoadError(f"{path} is not a regular file (a device, pipe or socket).")
+    if stat.st_size > MAX_IMAGE_BYTES:
+        raise ImageLoadError(
+            f"{path} is {stat.st_size:,} bytes, more than the {MAX_IMAGE_BYTES:,} an image of "
+            f"at most {MAX_PIXELS:,} pixels needs; downscale or recompress it first."
+        )
 
 
 def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
     """Loads one image file as an RGB uint8 array `(height, width, 3)`.
+
+    The file's size is checked before it is opened, and the pixel count in its
+    header before the pixels are decoded.
 
     Args:
         path: the image file.
@@ -138,11 +188,13 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
 
     Raises:
         ImageLoadError: the file is missing, not an image, damaged, or so large
-            that decoding it could exhaust memory (a decompression bomb).
+            that decoding it could exhaust memory (a decompression bomb); any
+            exception while decoding it becomes this one error naming the file.
     """
     from PIL import Image, UnidentifiedImageError
 
     path = os.fspath(path)
+    _check_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -156,6 +208,8 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
                     )
                 image.load()
                 return to_rgb_array(image, size, crop, interpolation, name=path)
+        except ImageLoadError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageLoadError(
                 f"{path} is larger than the {MAX_PIXELS:,} pixels allowed (a possible "
@@ -167,10 +221,10 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
             raise ImageLoadError(f"{path} does not exist.") from None
         except IsADirectoryError:
             raise ImageLoadError(f"{path} is a folder, not an image file.") from None
-        except ImageLoadError:
-            raise
         except OSError as error:
-            raise ImageLoadError(f"{path} is damaged or truncated ({error}).") from None
+            raise ImageLoadError(f"{path} is damaged or truncated ({_one_line(error)}).") from None
+        except Exception as error:  # a malformed header: ValueError, SyntaxError, struct.error...
+            raise ImageLoadError(_undecodable(path, error)) from None
 
 
 def image_format(path):

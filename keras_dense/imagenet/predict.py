@@ -345,7 +345,10 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
 
 
 def _decode(paths, size, crop, interpolation):
-    """`(loaded paths, their pixels stacked or None, {path: error})` of one batch of files."""
+    """`(loaded paths, their pixels stacked or None, {path: error})` of one batch of files.
+
+    `load_image` turns whatever goes wrong with one file into its `ImageLoadError`,
+    so one bad file costs only its own result."""
     loaded, pixels, failed = [], [], {}
     for path in paths:
         try:
@@ -386,15 +389,25 @@ def precision_difference(images, model="densenet169", weights="imagenet", precis
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:
-        images: as in `predict`.
+        images: as in `predict`; of a list of files, those that cannot be read
+            are left out (a sample is measured, not each file).
         The other arguments are those of `predict`; float32 runs on Keras.
 
     Returns:
         A float.
+
+    Raises:
+        keras_dense.imagenet.images.ImageLoadError: no image could be loaded.
     """
     from keras_dense.inference.precision import max_probability_difference
 
     fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine)
     exact, _ = load_model(model, weights, mode, "float32", fold_bn, "keras")
-    pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
+    if (isinstance(images, (list, tuple)) and images
+            and all(isinstance(item, (str, os.PathLike)) for item in images)):
+        _, pixels, failed = _decode(images, input_size(exact), crop, interpolation)
+        if pixels is None:
+            raise images_lib.ImageLoadError(next(iter(failed.values())))
+    else:
+        pixels = to_pixel_batch(images, input_size(exact), crop, interpolation)
     return max_probability_difference(exact, fast, model_input(exact, mode, pixels), batch_size)

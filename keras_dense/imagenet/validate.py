@@ -9,7 +9,8 @@ with bicubic resampling, then the centre crop: 256 then 224, as torchvision
 and the Keras papers evaluate); `resize_only=True` is the Keras example's
 (straight to the model size, nearest neighbour), which loses about a point
 (keras#8672). The report records the transform, and images that cannot be
-read are reported and skipped, as in `predict`.
+read, like labels CSV rows that cannot be used, are reported and skipped, as in
+`predict`.
 
 Example:
     >>> from keras_dense.imagenet.validate import validate
@@ -18,6 +19,7 @@ Example:
 """
 
 import csv
+import io
 import pathlib
 import time
 
@@ -30,6 +32,8 @@ WNID_COLUMNS = ("wnid", "PredictionString")  # PredictionString: ILSVRC's "n0175
 INDEX_COLUMNS = ("keras_index", "class_index", "label", "class")
 LABELS_FILE = "labels.csv"
 TOP = 5
+# ILSVRC's 50,000-row LOC_val_solution.csv is 2.6 MB; a file this large is not a labels CSV.
+MAX_LABELS_BYTES = 64 << 20
 
 
 def _layout_help(folder):
@@ -69,64 +73,139 @@ def _image_path(folder, name):
     return path
 
 
-def read_labels(labels_file, folder=None):
+def _read_text(labels_file):
+    """The CSV's text: at most `MAX_LABELS_BYTES`, UTF-8 with or without a byte-order mark."""
+    try:
+        size = labels_file.stat().st_size
+    except FileNotFoundError:
+        raise ValueError(f"The labels CSV {labels_file} does not exist.") from None
+    if not labels_file.is_file():
+        raise ValueError(f"The labels CSV {labels_file} is not a file.")
+    if size > MAX_LABELS_BYTES:
+        raise ValueError(f"{labels_file} is {size:,} bytes, more than the {MAX_LABELS_BYTES:,} "
+                         "a labels CSV needs; is it the right file?")
+    raw = labels_file.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ValueError(f"{labels_file} line {line} is not UTF-8 text (byte "
+                         f"0x{raw[error.start]:02x}); save it as UTF-8 (\"CSV UTF-8\" in a "
+                         "spreadsheet).") from None
+
+
+def _rows(text, labels_file):
+    """Yields `(line, fields)` of the CSV's non-blank rows, `line` where each row starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    try:
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                yield line, fields
+            line = reader.line_num + 1
+    except csv.Error as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(f"{labels_file} line {line}: {reason} (malformed quoting); quote whole "
+                         "fields, with a doubled \"\" for a quote inside one.") from None
+
+
+def read_labels(labels_file, folder=None, errors=None):
     """`[(path, class_index), ...]` from a labels CSV, in its row order.
+
+    What is wrong with the file is refused whole (`ValueError` naming the file and
+    line): more than `MAX_LABELS_BYTES`, bytes that are not UTF-8 (the wrong
+    encoding spoils every name, so no row can be trusted), malformed quoting (after a
+    stray quote the row boundaries are lost, so the rows after it cannot be trusted
+    either), or no file or label column. What is wrong with one row costs that row
+    only: fewer fields than the file and label columns need, more fields than the
+    header with something in them (an unquoted comma shifted the row), an empty
+    file name, or a label that is not an ImageNet class. Blank lines and rows of
+    empty fields (what spreadsheets leave at the end) name no image and are passed
+    over silently. A UTF-8 byte-order mark (a spreadsheet's "CSV UTF-8") is read.
 
     Args:
         labels_file: the CSV: a header row with a file column (`FILE_COLUMNS`)
             and a label column (`WNID_COLUMNS` or `INDEX_COLUMNS`; a wnid wins).
         folder: where the files are; default the CSV's folder.
+        errors: a list to append `{"path", "line", "error"}` to for each row that
+            is skipped; `None` raises `ValueError` on the first instead.
 
     Returns:
         A list of `(pathlib.Path, int)`.
 
     Raises:
-        ValueError: a column is missing or a label is not an ImageNet class.
+        ValueError: the file is refused (see above), or a row is wrong and `errors`
+            is `None`; the message names the file and line.
     """
     labels_file = pathlib.Path(labels_file)
     folder = pathlib.Path(folder) if folder is not None else labels_file.parent
-    with open(labels_file, newline="", encoding="utf8") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        file_column = next((c for c in FILE_COLUMNS if c in columns), None)
-        label_column = next((c for c in WNID_COLUMNS + INDEX_COLUMNS if c in columns), None)
-        if file_column is None or label_column is None:
-            raise ValueError(f"{labels_file} has the columns {', '.join(columns) or 'none'}; "
-                             f"it needs a file column ({', '.join(FILE_COLUMNS)}) and a label "
-                             f"column ({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}).")
-        wnids = _wnid_indices()
-        return [
-            (_image_path(folder, row[file_column].strip()),
-             _label_of(row, label_column, wnids, f"{labels_file} line {number}"))
-            for number, row in enumerate(reader, start=2)
-        ]
+    rows = _rows(_read_text(labels_file), labels_file)
+    _, header = next(rows, (1, []))
+    columns = [column.strip() for column in header]
+    file_column = next((c for c in FILE_COLUMNS if c in columns), None)
+    label_column = next((c for c in WNID_COLUMNS + INDEX_COLUMNS if c in columns), None)
+    if file_column is None or label_column is None:
+        shown = ", ".join(repr(column)[1:-1] for column in columns)  # one line, whatever they hold
+        raise ValueError(f"{labels_file} has the columns {shown or 'none'}; "
+                         f"it needs a file column ({', '.join(FILE_COLUMNS)}) and a label "
+                         f"column ({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}).")
+    file_at, label_at = columns.index(file_column), columns.index(label_column)
+    wnids = _wnid_indices()
+    found = []
+    for line, fields in rows:
+        where = f"{labels_file} line {line}"
+        try:
+            if len(fields) <= max(file_at, label_at):
+                raise ValueError(f"{where} has {len(fields)} field(s); the {file_column} and "
+                                 f"{label_column} columns need {max(file_at, label_at) + 1}.")
+            if any(field.strip() for field in fields[len(columns):]):
+                raise ValueError(f"{where} has {len(fields)} fields, more than the header's "
+                                 f"{len(columns)}; quote a file name that holds a comma.")
+            name = fields[file_at].strip()
+            if not name or "\0" in name:
+                raise ValueError(f"{where}: the {file_column} field is empty or not a file name.")
+            found.append((_image_path(folder, name),
+                          _label_of({label_column: fields[label_at]}, label_column, wnids,
+                                    where)))
+        except ValueError as error:
+            if errors is None:
+                raise
+            errors.append({"path": str(labels_file), "line": line, "error": str(error)})
+    return found
 
 
-def labelled_images(folder, labels=None):
+def labelled_images(folder, labels=None, errors=None):
     """The labelled images of `folder`: from `labels` (a CSV), `folder/labels.csv`, or wnid folders.
 
     Args:
         folder: the images' folder.
         labels: a labels CSV, or `None`.
+        errors: as in `read_labels`: a list collecting the CSV rows skipped, or
+            `None` to raise on the first.
 
     Returns:
         A list of `(pathlib.Path, class_index)`, sorted by path for wnid folders.
 
     Raises:
-        ValueError: nothing labelled was found (the message says how to lay it out).
+        ValueError: nothing labelled was found (the message says how to lay it out),
+            or the labels CSV is refused (see `read_labels`).
     """
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; {_layout_help('DIR')}")
     if labels is None and (folder / LABELS_FILE).is_file():
         labels = folder / LABELS_FILE
+    skipped = [] if errors is None else errors
     if labels is not None:
-        found = read_labels(labels, folder)
+        found = read_labels(labels, folder, errors)
     else:
         wnids = _wnid_indices()
         found = [(path, wnids[sub.name])
                  for sub in sorted(folder.iterdir()) if sub.is_dir() and sub.name in wnids
                  for path in images_lib.find_images([sub])]
+    if not found and skipped:
+        raise ValueError(f"No usable row in {labels} ({len(skipped)} skipped); the first: "
+                         f"{skipped[0]['error']}")
     if not found:
         raise ValueError(f"No labelled images in {folder}: {_layout_help(folder)}")
     return found
@@ -170,18 +249,20 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
         A dict: `model`, `weights`, `images` (predicted), `top1`, `top5` (%),
         `correct_top1`, `correct_top5`, `seconds`, `images_per_second` (reading
         and predicting), `model_images_per_second` (predicting only),
-        `transform`, `errors` (`[{"path", "error"}]` for skipped files).
+        `transform`, `errors` (`[{"path", "error"}]` for each image file skipped,
+        with a `line` for each labels CSV row skipped; each error names its file).
 
     Example:
         >>> validate("../shared/data/images/imagenet-samples", model="densenet121")["top5"]
     """
-    items = labelled_images(folder, labels)[:limit]
+    errors = []  # labels CSV rows, then image files, that were skipped
+    items = labelled_images(folder, labels, errors)[:limit]
     keras_model, mode = predict.load_model(model, weights, preprocess, precision, fold_bn,
                                            engine, len(items))
     size = predict.input_size(keras_model)
     transform = transform_of(size, resize_only)
     correct_top1 = correct_top5 = predicted = done = 0
-    errors, model_seconds, start = [], 0.0, time.perf_counter()
+    model_seconds, start = 0.0, time.perf_counter()
     chunks = [items[first:first + batch_size] for first in range(0, len(items), batch_size)]
     decoded = predict.decoded_ahead([[path for path, _ in chunk] for chunk in chunks], size,
                                     transform["crop"], transform["interpolation"])
