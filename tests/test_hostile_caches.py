@@ -8,7 +8,6 @@ umask; stale temporaries are cleaned. The tests run as root, where a read-only
 folder is writable: a cache path under a regular FILE is what fails for all.
 """
 
-import io
 import json
 import logging
 import os
@@ -19,17 +18,24 @@ import time
 
 import numpy as np
 import pytest
+from conftest import run_cli, shared_path
 from PIL import Image
 
+# the stand-in torchvision file of test_torchvision_weights (fixtures used by name)
+from test_torchvision_weights import (  # noqa: F401
+    PUBLISHED,
+    _logits,
+    stand_in,
+    tiny_reference,
+    torch_outputs,
+    torchvision,
+)
+
 import keras_dense
-from conftest import run_cli, shared_path
 from keras_dense import _files
 from keras_dense.datasets import cifar10
 from keras_dense.inference import background, cache, engines
 from keras_dense.weights import converted
-# the stand-in torchvision file of test_torchvision_weights (fixtures used by name)
-from test_torchvision_weights import (  # noqa: F401
-    PUBLISHED, _logits, stand_in, tiny_reference, torch_outputs, torchvision)
 
 RUNTIME = engines.RUNTIME_PREFERENCE["float32"][0]
 DAY = 86400
@@ -157,6 +163,23 @@ def test_a_killed_export_leaves_a_failure_record_and_is_retried_with_back_off(
     assert background.read_failure(lock) is None and not lock.exists()
 
 
+def test_the_export_reads_a_tag_as_a_tag_and_a_path_as_an_absolute_path(tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imagenet").mkdir()  # as for `keras-dense validate imagenet/val`
+    (tmp_path / "mine.weights.h5").write_bytes(b"")
+
+    def weights(given):
+        line = background.command("densenet121", given, RUNTIME, "float32", "lock")
+        return line[line.index("--weights") + 1]
+
+    assert weights("imagenet") == "imagenet"
+    assert weights("tv_imagenet") == "tv_imagenet"
+    assert weights("mine.weights.h5") == str(tmp_path / "mine.weights.h5")
+    line = background.command("densenet121", "imagenet", RUNTIME, "float32", "lock")
+    assert "-m" not in line and (sys.version_info < (3, 11) or line[1] == "-P")
+
+
 def test_an_export_error_is_recorded_with_its_attempt_count(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     lock = background.lock_path("m", RUNTIME, "float32")
@@ -173,14 +196,12 @@ def test_an_export_error_is_recorded_with_its_attempt_count(tmp_path, monkeypatc
 
 # --- class 6: a cache that cannot be written or read -------------------------------------
 
-@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
 def test_predict_prints_its_results_and_succeeds_when_the_cache_cannot_be_written(
-        tmp_path, hostile, where):
+        tmp_path, hostile):
     elephant = shared_path("images", "elephant.jpg")
     weights = tmp_path / "resnet18.weights.h5"
     keras_dense.get_model("resnet18", weights=None).save_weights(weights)
-    cache_path = hostile if where == "under_a_file" else hostile.parent
-    env = {**os.environ, "KERAS_DENSE_CACHE": str(cache_path), background.SWITCH: "1"}
+    env = {**os.environ, "KERAS_DENSE_CACHE": str(hostile), background.SWITCH: "1"}
     result = run_cli("predict", str(elephant), "--model", "resnet18", "--weights", str(weights),
                      "--preprocess", "torch", "--json", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -190,9 +211,11 @@ def test_predict_prints_its_results_and_succeeds_when_the_cache_cannot_be_writte
     assert len(warnings) == 1, result.stderr
 
 
+@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
 def test_engine_cache_that_cannot_be_written_keeps_the_export_for_this_process(
-        hostile, monkeypatch, caplog):
-    monkeypatch.setenv("KERAS_DENSE_CACHE", str(hostile))
+        hostile, monkeypatch, caplog, where):
+    monkeypatch.setenv("KERAS_DENSE_CACHE", str(hostile if where == "under_a_file"
+                                                 else hostile.parent))
     with caplog.at_level(logging.WARNING, "keras_dense.inference"):
         path = cache.store(_key(), _writer)
     assert path.read_bytes() == b"an export"
