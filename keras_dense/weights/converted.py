@@ -67,7 +67,7 @@ def _is_current(target, expected):
     that cannot be read is not: a warning, and it is converted again)."""
     try:
         saved = json.loads(_sidecar(target).read_text(encoding="utf8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not cached (yet)
         return False
     except (OSError, ValueError) as error:
         logger.warning("the cached conversion record %s cannot be read (%s); converting again",
