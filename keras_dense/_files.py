@@ -247,3 +247,45 @@ class FolderLock:
 
 class LockedError(OSError):
     """A folder is locked by another live process."""
+
+
+_CLEANED = set()  # folders clean_stale_once has cleaned in this process
+
+
+def clean_stale_once(folder, legacy=(), max_age_s=STALE_AFTER_S):
+    """Removes stale temporaries in `folder` once per process: ours (`TEMP_MARK`) and those
+    matching the glob patterns `legacy` (the names earlier versions gave them).
+
+    Args:
+        folder: the folder (a cache); one that cannot be read is left alone.
+        legacy: `fnmatch` patterns of other temporary names, e.g. `".staging-*"`.
+        max_age_s: the age (by modification time) from which a temporary is stale.
+
+    Returns:
+        the number removed (0 on every later call for the same folder).
+    """
+    import fnmatch
+
+    key = os.path.abspath(folder)
+    if key in _CLEANED:
+        return 0
+    _CLEANED.add(key)
+    removed = clean_stale(folder, max_age_s)
+    if not legacy:
+        return removed
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if TEMP_MARK in entry.name or \
+                not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in legacy):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:
+                remove(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed

@@ -131,10 +131,16 @@ def _prepare_runtime_in_background(name, weights, precision, job_images):
     export in the background, for the next runs."""
     from keras_dense.inference import background, engines
 
-    runtime = engines.choose_engine("auto", precision, job_images, cached=lambda engine: True)
-    if weights is None or runtime == "keras":
+    try:
+        runtime = engines.choose_engine("auto", precision, job_images, cached=lambda e: True)
+        if weights is None or runtime == "keras":
+            return
+        started = background.start(name, str(weights), runtime, precision)
+    except Exception as error:  # noqa: BLE001 - an optimisation for later runs: never fatal
+        print(f"keras-dense: warning: the background export was not started ({error}); "
+              "later runs use Keras.", file=sys.stderr)
         return
-    if background.start(name, str(weights), runtime, precision):
+    if started:
         print(f"keras-dense: exporting {name} for {runtime} in the background (once, about "
               f"{engines.EXPORT_SECONDS:.0f} s for DenseNet-169 at low priority); later runs "
               "use it. "

@@ -41,7 +41,6 @@ import pathlib
 import pickle
 import re
 import tarfile
-import tempfile
 import zipfile
 import zlib
 
@@ -583,8 +582,11 @@ def _checked(x_train, y_train, x_test, y_test, names, where):
 
 
 def _read_cache(cache_file):
-    if not cache_file.is_file():
-        return None
+    """The decoded arrays cached in `cache_file`, or None: a missing, damaged or unreadable
+    cache only means decoding again (a warning unless it is simply missing)."""
+    from keras_dense import _files
+
+    _files.clean_stale_once(cache_file.parent, ("*.npz.tmp",))
     try:
         with np.load(cache_file, allow_pickle=False) as data:
             return (
@@ -592,20 +594,36 @@ def _read_cache(cache_file):
                 (data["x_test"], data["y_test"]),
                 tuple(str(name) for name in data["class_names"]),
             )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None  # a damaged cache is decoded again and overwritten
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except Exception as error:  # noqa: BLE001 - numpy/zipfile raise many kinds for a bad file
+        _cache_warning(f"the decoded CIFAR-10 cache {cache_file} cannot be read "
+                       f"({type(error).__name__}: {error}); decoding the source again")
+        return None
 
 
 def _write_cache(cache_file, result):
+    """Caches the decoded arrays in `cache_file` (umask permissions, atomic); a cache folder
+    that cannot be written is a warning: the data is already decoded."""
+    from keras_dense import _files
+
     (x_train, y_train), (x_test, y_test), names = result
+    tmp = _files.temporary_path(cache_file, suffix=".npz")
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")
-        with os.fdopen(handle, "wb") as out:
+        with open(tmp, "wb") as out:
             np.savez(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
                      class_names=np.array(names))
-        os.replace(tmp, cache_file)
-    except OSError:
-        # A read-only cache folder only costs speed; the data is already decoded.
-        if "tmp" in locals() and os.path.exists(tmp):
-            os.unlink(tmp)
+        _files.publish(tmp, cache_file)
+    except OSError as error:
+        _cache_warning(f"the decoded CIFAR-10 data could not be cached in {cache_file.parent} "
+                       f"({error}); it is decoded again next time")
+    finally:
+        if os.path.lexists(tmp):
+            _files.remove(tmp)
+
+
+def _cache_warning(message):
+    import logging
+
+    logging.getLogger("keras_dense.datasets").warning("%s", message)

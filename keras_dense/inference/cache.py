@@ -13,7 +13,14 @@ has its recorded hash; a damaged or incomplete entry is deleted (and the
 caller rebuilds it), never trusted. Entries are written in a temporary folder
 and renamed into place, so a crash or a concurrent writer leaves no half entry;
 writing a new entry for the same model, engine, precision and weights source
-(tag or file) deletes the entries it replaces.
+(tag or file) deletes the entries it replaces. Entries get the umask's modes
+(a cache shared by two users works for both); temporaries left by a killed
+process are removed after a day, when the cache is next used.
+
+The cache is an optimisation: an entry that cannot be read is a warning and
+is exported again, and a cache folder that cannot be written (a read-only home,
+`KERAS_DENSE_CACHE` naming a file) is a warning, the export then living in a
+temporary folder for this process only.
 
 Example:
     >>> from keras_dense.inference import cache
@@ -22,6 +29,7 @@ Example:
     >>> cache.lookup(key)          # the verified export's path, or None
 """
 
+import atexit
 import hashlib
 import json
 import logging
@@ -31,6 +39,7 @@ import shutil
 import tempfile
 import zlib
 
+from keras_dense import _files
 from keras_dense.weights.resolve import file_hash  # hashed once per size and time
 
 ENTRY_FILE = "entry.json"
@@ -38,6 +47,16 @@ ENTRY_FILE = "entry.json"
 ENGINE_FILES = {"onnxruntime": ("onnx", "model.onnx"), "openvino": ("openvino", "model.xml")}
 
 logger = logging.getLogger("keras_dense.inference")
+
+# The temporary names earlier versions left behind (a killed export's staging folder, the
+# decoded-CIFAR and download temporaries that may share $KERAS_DENSE_CACHE's folders).
+LEGACY_TEMPORARIES = (".staging-*", "*.part[0-9]*", "*.npz.tmp", ".*.tmp")
+_PROCESS_ENTRIES = {}  # entry folder -> a temporary entry, when the cache cannot be written
+
+
+def clean_stale(folder):
+    """Removes temporaries older than a day from a cache `folder`, once per process."""
+    return _files.clean_stale_once(folder, LEGACY_TEMPORARIES)
 
 
 def cache_dir():
@@ -140,18 +159,31 @@ def _problem(folder, key):
 def read_entry(key):
     """The `entry.json` content of the verified entry for `key`, or None."""
     path = lookup(key)
-    return json.loads((path.parent / ENTRY_FILE).read_text()) if path else None
+    try:
+        return json.loads((path.parent / ENTRY_FILE).read_text()) if path else None
+    except (OSError, ValueError):
+        return None
 
 
 def lookup(key):
-    """The path of the verified export for `key`, or None (a damaged entry is deleted).
+    """The path of the verified export for `key`, or None (a damaged entry is deleted; one
+    that cannot be read is a warning and counts as absent).
 
     A file is hashed once per process and size and modification time (`file_hash`).
     """
     folder = entry_dir(key)
-    if not folder.exists():
+    private = _PROCESS_ENTRIES.get(str(folder))
+    if private is not None and _problem(private, key) is None:
+        return private / ENGINE_FILES[key["engine"]][1]
+    clean_stale(folder.parent)
+    try:
+        if not folder.exists():
+            return None
+        problem = _problem(folder, key)
+    except OSError as error:
+        logger.warning("the cached export at %s cannot be read (%s); it is exported again",
+                       folder, error)
         return None
-    problem = _problem(folder, key)
     if problem is None:
         return export_path(key)
     discard(key, f"the cached export at {folder} is not usable: {problem}; it is rebuilt")
@@ -162,10 +194,16 @@ def discard(key, reason):
     """Deletes the entry of `key`, logging `reason`."""
     logger.warning("%s", reason)
     shutil.rmtree(entry_dir(key), ignore_errors=True)
+    private = _PROCESS_ENTRIES.pop(str(entry_dir(key)), None)
+    if private is not None:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def store(key, write):
     """Writes a new entry for `key` and returns the path of its export.
+
+    When the cache folder cannot be written, the entry is written to a temporary
+    folder instead (a warning says so), used by this process and deleted at its end.
 
     Args:
         key: from `entry_key`.
@@ -174,32 +212,71 @@ def store(key, write):
             details kept in `entry.json` (e.g. the check report).
 
     Returns:
-        `export_path(key)`.
+        The path of the export (`export_path(key)` when it was cached).
     """
     root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
-        main_file = ENGINE_FILES[key["engine"]][1]
-        details = write(staging / main_file)
-        files = {f.name: file_hash(f, "sha256") for f in sorted(staging.iterdir()) if f.is_file()}
-        (staging / ENTRY_FILE).write_text(
-            json.dumps({"key": key, "files": files, **details}, indent=2) + "\n")
-        _replace_older_entries(key)
+        root.mkdir(parents=True, exist_ok=True)
+        clean_stale(root)
+        staging = _files.temporary_path(entry_dir(key))
+        staging.mkdir()
+    except OSError as error:
+        logger.warning("the engine cache %s cannot be written (%s); the export is not cached "
+                       "and is used by this process only", root, error)
+        return _store_for_this_process(key, write)
+    try:
+        _write_entry(staging, key, write)
         try:
-            os.replace(staging, entry_dir(key))
-        except OSError:  # another process stored the same entry meanwhile: keep theirs
-            if lookup(key) is None:
-                raise
+            _replace_older_entries(key)
+            for item in staging.iterdir():
+                os.chmod(item, _files.file_mode())  # whatever the exporter's library made
+            _files.publish(staging, entry_dir(key))
+        except OSError as error:
+            if lookup(key) is not None:  # another process stored the same entry meanwhile
+                return export_path(key)
+            logger.warning("the export could not be stored in the engine cache %s (%s); it "
+                           "is used by this process only", root, error)
+            return _keep_for_this_process(key, staging)
         return export_path(key)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_entry(folder, key, write):
+    main_file = ENGINE_FILES[key["engine"]][1]
+    details = write(folder / main_file)
+    files = {f.name: file_hash(f, "sha256") for f in sorted(folder.iterdir()) if f.is_file()}
+    (folder / ENTRY_FILE).write_text(
+        json.dumps({"key": key, "files": files, **details}, indent=2) + "\n")
+
+
+def _process_folder():
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="keras-dense-engines-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _store_for_this_process(key, write):
+    folder = _process_folder()
+    _write_entry(folder, key, write)
+    _PROCESS_ENTRIES[str(entry_dir(key))] = folder
+    return folder / ENGINE_FILES[key["engine"]][1]
+
+
+def _keep_for_this_process(key, staging):
+    folder = _process_folder()
+    for item in staging.iterdir():
+        shutil.move(str(item), folder / item.name)
+    _PROCESS_ENTRIES[str(entry_dir(key))] = folder
+    return folder / ENGINE_FILES[key["engine"]][1]
 
 
 def _replace_older_entries(key):
     """Deletes entries for the same model, engine, precision and weights source with another key."""
     source = key["weights"].get("source")
     for folder in cache_dir().glob(f"{_prefix(key)}*"):
+        if _files.TEMP_MARK in folder.name:
+            continue
         try:
             entry = json.loads((folder / ENTRY_FILE).read_text())
         except (OSError, ValueError):

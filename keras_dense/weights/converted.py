@@ -10,23 +10,31 @@ the prefix in its name, as torchvision checks. It is converted once
 `converted_dir()` beside a `.json` record of what it was made from: the
 source's full sha256, the converter version, the architecture, and the
 converted file's own sha256. A cached file is used only when all of these
-match; a stale, damaged or half-written one is converted again, never trusted.
+match; a stale, damaged, half-written or unreadable one is converted again,
+never trusted. The cache is an optimisation: when `converted_dir()` cannot be
+written, the conversion is kept in a temporary file for this process (a
+warning says so); temporaries of a killed process are removed after a day.
 
 Example:
     >>> from keras_dense.models import weights_record
     >>> path = converted_path(weights_record("densenet161.tv_imagenet"))
 """
 
+import atexit
 import json
 import logging
 import os
 import pathlib
+import shutil
+import tempfile
 
+from keras_dense import _files
 from keras_dense.weights import resolve
 
 logger = logging.getLogger("keras_dense.weights")
 
 CONVERTER_VERSION = 1  # bump when a conversion changes: every cached file is then rebuilt
+LEGACY_TEMPORARIES = ("*.part[0-9]*",)  # earlier versions' partial files (`NAME.part<pid>.*`)
 
 
 def torch_checkpoints_dir():
@@ -55,14 +63,24 @@ def _sidecar(target):
 
 
 def _is_current(target, expected):
-    """Whether `target` is a complete conversion of exactly what `expected` describes."""
+    """Whether `target` is a complete conversion of exactly what `expected` describes (one
+    that cannot be read is not: a warning, and it is converted again)."""
     try:
         saved = json.loads(_sidecar(target).read_text(encoding="utf8"))
-    except (OSError, ValueError):
+    except (FileNotFoundError, NotADirectoryError):  # not cached (yet)
+        return False
+    except (OSError, ValueError) as error:
+        logger.warning("the cached conversion record %s cannot be read (%s); converting again",
+                       _sidecar(target), error)
         return False
     if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in expected.items()):
         return False
-    return target.is_file() and resolve.file_hash(target, "sha256") == saved.get("sha256")
+    try:
+        return target.is_file() and resolve.file_hash(target, "sha256") == saved.get("sha256")
+    except OSError as error:
+        logger.warning("the cached conversion %s cannot be read (%s); converting again",
+                       target, error)
+        return False
 
 
 def save_weights_atomically(model, path, metadata=None):
@@ -81,20 +99,16 @@ def save_weights_atomically(model, path, metadata=None):
     if not path.name.endswith(".weights.h5"):
         raise ValueError(f"Keras weights files end in .weights.h5; got {str(path)!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.name[:-len(".weights.h5")]
-    partial = path.with_name(f"{stem}.part{os.getpid()}.weights.h5")
-    partial_sidecar = path.with_name(f"{stem}.part{os.getpid()}.json")
+    partial = _files.temporary_path(path, suffix=".weights.h5")
     try:
         model.save_weights(partial)
-        if metadata is not None:
-            record = {**metadata, "sha256": resolve.file_hash(partial, "sha256")}
-            partial_sidecar.write_text(json.dumps(record, indent=1), encoding="utf8")
-        os.replace(partial, path)
-        if metadata is not None:
-            os.replace(partial_sidecar, _sidecar(path))
+        record = None if metadata is None else \
+            {**metadata, "sha256": resolve.file_hash(partial, "sha256")}
+        _files.publish(partial, path)
+        if record is not None:  # last: weights without their matching record are not trusted
+            _files.write_atomic(_sidecar(path), json.dumps(record, indent=1))
     finally:
-        partial.unlink(missing_ok=True)
-        partial_sidecar.unlink(missing_ok=True)
+        _files.remove(partial)
     return path
 
 
@@ -123,9 +137,17 @@ def converted_path(record, download=True):
         "converter": CONVERTER_VERSION, "architecture": _architecture(record),
     }
     target = converted_dir() / f"{record.name}.weights.h5"
+    _files.clean_stale_once(target.parent, LEGACY_TEMPORARIES)
     if _is_current(target, expected):
         return target
     logger.info("converting %s (%s) into %s", record.name, source, target)
     model = _registry.model_record(record.model).build(weights=None, **record.arch)
     convert_into(model, source)
-    return save_weights_atomically(model, target, expected)
+    try:
+        return save_weights_atomically(model, target, expected)
+    except OSError as error:
+        logger.warning("the converted weights could not be cached in %s (%s); they are "
+                       "converted again next time", target.parent, error)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="keras-dense-converted-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return save_weights_atomically(model, folder / target.name)

@@ -209,8 +209,10 @@ def unavailable_message(weights_file, reason, extra_dirs=()):
 def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=()):
     """Downloads a published file into `target_dir` (default the Keras cache), verified.
 
-    The bytes go to a temporary `.part` file, hashed on the way, and are moved
-    into place only when the hash matches; nothing is left behind otherwise.
+    The bytes go to a temporary file (a `_files.TEMP_MARK` name), hashed on the
+    way, and are moved into place (with the umask's mode) only when the hash
+    matches; nothing is left behind otherwise, and temporaries a killed process
+    left in `target_dir` are removed after a day.
 
     Args:
         weights_file: the `WeightsFile`.
@@ -221,9 +223,12 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=(
     Returns:
         The `pathlib.Path` of the verified file.
     """
+    from keras_dense import _files
+
     target_dir = pathlib.Path(target_dir or keras_cache_dir())
     target = target_dir / weights_file.file_name
-    partial = target_dir / f"{weights_file.file_name}.part{os.getpid()}"
+    _files.clean_stale_once(target_dir, ("*.part[0-9]*",))  # also earlier versions' NAME.partPID
+    partial = _files.temporary_path(target)
     digest = hashlib.new(weights_file.hash_algorithm)
     try:
         with urllib.request.urlopen(weights_file.url, timeout=timeout) as response:
@@ -233,18 +238,28 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=(
                     digest.update(chunk)
                     out.write(chunk)
     except (OSError, ValueError) as error:  # URLError, timeouts, refused connections
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise WeightsUnavailableError(
             unavailable_message(weights_file, error, extra_dirs)) from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise
     if not hash_matches(digest.hexdigest(), weights_file.file_hash):
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise WeightsHashError(
             f"The download of {weights_file.file_name} from {weights_file.url} has "
             f"{weights_file.hash_algorithm} {digest.hexdigest()}, not the published "
             f"{weights_file.file_hash}; it was deleted."
         )
-    os.replace(partial, target)
-    return target
+    try:
+        return _files.publish(partial, target)
+    finally:
+        _discard(partial)
+
+
+def _discard(partial):
+    """Deletes a download's temporary file, if there is one (its folder may be missing)."""
+    from keras_dense import _files
+
+    if os.path.lexists(partial):
+        _files.remove(partial)
