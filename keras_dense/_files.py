@@ -140,7 +140,8 @@ def remove(path):
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                                 PermissionError):
             path.unlink()
 
 
