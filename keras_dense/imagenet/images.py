@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from keras_dense._files import write_atomic
+from keras_dense._files import refuse_existing, write_atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
@@ -188,18 +188,20 @@ def image_format(path):
     return found
 
 
-def save_image(pixels, path):
+def save_image(pixels, path, overwrite=False):
     """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
 
     Args:
         pixels: `(height, width, 3)` uint8.
         path: the file; its extension picks the format (`.png`, `.jpg`, ...).
+        overwrite: replace an existing file at `path`.
 
     Returns:
         The path, as a `pathlib.Path`.
 
     Raises:
         ValueError: the extension is not an image format Pillow writes.
+        OutputExistsError: `path` exists and `overwrite` is false.
 
     Example:
         >>> save_image(np.zeros((8, 8, 3), "uint8"), "black.png")
@@ -209,6 +211,9 @@ def save_image(pixels, path):
     from PIL import Image
 
     path = pathlib.Path(path)
+    image_type = image_format(path)
+    refuse_existing(path, overwrite, "pass --overwrite (overwrite=True in Python) to replace it, "
+                                     "or choose another path")
     data = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_format(path))
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_type)
     return write_atomic(path, data.getvalue())
