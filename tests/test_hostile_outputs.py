@@ -16,10 +16,10 @@ import sys
 import keras
 import numpy as np
 import pytest
+from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
 from keras_dense import _files
 from keras_dense.cli import main
 from keras_dense.training import run_folder, trainer

@@ -52,6 +52,10 @@ HISTORY_COLUMNS = (
 )
 
 
+class RunFolderExistsError(_files.OutputExistsError, ValueError):
+    """A run folder holds a run or other files (a `ValueError` too, as `train` raised before)."""
+
+
 def write_json(path, payload):
     """Writes `payload` as indented JSON, atomically."""
     write_atomic(path, json.dumps(payload, indent=2))
@@ -88,7 +92,7 @@ def _lone_config_of_ours(run_dir):
 
 
 def check_new_run(run_dir, overwrite=False):
-    """Raises `OutputExistsError` (one line, with the fix) unless a new run may go to `run_dir`.
+    """Raises `RunFolderExistsError` (one line, with the fix) unless a new run may go to `run_dir`.
 
     A missing or empty folder takes a new run, and so does one holding only the
     `config.json` of a run that stopped in its first epoch (nothing else was
@@ -98,12 +102,15 @@ def check_new_run(run_dir, overwrite=False):
     Args:
         run_dir: the run folder.
         overwrite: start a previous run in the folder over.
+
+    Raises:
+        RunFolderExistsError: the folder may not take a new run.
     """
     run_dir = pathlib.Path(run_dir)
     if not run_dir.exists() and not run_dir.is_symlink():
         return
     if not run_dir.is_dir():
-        raise _files.OutputExistsError(
+        raise RunFolderExistsError(
             f"{str(run_dir)!r} is a file, not a run folder: choose another --out.")
     names = sorted(entry.name for entry in os.scandir(run_dir) if not _is_ours(entry.name))
     if not names or (names == [CONFIG_FILE] and _lone_config_of_ours(run_dir)):
@@ -111,17 +118,17 @@ def check_new_run(run_dir, overwrite=False):
     others = [name for name in names if name not in RUN_FILES
               or not (run_dir / name).is_file()]
     if others:
-        raise _files.OutputExistsError(
+        raise RunFolderExistsError(
             f"{str(run_dir)!r} holds files that are not a keras-dense run (e.g. {others[0]!r}), "
             "and keras-dense never writes a run into it (not even with --overwrite): choose "
             "another --out.")
     if overwrite:
         return
     if LAST_FILE in names:
-        raise _files.OutputExistsError(
+        raise RunFolderExistsError(
             f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir}, start "
             "it over with --overwrite (overwrite=True), or choose another --out.")
-    raise _files.OutputExistsError(
+    raise RunFolderExistsError(
         f"{str(run_dir)!r} holds a run with no checkpoint to resume from ({', '.join(names)}); "
         "start it over with --overwrite (overwrite=True), or choose another --out.")
 

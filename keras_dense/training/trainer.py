@@ -142,8 +142,8 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
-        OutputExistsError: `out` holds a run (and `overwrite` is false) or
-            files that are not a run's.
+        RunFolderExistsError: `out` holds a run (and `overwrite` is false) or
+            files that are not a run's (an `OutputExistsError` and a `ValueError`).
         LockedError: another process is writing to `out`.
     """
     recipe = recipe or recipe_lib.preset("default")
