@@ -20,7 +20,8 @@ def add_parsers(subparsers):
                        help="continue the run folder RUN from its last epoch; with --epochs N, "
                             "extend it (finished or not) to N epochs in all: the learning-rate "
                             "schedule is recomputed for N epochs and continues from the steps "
-                            "already taken")
+                            "already taken (a finished cosine continued at its final rate, 0, "
+                            "would not train)")
     train.add_argument("--data", metavar="PATH",
                        help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
                             "folder, an image folder or zip (default: download)")

@@ -188,7 +188,7 @@ def image_format(path):
     return found
 
 
-def save_image(pixels, path, overwrite=False):
+def save_image(pixels, path, overwrite: bool = False):
     """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
 
     Args:

@@ -270,7 +270,7 @@ def _check_path(path, format, overwrite=False):
 
 def export(model, path, format="onnx", weights="imagenet", check=True, images=None,
            preprocess=None, tolerance=None, engine=None, precision="float32", from_onnx=None,
-           overwrite=False):
+           overwrite: bool = False):
     """Exports a model and checks the export against it before keeping it.
 
     Args:

@@ -74,13 +74,18 @@ def save_model_atomic(model, path, state=None):
                 archive.writestr(STATE_ENTRY, json.dumps(state))
 
 
-def lock(run_dir):
+def lock(run_dir: "str | os.PathLike") -> _files.FolderLock:
     """The `FolderLock` a run holds while it writes `run_dir`."""
     return _files.FolderLock(run_dir, what="the run folder")
 
 
+# The temporaries `save_model_atomic` wrote before it used `_files.atomic_path`.
+LEGACY_TEMPORARIES = frozenset({".last.tmp.keras", ".best.tmp.keras"})
+
+
 def _is_ours(name):
-    return name == _files.FolderLock.FILE or _files.TEMP_MARK in name
+    return (name == _files.FolderLock.FILE or _files.TEMP_MARK in name
+            or name in LEGACY_TEMPORARIES)
 
 
 def _lone_config_of_ours(run_dir):
@@ -91,7 +96,7 @@ def _lone_config_of_ours(run_dir):
     return isinstance(config, dict) and set(config) <= CONFIG_KEYS
 
 
-def check_new_run(run_dir, overwrite=False):
+def check_new_run(run_dir: "str | os.PathLike", overwrite: bool = False) -> None:
     """Raises `RunFolderExistsError` (one line, with the fix) unless a new run may go to `run_dir`.
 
     A missing or empty folder takes a new run, and so does one holding only the
@@ -133,9 +138,9 @@ def check_new_run(run_dir, overwrite=False):
         "start it over with --overwrite (overwrite=True), or choose another --out.")
 
 
-def clear_run(run_dir):
+def clear_run(run_dir: "str | os.PathLike") -> None:
     """Removes a previous run's files from `run_dir` (only those; see `check_new_run`)."""
-    for name in RUN_FILES:
+    for name in RUN_FILES | LEGACY_TEMPORARIES:
         (pathlib.Path(run_dir) / name).unlink(missing_ok=True)
     _files.clean_stale(run_dir)
 

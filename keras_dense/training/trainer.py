@@ -111,7 +111,7 @@ def _dtype_policy(name):
 
 def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_subset=None,
           seed=0, model_kwargs=None, mixed_precision=None, jit_compile=None, devices=None,
-          callbacks=(), verbose="auto", overwrite=False):
+          callbacks=(), verbose="auto", overwrite: bool = False):
     """Trains a registry model on CIFAR-10 into the run folder `out`.
 
     Args:
@@ -182,7 +182,8 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
             return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
 
-def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto", epochs=None):
+def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto",
+           epochs: "int | None" = None):
     """Continues a run from its last checkpointed epoch, with its optimizer state.
 
     The batches, augmentations and learning rates of the remaining epochs are
@@ -239,7 +240,7 @@ def _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs):
     distribute.check_batch(recipe.batch_size, count)
     changed = {"data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
                "devices": count, "per_device_batch": recipe.batch_size // count,
-               "recipe": recipe.to_dict()}
+               "recipe": None if extended_from is None else recipe.to_dict()}
     changed = {key: value for key, value in changed.items() if value is not None}
     if any(config.get(key) != value for key, value in changed.items()):
         config.update(changed)
