@@ -93,7 +93,7 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "CIFAR-10 source" in err and "does not exist" in err
     assert not (tmp_path / "r").exists()  # nothing left behind
     assert "--resume takes the model and recipe" in error_of("train", "--resume", str(tmp_path),
-                                                             "--epochs", "3")
+                                                             "--batch-size", "3")
     assert "--seed" in error_of("train", "--resume", str(tmp_path), "--seed", "1")
     assert "--jit" in error_of("train", "--resume", str(tmp_path), "--no-jit")
     assert "has no completed epoch to resume from" in error_of(

@@ -19,15 +19,18 @@ def add_parsers(subparsers):
     parser.add_argument("--crop", action="store_true",
                         help="resize the short side and centre-crop instead of resizing")
     parser.add_argument("--out", required=True, metavar="FILE",
-                        help="image file to write (.png, .jpg)")
+                        help="image file to write (.png, .jpg); an existing one is refused")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.set_defaults(func=run_explain)
 
 
 def run_explain(args):
+    from keras_dense._files import refuse_existing
     from keras_dense.analysis import gradcam
     from keras_dense.imagenet import classes, images, predict
 
-    images.image_format(args.out)  # refuse a bad --out before the work
+    images.image_format(args.out)  # refuse a bad or existing --out before the work
+    refuse_existing(args.out, args.overwrite)
     weights = argtypes.weights_value(args.weights)
     # Grad-CAM needs the Keras model's gradients, never a cached runtime export
     model, mode = predict.load_model(args.model, weights, engine="keras")
@@ -35,7 +38,8 @@ def run_explain(args):
     x = predict.model_input(model, mode, pixels[None])
     result = gradcam.explain(model, x, class_index=args.class_index, layer=args.layer)
     background = pixels if args.crop else images.load_image(args.image, size=None)
-    images.save_image(gradcam.overlay(background, result.heatmap), args.out)
+    images.save_image(gradcam.overlay(background, result.heatmap), args.out,
+                      overwrite=args.overwrite)
     name = ""
     if model.output_shape[-1] == classes.NUM_CLASSES:
         wnid, label = classes.class_index()[result.class_index]

@@ -34,6 +34,9 @@ def add_parsers(subparsers):
                              "bundled photographs")
     parser.add_argument("--no-check", action="store_true",
                         help="write the export without checking it (--out only)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export at --out and its report (a folder "
+                             "holding anything but a SavedModel is never replaced)")
     parser.add_argument("--tolerance", type=argtypes.positive_float,
                         help="largest probability difference the check accepts "
                              "(default 1e-4, bfloat16 5e-2)")
@@ -77,7 +80,7 @@ def _export_to_path(args):
     engine = None if args.engine == "auto" else args.engine
     result = export(args.name, args.out, format=args.format, weights=weights,
                     check=not args.no_check, images=images, tolerance=args.tolerance,
-                    engine=engine, precision=args.precision)
+                    engine=engine, precision=args.precision, overwrite=args.overwrite)
     print(f"keras-dense: {result.summary()}")
     if result.report_path:
         print(f"keras-dense: report: {result.report_path}")
@@ -89,9 +92,10 @@ def _prepare_engine(args):
     from keras_dense.inference import cache, engines
     from keras_dense.models import model_record
 
-    if args.check or args.no_check or args.tolerance:
-        raise ValueError("--check, --no-check and --tolerance apply to an export written with "
-                         "--out; the engine cache always checks on the bundled photographs.")
+    if args.check or args.no_check or args.tolerance or args.overwrite:
+        raise ValueError("--check, --no-check, --tolerance and --overwrite apply to an export "
+                         "written with --out; the engine cache always checks on the bundled "
+                         "photographs.")
     record = model_record(args.name)
     weights = argtypes.weights_value(args.weights)
     if weights is None:

@@ -16,14 +16,25 @@ def add_parsers(subparsers):
         description="Train a registry model on CIFAR-10. Recipe options override the preset.",
     )
     train.add_argument("model", nargs="?", help="registry name, e.g. densenet_bc_100_k12")
-    train.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its last epoch")
+    train.add_argument("--resume", metavar="RUN",
+                       help="continue the run folder RUN from its last epoch; with --epochs N, "
+                            "extend it (finished or not) to N epochs in all: the learning-rate "
+                            "schedule is recomputed for N epochs and continues from the steps "
+                            "already taken (a finished cosine continued at its final rate, 0, "
+                            "would not train)")
     train.add_argument("--data", metavar="PATH",
                        help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
                             "folder, an image folder or zip (default: download)")
-    train.add_argument("--out", metavar="RUN", help="run folder to create (default runs/MODEL)")
+    train.add_argument("--out", metavar="RUN",
+                       help="run folder to create, missing or empty (default runs/MODEL)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start over the run already in --out, removing its files (a folder "
+                            "holding other files is never written into)")
     train.add_argument("--preset", default=None, choices=sorted(PRESETS),
                        help="starting recipe (default: default)")
-    train.add_argument("--epochs", type=argtypes.positive_int)
+    train.add_argument("--epochs", type=argtypes.positive_int,
+                       help="epochs in all (with --resume: the run's new length, at least the "
+                            "epochs done)")
     train.add_argument("--batch-size", type=argtypes.positive_int)
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd is Nesterov momentum")
     train.add_argument("--lr", type=float, help="peak learning rate")
@@ -115,17 +126,18 @@ def run_train(args):
     overrides = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
     if args.resume:
         run_flags = {"preset": args.preset, "seed": args.seed, "mixed_precision": args.mixed_precision,
-                     "bfloat16": args.bfloat16 or None, "jit": args.jit}
-        extra = [f"--{name.replace('_', '-')}" for name in overrides] + [
+                     "bfloat16": args.bfloat16 or None, "jit": args.jit,
+                     "overwrite": args.overwrite or None}
+        extra = [f"--{name.replace('_', '-')}" for name in overrides if name != "epochs"] + [
             f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None]
         if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
             raise CommandError(
                 "--resume takes the model and recipe from the run's config.json; give only "
-                "--resume RUN (and --data if the data moved, --devices to change the devices), "
-                f"not {' '.join(extra) or 'a model/--out'}."
+                "--resume RUN (and --epochs N to extend it, --data if the data moved, --devices "
+                f"to change the devices), not {' '.join(extra) or 'a model/--out'}."
             )
         run = lambda: trainer.resume(args.resume, data=args.data, devices=args.devices,  # noqa: E731
-                                     verbose=verbose)
+                                     verbose=verbose, epochs=args.epochs)
     else:
         if not args.model:
             raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
@@ -135,6 +147,7 @@ def run_train(args):
             subset=args.subset, test_subset=args.test_subset, seed=args.seed or 0,
             model_kwargs=dict(args.arch), mixed_precision=_mixed_precision(args),
             jit_compile=args.jit, devices=args.devices, verbose=verbose,
+            overwrite=args.overwrite,
         )
     try:
         run()

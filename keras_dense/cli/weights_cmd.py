@@ -24,7 +24,8 @@ def add_parsers(subparsers):
     convert.add_argument("path", help="the .pth file (read with torch.load(weights_only=True))")
     convert.add_argument("--model", required=True, help="the model it is for, e.g. densenet161")
     convert.add_argument("--out", required=True, help="the Keras weights file to write "
-                         "(ending in .weights.h5)")
+                         "(ending in .weights.h5); an existing one is refused")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     convert.set_defaults(func=run_convert)
 
 
@@ -110,12 +111,14 @@ def run_verify(args):
 
 
 def run_convert(args):
+    from keras_dense._files import refuse_existing
     from keras_dense.models import model_record
     from keras_dense.weights import converted, from_torchvision, torchvision
 
     if not args.out.endswith(".weights.h5"):
         raise ValueError(f"--out must name a Keras weights file ending in .weights.h5; "
                          f"got {args.out!r}.")
+    refuse_existing(args.out, args.overwrite)
     record = model_record(args.model)  # an unknown name fails before the file is read
     model = from_torchvision(args.path, record.name)
     out = converted.save_weights_atomically(model, args.out)

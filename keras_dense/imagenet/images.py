@@ -25,7 +25,7 @@ from stat import S_ISDIR, S_ISREG
 
 import numpy as np
 
-from keras_dense._files import write_atomic
+from keras_dense._files import refuse_existing, write_atomic
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
@@ -242,18 +242,20 @@ def image_format(path):
     return found
 
 
-def save_image(pixels, path):
+def save_image(pixels, path, overwrite: bool = False):
     """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
 
     Args:
         pixels: `(height, width, 3)` uint8.
         path: the file; its extension picks the format (`.png`, `.jpg`, ...).
+        overwrite: replace an existing file at `path`.
 
     Returns:
         The path, as a `pathlib.Path`.
 
     Raises:
         ValueError: the extension is not an image format Pillow writes.
+        OutputExistsError: `path` exists and `overwrite` is false.
 
     Example:
         >>> save_image(np.zeros((8, 8, 3), "uint8"), "black.png")
@@ -263,6 +265,9 @@ def save_image(pixels, path):
     from PIL import Image
 
     path = pathlib.Path(path)
+    image_type = image_format(path)
+    refuse_existing(path, overwrite, "pass --overwrite (overwrite=True in Python) to replace it, "
+                                     "or choose another path")
     data = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_format(path))
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_type)
     return write_atomic(path, data.getvalue())

@@ -3,8 +3,14 @@
 The export is written under a temporary name beside `path`, opened in its
 runtime and checked against the Keras model on real images
 (`keras_dense.inference.check`); only a passing export is renamed to `path`,
-with the check's report beside it as `<path>.check.json`. A failed check raises
-`ExportCheckError` and leaves nothing at `path`.
+with the check's report beside it as `<path>.check.json` (with `check=False`,
+a report saying it was not checked). A failed check raises `ExportCheckError`
+and leaves nothing at `path`.
+
+An existing `path` (or report) is refused unless `overwrite=True`; even then a
+SavedModel folder is replaced only when it holds nothing but a SavedModel's
+files (the old one is renamed aside, the new one renamed in, the old removed),
+so a folder of the user's files is never deleted. An empty folder is used as is.
 
 How each format is made (Keras's own exporters, `model.export`):
 
@@ -31,16 +37,22 @@ import logging
 import os
 import pathlib
 import re
-import shutil
-import tempfile
 import time
 import warnings
 
-from keras_dense.inference import check as check_lib, runtimes
+from keras_dense import _files
+from keras_dense.inference import check as check_lib
+from keras_dense.inference import runtimes
 
 # format -> the suffix its path must have ("" for a folder)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
 REPORT_SUFFIX = ".check.json"
+OVERWRITE_FIX = ("pass --overwrite (overwrite=True in Python) to replace it, or choose another "
+                 "path")
+# What `model.export(format="tf_saved_model")` writes into its folder: a folder holding
+# anything else is not an export of ours, and is never replaced.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "variables", "assets", "fingerprint.pb",
+                                 "keras_metadata.pb"})
 
 
 class ExportError(ValueError):
@@ -225,7 +237,19 @@ def _model_and_preprocess(model, weights, preprocess):
     return model, preprocess or predict.preprocess_of(record, "imagenet") or "tf"
 
 
-def _check_path(path, format):
+def _is_saved_model_folder(path):
+    """True when the folder holds a SavedModel and nothing else (one we may replace)."""
+    names = {entry.name for entry in os.scandir(path)}
+    return "saved_model.pb" in names and names <= SAVED_MODEL_ENTRIES
+
+
+def _targets(path, format):
+    """The paths an export to `path` writes: its files and the report."""
+    return ([path.parent / name for name in export_files(path, format)]
+            + [path.with_name(path.name + REPORT_SUFFIX)])
+
+
+def _check_path(path, format, overwrite=False):
     suffix = FORMATS[format]
     if suffix and path.suffix.lower() != suffix:
         extra = " (its weights go to the .bin beside it)" if format == "openvino" else ""
@@ -233,10 +257,20 @@ def _check_path(path, format):
                          f"got {str(path)!r}.")
     if path.exists() and (path.is_dir() != (format == "saved_model")):
         raise ValueError(f"{path} exists and is not a {format} export; choose another path.")
+    for target in _targets(path, format):
+        if target.is_dir() and not any(os.scandir(target)):
+            continue  # an empty folder: nothing to lose
+        if target.is_dir() and (target != path or not _is_saved_model_folder(target)):
+            raise _files.OutputExistsError(
+                f"{str(target)!r} is a folder holding files that are not a SavedModel export, "
+                "and keras-dense never replaces it (not even with --overwrite): choose "
+                "another path or an empty folder.")
+        _files.refuse_existing(target, overwrite, OVERWRITE_FIX)
 
 
 def export(model, path, format="onnx", weights="imagenet", check=True, images=None,
-           preprocess=None, tolerance=None, engine=None, precision="float32", from_onnx=None):
+           preprocess=None, tolerance=None, engine=None, precision="float32", from_onnx=None,
+           overwrite: bool = False):
     """Exports a model and checks the export against it before keeping it.
 
     Args:
@@ -255,6 +289,9 @@ def export(model, path, format="onnx", weights="imagenet", check=True, images=No
         precision: the precision the runtime computes in for the check.
         from_onnx: for `openvino`, an ONNX export of the same model and weights
             to convert (seconds) instead of exporting the model again.
+        overwrite: replace an earlier export at `path` (and its report)
+            atomically; a folder that holds anything but a SavedModel is
+            refused even then.
 
     Returns:
         An `ExportResult`.
@@ -264,6 +301,8 @@ def export(model, path, format="onnx", weights="imagenet", check=True, images=No
             left at `path`.
         ExportError: the model cannot be converted to the format.
         EngineNotInstalledError: the converter or runtime is not installed.
+        OutputExistsError: `path` or its report exists and `overwrite` is false,
+            or `path` is a folder that is not a SavedModel.
 
     Example:
         >>> export(model, "model.onnx").check.passed
@@ -271,15 +310,16 @@ def export(model, path, format="onnx", weights="imagenet", check=True, images=No
     """
     check_format(format)
     path = pathlib.Path(path)
-    _check_path(path, format)
+    _check_path(path, format, overwrite)
     keras_model, mode = _model_and_preprocess(model, weights, preprocess)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging = _files.temporary_path(path)
+    staging.mkdir()
     try:
         staged = staging / path.name
         seconds = write_export(keras_model, staged, format, from_onnx)
         size = _size(staged) + (_size(staged.with_suffix(".bin")) if format == "openvino" else 0)
-        report = report_path = None
+        report = None
         if check:
             exported = _open(keras_model, staged, format, engine, precision)
             try:
@@ -293,14 +333,18 @@ def export(model, path, format="onnx", weights="imagenet", check=True, images=No
                 raise check_lib.ExportCheckError(
                     f"The {format} export of {keras_model.name!r} does not match the Keras "
                     f"model: {report.summary()}; nothing was written to {path}.")
-            report_path = path.with_name(path.name + REPORT_SUFFIX)
-            (staging / report_path.name).write_text(json.dumps({
-                "model": keras_model.name, "format": format, "export_seconds": seconds,
-                "size_bytes": size, **report.to_json()}, indent=2) + "\n")
+        report_path = path.with_name(path.name + REPORT_SUFFIX)
+        # Without a check the report says so: an earlier report's "passed" must not stay
+        # beside an export it does not describe.
+        checked = report.to_json() if report else {"passed": None}
+        (staging / report_path.name).write_text(json.dumps({
+            "model": keras_model.name, "format": format, "export_seconds": seconds,
+            "size_bytes": size, "checked": bool(report), **checked}, indent=2) + "\n")
+        _check_path(path, format, overwrite)  # nothing of the user's appeared meanwhile
         _move_into_place(staging, path, format, report_path)
         return ExportResult(path, format, seconds, size, report, report_path)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _files.remove(staging)
 
 
 def _open(model, path, format, engine, precision):
@@ -315,11 +359,37 @@ def _open(model, path, format, engine, precision):
 
 
 def _move_into_place(staging, path, format, report_path):
-    """Renames the staged files to `path` (the `.xml` last, so it never lacks its `.bin`)."""
-    for name in export_files(path, format):
-        target = path.parent / name
-        if target.is_dir():  # a previous SavedModel: set it aside, then replace it
-            os.replace(target, staging / f"{name}.previous")
-        os.replace(staging / name, target)
-    if report_path is not None:
-        os.replace(staging / report_path.name, report_path)
+    """Renames the staged files to `path` (the `.xml` last, so it never lacks its `.bin`).
+
+    The old report is set aside first (so it never describes the new export), the
+    export's files are renamed over the old ones (a previous SavedModel folder is
+    renamed aside, the new one renamed in, then the old one removed), the new
+    report comes last. Everything set aside carries `_files.TEMP_MARK`.
+    """
+    aside, published = [], False
+    try:
+        if report_path.exists():
+            aside.append(_set_aside(report_path))
+        for name in export_files(path, format):
+            target = path.parent / name
+            if target.is_dir():
+                aside.append(_set_aside(target))
+            _files.publish(staging / name, target)
+            published = True
+        _files.publish(staging / report_path.name, report_path)
+    except BaseException:
+        if not published:  # nothing new is in place: put the old export's files back
+            for moved, target in reversed(aside):
+                if not target.exists():
+                    os.replace(moved, target)
+        raise
+    finally:
+        for moved, _ in aside:
+            _files.remove(moved)
+
+
+def _set_aside(target):
+    """Renames `target` to a marked temporary name beside it; returns (that name, target)."""
+    moved = _files.temporary_path(target)
+    os.replace(target, moved)
+    return moved, target

@@ -16,6 +16,7 @@ Example:
 """
 
 import contextlib
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -110,13 +111,15 @@ def _dtype_policy(name):
 
 def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_subset=None,
           seed=0, model_kwargs=None, mixed_precision=None, jit_compile=None, devices=None,
-          callbacks=(), verbose="auto"):
+          callbacks=(), verbose="auto", overwrite: bool = False):
     """Trains a registry model on CIFAR-10 into the run folder `out`.
 
     Args:
         model: registry name of the network, e.g. `"densenet_bc_100_k12"`.
         data: CIFAR-10 source (see `keras_dense.datasets.cifar10.load`); None downloads.
-        out: the run folder; must not hold a run already.
+        out: the run folder: missing or empty (a folder holding only the
+            `config.json` of a run that stopped in its first epoch counts as
+            empty); it is locked while the run writes it.
         recipe: a `Recipe` (default: `preset("default")`).
         subset: train on the first `subset` images only.
         test_subset: test on the first `test_subset` images only.
@@ -131,20 +134,21 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
             evenly, and the learning rate stays that of the global batch.
         callbacks: extra Keras callbacks, called after the run's own.
         verbose: `model.fit` verbosity ("auto": a progress bar per epoch).
+        overwrite: start over a previous run in `out`, removing its files; a
+            folder holding files that are not a run's is refused even then.
 
     Returns:
         The metrics dict also written to `metrics.json`.
 
     Raises:
         TrainingDivergedError: the loss became NaN or infinite.
+        RunFolderExistsError: `out` holds a run (and `overwrite` is false) or
+            files that are not a run's (an `OutputExistsError` and a `ValueError`).
+        LockedError: another process is writing to `out`.
     """
     recipe = recipe or recipe_lib.preset("default")
     run_dir = pathlib.Path(out)
-    if (run_dir / run_folder.LAST_FILE).exists():
-        raise ValueError(
-            f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir} "
-            "or choose another --out."
-        )
+    run_folder.check_new_run(run_dir, overwrite)  # before any work
     count = distribute.device_count(devices)
     distribute.check_batch(recipe.batch_size, count)
     arrays = data_lib.load_data(data, subset, test_subset)
@@ -164,26 +168,34 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
         "bn_momentum": bn_momentum,
         "keras_version": keras.__version__, "backend": keras.backend.backend(),
     }
-    # A run that stopped before its first epoch ended left only config.json
-    # (and perhaps a best.keras of nothing): it starts again from scratch.
-    (run_dir / run_folder.BEST_FILE).unlink(missing_ok=True)
     with _dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
         network = build_model(model, len(arrays[2]), recipe, seed, model_kwargs)
         set_bn_momentum(network, bn_momentum)
         compile_model(network, recipe, steps, config["jit_compile"])
         run_dir.mkdir(parents=True, exist_ok=True)
-        run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
-        state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
-        return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
+        with run_folder.lock(run_dir):
+            run_folder.check_new_run(run_dir, overwrite)  # again, now that no one else writes
+            run_folder.clear_run(run_dir)  # a previous run's files (--overwrite) only
+            run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
+            state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
+            return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
 
-def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
+def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto",
+           epochs: "int | None" = None):
     """Continues a run from its last checkpointed epoch, with its optimizer state.
 
     The batches, augmentations and learning rates of the remaining epochs are
     those an uninterrupted run would have had (models with dropout excepted:
     the dropout masks' generator state is not saved).
+
+    With `epochs`, the run (finished or not) is extended (or shortened) to
+    `epochs` in all, recorded in `config.json`: the learning-rate schedule is
+    recomputed for the new total and continues from the steps already taken,
+    so the remaining epochs get the rates a run of `epochs` would have had
+    there (a finished schedule continued at its final value would, for cosine,
+    train at a rate of 0).
 
     Args:
         run_dir: the run folder written by `train`.
@@ -192,12 +204,24 @@ def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
             global batch, and so the computation, stays the same.
         callbacks: extra Keras callbacks, called after the run's own.
         verbose: `model.fit` verbosity.
+        epochs: the run's new number of epochs in all (at least the epochs
+            already done); None keeps the run's.
 
     Returns:
         The metrics dict also written to `metrics.json`.
+
+    Raises:
+        ValueError: `run_dir` is not a run with a checkpoint, or `epochs` is
+            fewer than the epochs done.
+        LockedError: another process is writing to `run_dir`.
     """
     run_dir = pathlib.Path(run_dir)
     config = run_folder.read_config(run_dir)
+    with run_folder.lock(run_dir):
+        return _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs)
+
+
+def _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs):
     if not (run_dir / run_folder.LAST_FILE).is_file():
         raise ValueError(
             f"{str(run_dir)!r} has no completed epoch to resume from ({run_folder.LAST_FILE} is "
@@ -205,10 +229,18 @@ def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
         )
     state = run_folder.read_state(run_dir / run_folder.LAST_FILE)
     recipe = recipe_lib.Recipe.from_dict(config["recipe"])
+    extended_from = None
+    if epochs is not None and epochs != recipe.epochs:
+        if epochs < state["epoch"]:
+            raise ValueError(
+                f"{str(run_dir)!r} has already trained {state['epoch']} epochs; --epochs "
+                f"{epochs} would undo them: give at least {state['epoch']}.")
+        extended_from, recipe = recipe.epochs, dataclasses.replace(recipe, epochs=epochs)
     count = distribute.device_count(config.get("devices", 1) if devices is None else devices)
     distribute.check_batch(recipe.batch_size, count)
     changed = {"data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
-               "devices": count, "per_device_batch": recipe.batch_size // count}
+               "devices": count, "per_device_batch": recipe.batch_size // count,
+               "recipe": None if extended_from is None else recipe.to_dict()}
     changed = {key: value for key, value in changed.items() if value is not None}
     if any(config.get(key) != value for key, value in changed.items()):
         config.update(changed)
@@ -217,8 +249,16 @@ def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto"):
     steps = data_lib.steps_per_epoch(len(arrays[0][0]), recipe.batch_size, recipe.drop_remainder)
     policy = config.get("dtype_policy") or DTYPE_POLICIES[bool(config["mixed_precision"])]
     print(f"Resuming {run_dir} after epoch {state['epoch']} of {recipe.epochs}.")
+    if extended_from is not None:
+        print(f"The run goes to {recipe.epochs} epochs instead of {extended_from}: its "
+              f"learning-rate schedule is recomputed for {recipe.epochs} epochs and continues "
+              f"from the {state['epoch'] * steps:,} steps taken.")
     with _dtype_policy(policy), distribute.data_parallel(count):
         model = keras.saving.load_model(run_dir / run_folder.LAST_FILE)
+        if extended_from is not None:
+            schedule = optim.make_schedule(recipe, steps)
+            if not isinstance(schedule, float):  # a constant rate does not depend on the length
+                model.optimizer.learning_rate = schedule
         compile_model(model, recipe, steps, config["jit_compile"], optimizer=model.optimizer)
         return _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
