@@ -181,7 +181,9 @@ def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
 
     Args:
         path: the image file.
-        size, crop, interpolation: as in `to_rgb_array`.
+        size: as in `to_rgb_array`.
+        crop: as in `to_rgb_array`.
+        interpolation: as in `to_rgb_array`.
 
     Returns:
         A `numpy.ndarray` of dtype uint8.

@@ -7,7 +7,7 @@ torch) unless `preprocess=` says otherwise. `predict_files` is the same for
 many files, one result or error per file, in order: what `keras-dense
 predict` prints.
 
-Example:
+Examples:
     >>> import keras_dense
     >>> keras_dense.predict("elephant.jpg", model="densenet169")[0][:2]
     [('n02504458', 'African_elephant', 0.81), ('n01871265', 'tusker', 0.12)]
@@ -158,7 +158,8 @@ def to_pixel_batch(images, size, crop=False, interpolation="nearest"):
         images: a path, a Pillow image, an array `(h, w, 3)` or `(n, h, w, 3)`
             of RGB pixels 0-255, or a list of paths / Pillow images / arrays.
         size: `(height, width)` the files and Pillow images are resized to.
-        crop, interpolation: as in `keras_dense.imagenet.images.to_rgb_array`.
+        crop: as in `keras_dense.imagenet.images.to_rgb_array`.
+        interpolation: as in `keras_dense.imagenet.images.to_rgb_array`.
 
     Returns:
         A NumPy array (uint8 for files and Pillow images).
@@ -276,7 +277,7 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
     Raises:
         keras_dense.imagenet.images.ImageLoadError: an image file cannot be loaded.
 
-    Example:
+    Examples:
         >>> predict(["a.jpg", "b.png"], model="densenet121", top=3)
     """
     tta_lib.check_mode(tta)
@@ -314,12 +315,22 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
 
     Args:
         paths: image files and folders (walked recursively).
-        The other arguments are those of `predict`.
+        model: as in `predict`.
+        weights: as in `predict`.
+        top: as in `predict`.
+        batch_size: as in `predict`.
+        preprocess: as in `predict`.
+        crop: as in `predict`.
+        interpolation: as in `predict`.
+        precision: as in `predict`.
+        fold_bn: as in `predict`.
+        engine: as in `predict`.
+        tta: as in `predict`.
 
     Yields:
         `FileResult`s.
 
-    Example:
+    Examples:
         >>> for result in predict_files(["photos/"], top=1):
         ...     print(result.path, result.error or result.predictions[0][1])
     """
@@ -391,7 +402,15 @@ def precision_difference(images, model="densenet169", weights="imagenet", precis
     Args:
         images: as in `predict`; of a list of files, those that cannot be read
             are left out (a sample is measured, not each file).
-        The other arguments are those of `predict`; float32 runs on Keras.
+        model: as in `predict`.
+        weights: as in `predict`.
+        precision: the precision compared with float32 (which runs on Keras).
+        preprocess: as in `predict`.
+        crop: as in `predict`.
+        interpolation: as in `predict`.
+        fold_bn: as in `predict`.
+        batch_size: as in `predict`.
+        engine: as in `predict`.
 
     Returns:
         A float.

@@ -241,7 +241,10 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
         labels: a labels CSV; default `folder/labels.csv` when present, else wnid folders.
         resize_only: the Keras example's transform instead of the published crop.
         batch_size: images per inference step.
-        preprocess, precision, fold_bn, engine: as in `predict`.
+        preprocess: as in `predict`.
+        precision: as in `predict`.
+        fold_bn: as in `predict`.
+        engine: as in `predict`.
         limit: validate the first `limit` images only.
         progress: optional `progress(done, total)` called after each batch.
 
