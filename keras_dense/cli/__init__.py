@@ -22,7 +22,7 @@ COMMAND_MODULES = (
 )
 
 
-# The exit statuses of every command (the README's "What is refused" lists them).
+# The exit statuses of every command (README.md and docs/security-and-exit-codes.md list them).
 EXIT_OK = 0
 EXIT_CRASH = 1          # Python's own status for an uncaught exception: a bug, please report it
 EXIT_ERROR = 2          # bad input or arguments: one line on stderr, nothing written

@@ -10,7 +10,7 @@ def add_parsers(subparsers):
     listing.add_argument("--family", help="keep one family, e.g. densenet")
     listing.add_argument("--weights", action="store_true", help="only models with published weights")
     listing.add_argument("--markdown", action="store_true",
-                         help="print the README's Markdown tables (every model, by family)")
+                         help="print the Markdown tables of docs/models.md (every model, by family)")
     listing.set_defaults(func=run_list)
 
     summary = subparsers.add_parser(

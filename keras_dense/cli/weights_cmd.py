@@ -13,7 +13,7 @@ def add_parsers(subparsers):
     )
     listing.add_argument("--urls", action="store_true", help="also print URLs and hashes")
     listing.add_argument("--markdown", action="store_true",
-                         help="print the README's Markdown table of weight tags")
+                         help="print the Markdown table of weight tags (docs/weights.md)")
     listing.set_defaults(func=run_list)
     verify = actions.add_parser("verify", help="check a file's hash and that it can be read")
     verify.add_argument("path", help="a weights file (.h5, .weights.h5 or torchvision .pth)")

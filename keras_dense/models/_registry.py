@@ -5,7 +5,7 @@ architecture config (which names the family and the builder frame builds
 from), a description, the parameter count of the default build, a tiny
 variant for tests, and its weight files (`WeightsRecord`, one per tag; a
 model may have several, named `model.tag`, e.g. `densenet169.keras_imagenet`).
-`keras-dense list`, `keras-dense weights list`, the README tables and the
+`keras-dense list`, `keras-dense weights list`, the docs tables and the
 test table are all made from these records (timm's `default_cfgs`,
 torchvision's `Weights` + `meta`).
 
@@ -115,7 +115,7 @@ class ModelRecord:
     Attributes:
         name: lower-case registry name, e.g. `"densenet169"`.
         config: the family's architecture config (`keras_dense.models._builder.ArchConfig`).
-        description: one line for `keras-dense list` and the README.
+        description: one line for `keras-dense list` and the docs tables.
         params: total parameters (trainable + batch-norm statistics) of the
             default build; checked against a built model by the tests.
         weights: the model's `WeightsRecord`s; the first is its default
