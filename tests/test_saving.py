@@ -12,6 +12,7 @@ run on the run folder in fresh processes too.
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +25,13 @@ TOLERANCE = 1e-5
 # The saved models that hold keras_dense's own Keras objects.
 CUSTOM = ("resnet20", "densenet121_memory_efficient", "dense_resnet_memory_efficient",
           "densenet121_include_preprocessing", "resnet20_finetuned", "run_last")
+# backend: (import order, the models loaded, all when empty). Every model under TensorFlow
+# (keras_dense imported first) and torch (Keras first); under JAX, which takes seconds a
+# model on a CPU (it compiles every initializer and op), the models with keras_dense's own
+# objects but dense_resnet's (the same layer as the memory-efficient DenseNet's).
+BACKENDS = {"tensorflow": ("keras_dense_first", ()), "torch": ("keras_first", ()),
+            "jax": ("keras_dense_first", tuple(name for name in CUSTOM
+                                               if not name.startswith("dense_resnet")))}
 
 # argv: ORDER ("keras_dense_first" or "keras_first"), then the mode's arguments.
 IMPORTS = r"""
@@ -89,7 +97,8 @@ class StopAfterFirstEpoch(keras.callbacks.Callback):
 
 
 run = folder / "run"
-recipe = Recipe(epochs=2, batch_size=16, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
+recipe = Recipe(epochs=2, batch_size=16, lr=0.05, schedule="onecycle", warmup_epochs=0.5,
+                label_smoothing=0.0)
 cifar.pop("input_shape")
 trainer.train("resnet20", data=data, out=run, recipe=recipe, model_kwargs=cifar, verbose=0,
               callbacks=[StopAfterFirstEpoch()])
@@ -122,22 +131,34 @@ print(json.dumps({"backend": keras.backend.backend(), "failures": failures}))
 """.replace("TOLERANCE", repr(TOLERANCE))
 
 
-def _python(code, *args, backend="tensorflow", cwd, timeout=300):
-    """Runs `python -c CODE ARGS...` in a fresh process under `backend`, with this checkout
-    first on the path; returns the CompletedProcess."""
+def _start(code, *args, folder, backend="tensorflow", log):
+    """Starts `python -c CODE ARGS...` in a fresh process under `backend`, in `folder`, with
+    this checkout first on the path and its output in `folder/log.out`, `folder/log.err`."""
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO_ROOT),
            "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_DENSE_BACKGROUND_EXPORT": "0"}
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env=env)
+    with open(folder / f"{log}.out", "w") as out, open(folder / f"{log}.err", "w") as err:
+        process = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=out,
+                                   stderr=err, cwd=folder, env=env)
+    process.log = folder / log
+    return process
 
 
-def _keras_dense(*args, cwd):
-    return _python("import sys; from keras_dense.cli import main; sys.exit(main())", *args,
-                   cwd=cwd)
+def _finish(process, timeout=600):
+    """Waits for a process of `_start`; returns its stdout, failing the test with its output
+    unless it exited 0."""
+    try:
+        status = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        status = "timed out"
+    out = process.log.with_suffix(".out").read_text()
+    err = process.log.with_suffix(".err").read_text()
+    assert status == 0, f"exit status {status}\n{out[-2000:]}\n{err[-4000:]}"
+    return out
 
 
-def _succeeded(result):
-    return result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
+CLI = "import sys; from keras_dense.cli import main; sys.exit(main())"
 
 
 @pytest.fixture(scope="module")
@@ -145,44 +166,54 @@ def saved(tmp_path_factory):
     """The folder of saved models, their outputs and the run folder (one save process)."""
     folder = tmp_path_factory.mktemp("saved")
     data = write_binary_cifar(folder, train=32, test=16)
-    result = _python(SAVE, "keras_dense_first", folder, data, cwd=folder)
-    assert _succeeded(result)[0], _succeeded(result)[1]
+    _finish(_start(SAVE, "keras_dense_first", folder, data, folder=folder, log="save"))
     return folder
 
 
-def _load(folder, backend, order, names=()):
-    result = _python(LOAD, order, folder, *([",".join(names)] if names else []),
-                     backend=backend, cwd=folder)
-    assert _succeeded(result)[0], _succeeded(result)[1]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def started(saved):
+    """Every fresh process the tests check, started at once: they only read the saved files
+    (the resumed run is a copy of the run folder)."""
+    shutil.copytree(saved / "run", saved / "run_resumed")
+    backends = [backend for backend in BACKENDS if importlib.util.find_spec(backend)]
+    processes = {
+        backend: _start(LOAD, order, saved, *([",".join(names)] if names else []),
+                        folder=saved, backend=backend, log=f"load_{backend}")
+        for backend, (order, names) in BACKENDS.items() if backend in backends
+    }
+    processes["evaluate"] = _start(CLI, "evaluate", saved / "run", folder=saved, log="evaluate")
+    processes["resume"] = _start(CLI, "train", "--resume", saved / "run_resumed", "--quiet",
+                                 folder=saved, log="resume")
+    yield processes
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _failures(started, backend):
+    report = json.loads(_finish(started[backend]).strip().splitlines()[-1])
     assert report["backend"] == backend
     return report["failures"]
 
 
-def test_every_saved_model_loads_in_a_fresh_process(saved):
+def test_every_saved_model_loads_in_a_fresh_process(saved, started):
     manifest = json.loads((saved / "manifest.json").read_text())
     assert set(CUSTOM) | {"resnet56", "resnet110"} <= set(manifest)
     assert len(manifest) == len(MODEL_CASES) + 7
-    assert _load(saved, "tensorflow", "keras_dense_first") == {}
+    assert _failures(started, "tensorflow") == {}
 
 
-# Under torch every model, Keras imported first; under JAX (seconds per model on a CPU:
-# it compiles each initializer and op) the models with keras_dense's own objects.
-@pytest.mark.parametrize("backend,order,names", [("torch", "keras_first", ()),
-                                                 ("jax", "keras_dense_first", CUSTOM)],
-                         ids=["torch", "jax"])
-def test_saved_models_load_under_the_other_backends(saved, backend, order, names):
-    if importlib.util.find_spec(backend) is None:
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_saved_models_load_under_the_other_backends(started, backend):
+    if backend not in started:
         pytest.skip(f"{backend} is not installed")
-    assert _load(saved, backend, order, names) == {}
+    assert _failures(started, backend) == {}
 
 
-def test_evaluate_and_resume_a_run_in_fresh_processes(saved):
-    run = saved / "run"
-    evaluated = _keras_dense("evaluate", run, cwd=saved)
-    assert _succeeded(evaluated)[0], _succeeded(evaluated)[1]
-    resumed = _keras_dense("train", "--resume", run, "--quiet", cwd=saved)
-    assert _succeeded(resumed)[0], _succeeded(resumed)[1]
-    assert f"Resuming {run} after epoch 1 of 2." in resumed.stdout
+def test_evaluate_and_resume_a_run_in_fresh_processes(saved, started):
+    assert "test accuracy" in _finish(started["evaluate"])
+    run = saved / "run_resumed"
+    assert f"Resuming {run} after epoch 1 of 2." in _finish(started["resume"])
     history = (run / "history.csv").read_text().splitlines()
     assert len(history) == 3  # the header, epoch 1 and the resumed epoch 2
