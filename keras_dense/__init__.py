@@ -94,23 +94,26 @@ class _LoaderThenRegister:
         # Keras keeps its own loader: importlib.resources and reloads go through it.
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)
+        for finder in [f for f in sys.meta_path if isinstance(f, _AfterKerasImport)]:
+            try:
+                sys.meta_path.remove(finder)
+            except ValueError:  # another thread removed it first
+                pass
         _register_serializables()
 
 
 class _AfterKerasImport:
-    """A `sys.meta_path` finder that hooks the first import of the `keras` package and
-    then leaves `sys.meta_path`: the registration waits for Keras, at no import cost."""
+    """A `sys.meta_path` finder that hooks the import of the `keras` package, and leaves
+    `sys.meta_path` once Keras is imported: the registration waits for Keras, at no cost
+    to `import keras_dense`. (Only loading removes it: `importlib.util.find_spec("keras")`,
+    which TensorFlow calls, finds a spec that is never loaded.)"""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        try:
-            sys.meta_path.remove(self)
-        except ValueError:  # another thread's import of keras removed it first
-            pass
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
-            spec = None if find is None else find(fullname, path, target)
+            spec = None if finder is self or find is None else find(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     spec.loader = _LoaderThenRegister(spec.loader)

@@ -26,19 +26,24 @@ TOLERANCE = 1e-5
 CUSTOM = ("resnet20", "densenet121_memory_efficient", "dense_resnet_memory_efficient",
           "densenet121_include_preprocessing", "resnet20_finetuned", "run_last")
 # backend: (import order, the models loaded, all when empty). Every model under TensorFlow
-# (keras_dense imported first) and torch (Keras first); under JAX, which takes seconds a
+# (keras_dense, TensorFlow, Keras) and torch (Keras first); under JAX, which takes seconds a
 # model on a CPU (it compiles every initializer and op), the models with keras_dense's own
 # objects but dense_resnet's (the same layer as the memory-efficient DenseNet's).
-BACKENDS = {"tensorflow": ("keras_dense_first", ()), "torch": ("keras_first", ()),
+BACKENDS = {"tensorflow": ("keras_dense_then_tensorflow", ()), "torch": ("keras_first", ()),
             "jax": ("keras_dense_first", tuple(name for name in CUSTOM
                                                if not name.startswith("dense_resnet")))}
 
-# argv: ORDER ("keras_dense_first" or "keras_first"), then the mode's arguments.
+# argv: ORDER, then the mode's arguments. ORDER: "keras_first", "keras_dense_first", or
+# "keras_dense_then_tensorflow" (TensorFlow asks importlib for Keras's spec, then imports it).
 IMPORTS = r"""
 import sys
 if sys.argv[1] == "keras_first":
     import keras
     import keras_dense
+elif sys.argv[1] == "keras_dense_then_tensorflow":
+    import keras_dense
+    import tensorflow
+    import keras
 else:
     import keras_dense
     import keras
