@@ -63,7 +63,7 @@ def __dir__():
 # importing one registers its objects (`keras.saving.register_keras_serializable`).
 # Each imports only Keras and keras_dense modules that do not import Keras at load
 # time, so the registration cannot meet a half-imported keras_dense module.
-SERIALIZABLE_MODULES = (
+_SERIALIZABLE_MODULES = (
     "keras_dense.models._layers",  # ChannelZeroPadding (CIFAR ResNets)
     "keras_dense.models._recompute",  # RecomputedDenseLayer (memory_efficient=True)
     "keras_dense.imagenet.preprocessing_layer",  # ImageNetPreprocessing (include_preprocessing)
@@ -74,7 +74,7 @@ SERIALIZABLE_MODULES = (
 
 def _register_serializables():
     try:
-        for module in SERIALIZABLE_MODULES:
+        for module in _SERIALIZABLE_MODULES:
             importlib.import_module(module)
     except Exception as error:  # never break `import keras` for the user
         warnings.warn(f"keras_dense could not register its saved-model layers ({error}); "
