@@ -1,5 +1,9 @@
 """Blocks every family uses: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling,
-torchvision's input renormalisation.
+torchvision's input renormalisation; `ChannelZeroPadding`, the CIFAR ResNets' shortcut.
+
+This module imports nothing of keras_dense but lazily, so that `import keras`
+can register `ChannelZeroPadding` from here (`keras_dense/__init__.py`) at any
+point of keras_dense's own imports.
 
 Each names every layer after its `name` argument, so that a family's layers
 keep the names of the weight files they load (`keras.applications`' where it
@@ -10,7 +14,7 @@ Example:
     ...                  padding="symmetric")   # conv1_pad, conv1_conv, conv1_bn, conv1_relu
 """
 
-from keras import layers
+from keras import layers, ops, saving
 
 PADDINGS = ("same", "valid", "symmetric")
 
@@ -153,3 +157,35 @@ def transform_input(x, name="transform_input"):
     scale = [std / 0.5 for std in TORCH_STD]
     offset = [(mean - 0.5) / 0.5 for mean in TORCH_MEAN]
     return layers.Rescaling(scale, offset, name=name)(x)
+
+
+@saving.register_keras_serializable(package="keras_dense")
+class ChannelZeroPadding(layers.Layer):
+    """Appends zero-valued channels: the option A shortcut of the ResNet paper.
+
+    Args:
+        channels: number of zero channels appended after the input's channels.
+
+    Example:
+        >>> ChannelZeroPadding(16)(keras.ops.ones((1, 8, 8, 16))).shape
+        (1, 8, 8, 32)
+    """
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(channels, int) or channels < 0:
+            raise ValueError(f"channels must be a non-negative integer; got {channels!r}.")
+        self.channels = channels
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        return ops.pad(inputs, [[0, 0]] * (rank - 1) + [[0, self.channels]])
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return tuple(input_shape[:-1]) + (
+            None if channels is None else channels + self.channels,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

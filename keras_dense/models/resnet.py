@@ -31,12 +31,12 @@ Example:
 import dataclasses
 from typing import ClassVar
 
-import keras
 from keras import layers
 
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
+from keras_dense.models._layers import ChannelZeroPadding
 from keras_dense.models._registry import ModelRecord, register
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
@@ -45,38 +45,6 @@ TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
 BOTTLENECK_EXPANSION = 4
 
 preprocess_input = family_preprocess_input("caffe", "ResNet")
-
-
-@keras.saving.register_keras_serializable(package="keras_dense")
-class ChannelZeroPadding(layers.Layer):
-    """Appends zero-valued channels: the option A shortcut of the ResNet paper.
-
-    Args:
-        channels: number of zero channels appended after the input's channels.
-
-    Example:
-        >>> ChannelZeroPadding(16)(keras.ops.ones((1, 8, 8, 16))).shape
-        (1, 8, 8, 32)
-    """
-
-    def __init__(self, channels, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(channels, int) or channels < 0:
-            raise ValueError(f"channels must be a non-negative integer; got {channels!r}.")
-        self.channels = channels
-
-    def call(self, inputs):
-        rank = len(inputs.shape)
-        return keras.ops.pad(inputs, [[0, 0]] * (rank - 1) + [[0, self.channels]])
-
-    def compute_output_shape(self, input_shape):
-        channels = input_shape[-1]
-        return tuple(input_shape[:-1]) + (
-            None if channels is None else channels + self.channels,
-        )
-
-    def get_config(self):
-        return {**super().get_config(), "channels": self.channels}
 
 
 def _shortcut(x, out_channels, stride, kind, use_bias, epsilon, name):
@@ -333,8 +301,6 @@ def _keras_v1(depths):
 
 def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
     return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
-
-
 
 
 TINY_IMAGENET = {"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4,
