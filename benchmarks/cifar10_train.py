@@ -150,7 +150,7 @@ def compare_loops(args):
 
     from keras_dense.training import data as data_lib
     from keras_dense.training import trainer
-    from keras_dense.training.device import default_jit_compile
+    from keras_dense._device import default_jit_compile
 
     class PerBatchLossCheck(keras.callbacks.Callback):
         """The old loop's NaN check: the loss read back after every step."""
