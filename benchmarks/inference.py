@@ -167,7 +167,8 @@ def _folder_rate(weights_file, count, rounds, batch_size):
     import numpy as np
 
     from keras_dense.imagenet import images
-    from keras_dense.inference import loading, predict as predict_lib
+    from keras_dense.inference import loading
+    from keras_dense.inference import predict as predict_lib
 
     files = sorted(SAMPLES.glob("*.JPEG"))
     if not files:

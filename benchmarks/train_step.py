@@ -25,8 +25,8 @@ MODEL = "densenet_bc_100_k12"
 def _build(memory_efficient, jit_compile):
     import keras
 
-    from keras_dense.models import densenet
     from keras_dense._device import default_jit_compile
+    from keras_dense.models import densenet
 
     keras.utils.set_random_seed(0)
     model = densenet.DenseNetCIFAR(100, 12, memory_efficient=memory_efficient)

@@ -66,8 +66,8 @@ def run_export(args):
 
 
 def _export_to_path(args):
-    from keras_dense.inference.predict import image_files
     from keras_dense.inference.export import export
+    from keras_dense.inference.predict import image_files
 
     images = None
     if args.check:

@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from keras_dense.imagenet import images as images_lib, preprocessing
+from keras_dense.imagenet import images as images_lib
+from keras_dense.imagenet import preprocessing
 from keras_dense.imagenet.preprocessing_layer import included_mode
 from keras_dense.inference.batches import predict_batches
 

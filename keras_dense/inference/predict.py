@@ -19,7 +19,9 @@ import os
 
 import numpy as np
 
-from keras_dense.imagenet import classes, images as images_lib, tta as tta_lib
+from keras_dense.imagenet import classes
+from keras_dense.imagenet import images as images_lib
+from keras_dense.imagenet import tta as tta_lib
 from keras_dense.inference import loading
 from keras_dense.inference.inputs import (
     input_size,
@@ -29,6 +31,7 @@ from keras_dense.inference.inputs import (
     to_pixel_batch,
 )
 from keras_dense.inference.precision import max_probability_difference
+
 
 def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
     """Decoded top-`top` ImageNet classes of a pixel batch.
