@@ -148,9 +148,9 @@ def compare_loops(args):
     """Old vs lean training loop on the same model, alternating epochs; writes JSON."""
     import keras
 
+    from keras_dense._device import default_jit_compile
     from keras_dense.training import data as data_lib
     from keras_dense.training import trainer
-    from keras_dense.training.device import default_jit_compile
 
     class PerBatchLossCheck(keras.callbacks.Callback):
         """The old loop's NaN check: the loss read back after every step."""

@@ -120,8 +120,8 @@ def _variants(reference, weights_file, pixels):
     """name -> (callable returning probabilities of `pixels`, the model it runs)."""
     import keras_dense
     from keras_dense import inference, predict
-    from keras_dense.imagenet import predict as predict_lib, preprocessing
-    from keras_dense.inference import engines
+    from keras_dense.imagenet import preprocessing
+    from keras_dense.inference import engines, loading
 
     x = preprocessing.preprocess_input(pixels.astype("float32"), mode="torch")
     count = len(pixels)
@@ -140,8 +140,8 @@ def _variants(reference, weights_file, pixels):
                                     ("openvino", "float32", "openvino_float32"),
                                     ("openvino", "bfloat16", "openvino_bfloat16")):
         if engine in engines.installed_runtimes(precision):
-            model, _ = predict_lib.load_model("densenet169", weights_file, precision=precision,
-                                              engine=engine)
+            model, _ = loading.load_engine_model("densenet169", weights_file,
+                                                 precision=precision, engine=engine)
             variants[name] = (lambda m: lambda: inference.predict_batches(m, x, count))(model)
     return variants
 
@@ -166,7 +166,9 @@ def _folder_rate(weights_file, count, rounds, batch_size):
     """images/s of `predict_files` over a folder of `count` JPEGs vs `predict` on them preloaded."""
     import numpy as np
 
-    from keras_dense.imagenet import images, predict as predict_lib
+    from keras_dense.imagenet import images
+    from keras_dense.inference import loading
+    from keras_dense.inference import predict as predict_lib
 
     files = sorted(SAMPLES.glob("*.JPEG"))
     if not files:
@@ -182,8 +184,8 @@ def _folder_rate(weights_file, count, rounds, batch_size):
             "folder": lambda: list(predict_lib.predict_files([folder], **options)),
             "preloaded": lambda: predict_lib.predict(pixels, **options),
         }
-        engine = getattr(predict_lib.load_model("densenet169", weights_file,
-                                                job_images=count)[0], "engine", "keras")
+        engine = getattr(loading.load_engine_model("densenet169", weights_file,
+                                                   job_images=count).model, "engine", "keras")
         times = {name: [] for name in runs}
         for _ in range(rounds):
             for name, run in runs.items():
@@ -311,7 +313,7 @@ def run(args, scratch):
     import numpy as np
 
     from keras_dense import count_flops
-    from keras_dense.imagenet import predict as predict_lib
+    from keras_dense.inference import loading
 
     gflops = _common.matmul_gflops()
     print(f"matmul: {gflops:.0f} GFLOP/s float32", flush=True)
@@ -341,8 +343,8 @@ def run(args, scratch):
               f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
               f"image, max |p - p_keras| {diff[name]:.1e}", flush=True)
 
-    default_engine = getattr(predict_lib.load_model("densenet169", weights_file,
-                                                    job_images=args.batch_size)[0],
+    default_engine = getattr(loading.load_engine_model("densenet169", weights_file,
+                                                       job_images=args.batch_size).model,
                              "engine", "keras")
     print(f"default_predict ran on: {default_engine}", flush=True)
     del variants

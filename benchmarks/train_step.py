@@ -25,8 +25,8 @@ MODEL = "densenet_bc_100_k12"
 def _build(memory_efficient, jit_compile):
     import keras
 
+    from keras_dense._device import default_jit_compile
     from keras_dense.models import densenet
-    from keras_dense.training.device import default_jit_compile
 
     keras.utils.set_random_seed(0)
     model = densenet.DenseNetCIFAR(100, 12, memory_efficient=memory_efficient)
@@ -71,7 +71,7 @@ def main():
     parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
     parser.add_argument("--memory-steps", type=int, default=None)
     parser.add_argument("--jit-compile", default="default",
-                        help="'default' (keras_dense.training.device.default_jit_compile), 'True' or 'False'")
+                        help="'default' (keras_dense._device.default_jit_compile), 'True' or 'False'")
     parser.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.steps = args.steps or (3 if args.quick else 10)
@@ -82,7 +82,7 @@ def main():
 
     import keras
 
-    from keras_dense.training.device import default_jit_compile
+    from keras_dense._device import default_jit_compile
 
     applied = {"backend": keras.backend.backend(), "jit_compile": default_jit_compile()}
     gflops = _common.matmul_gflops()

@@ -33,7 +33,7 @@ _EXPORTS = {
     "count_flops": "keras_dense.analysis.flops",
     "count_macs": "keras_dense.analysis.flops",
     "summarize": "keras_dense.analysis.summary",
-    "predict": "keras_dense.imagenet.predict",
+    "predict": "keras_dense.inference.predict",
     "preprocess_input": "keras_dense.imagenet.preprocessing",
     "decode_predictions": "keras_dense.imagenet.classes",
     "finetune": "keras_dense.training.transfer",

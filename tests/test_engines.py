@@ -10,8 +10,8 @@ import pytest
 import h5_fixtures
 import keras_dense
 from conftest import run_cli, shared_path
-from keras_dense.imagenet import predict as predict_lib
 from keras_dense.inference import background, cache, engines, export as export_lib, runtimes
+from keras_dense.inference import predict as predict_lib
 from keras_dense.models import densenet
 
 

@@ -22,8 +22,9 @@ from PIL import Image
 from keras_dense.cli import EXIT_ERROR, EXIT_SKIPPED, main
 from keras_dense.datasets import cifar10
 from keras_dense.datasets.cifar10 import CLASS_NAMES, DataSourceError
-from keras_dense.imagenet import classes, images, predict
-from keras_dense.imagenet.validate import read_labels, validate
+from keras_dense.imagenet import classes, images
+from keras_dense.inference import loading, predict
+from keras_dense.inference.validate import read_labels, validate
 from keras_dense.models import densenet
 
 # Pillow's PPM decoder raises ValueError for it (not OSError): the issue's malformed header.
@@ -41,7 +42,7 @@ def tiny_model():
 @pytest.fixture
 def tiny_everywhere(monkeypatch, tiny_model):
     """The CLI's models are the tiny one (the commands still parse, decode and report)."""
-    monkeypatch.setattr(predict, "load_model", lambda *args, **kwargs: (tiny_model, "torch"))
+    monkeypatch.setattr(loading, "load_engine_model", lambda *args, **kwargs: (tiny_model, "torch"))
 
 
 def _png(path, colour=(200, 10, 10), size=(40, 30)):

@@ -2,7 +2,7 @@
 
 `weights="imagenet"`, every tag and every `model.tag` name are names even when a file or
 folder of that name sits in the working folder (reachable as `./imagenet`); one function
-decides (`resolve.classify_weights_argument`) and every caller asks it. The dependency
+decides (`pretrained.classify_weights_argument`) and every caller asks it. The dependency
 floors in setup.cfg stay at releases without the known vulnerabilities, and an older
 PyTorch is refused for `.pth` files at run time.
 """
@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 
 import keras_dense
 from keras_dense.cli import argtypes
-from keras_dense.imagenet import predict
-from keras_dense.inference import engines
-from keras_dense.models import _builder, model_record, weights_records
+from keras_dense.inference import built, engines
+from keras_dense.models import _builder, model_record, pretrained, weights_records
 from keras_dense.weights import WeightsUnavailableError, resolve, torch_state
 
 SETUP_CFG = pathlib.Path(__file__).resolve().parents[1] / "setup.cfg"
@@ -55,11 +54,11 @@ def hostile_cwd(tmp_path, monkeypatch):
 @pytest.mark.parametrize("keyword", KEYWORDS)
 def test_keywords_are_names_even_beside_files_of_that_name(hostile_cwd, keyword):
     record = model_record("densenet121")
-    assert resolve.classify_weights_argument(keyword) == ("tag", keyword)
+    assert pretrained.classify_weights_argument(keyword) == ("tag", keyword)
     source = _builder.resolve_weights(keyword, record.config, record, record.name)
     assert source.name == "densenet121.keras_imagenet"
-    assert predict._weights_identity(keyword) == keyword  # not the folder's size and time
-    assert predict.preprocess_of(record, keyword) == "torch"
+    assert built.weights_identity(keyword) == keyword  # not the folder's size and time
+    assert built.preprocess_of(record, keyword) == "torch"
     key = engines.record_key(record, keyword, "onnxruntime", "float32")
     assert key["weights"]["source"] == "densenet121.keras_imagenet"
 
@@ -78,10 +77,10 @@ def test_get_model_imagenet_asks_for_the_published_file_not_the_local_folder(hos
 def test_a_file_named_like_a_tag_is_reachable_as_a_path(hostile_cwd):
     record = model_record("densenet121")
     for text in ("./keras_imagenet", os.path.abspath("keras_imagenet")):
-        assert resolve.classify_weights_argument(text) == ("path", text)
+        assert pretrained.classify_weights_argument(text) == ("path", text)
         source = _builder.resolve_weights(text, record.config, record, record.name)
         assert source == pathlib.Path(text)
-    assert resolve.classify_weights_argument(pathlib.Path("imagenet"))[0] == "path"
+    assert pretrained.classify_weights_argument(pathlib.Path("imagenet"))[0] == "path"
     with pytest.raises(ValueError, match=r"Weights file '\./imagenet' is a folder, not a file"):
         keras_dense.get_model("densenet121", weights="./imagenet")  # a folder, not a file
 
@@ -99,25 +98,25 @@ def test_a_tag_the_model_lacks_keeps_its_refusal_beside_a_file_of_that_name(host
 def test_none_words_and_command_line_values(hostile_cwd):
     (hostile_cwd[0] / "none").write_bytes(b"junk")
     for text in ("none", "None", "NONE"):
-        assert resolve.classify_weights_argument(text) == ("none", None)
+        assert pretrained.classify_weights_argument(text) == ("none", None)
         assert argtypes.weights_value(text) is None
     assert argtypes.weights_value("./none") == "./none"
     assert argtypes.weights_value("imagenet") == "imagenet"
-    assert resolve.classify_weights_argument(None) == ("none", None)
+    assert pretrained.classify_weights_argument(None) == ("none", None)
     # a word that is no keyword: a path when it exists, else a (refused) name
     (hostile_cwd[0] / "my_weights").write_bytes(b"junk")
-    assert resolve.classify_weights_argument("my_weights") == ("path", "my_weights")
-    assert resolve.classify_weights_argument("keras_imagenett") == ("tag", "keras_imagenett")
+    assert pretrained.classify_weights_argument("my_weights") == ("path", "my_weights")
+    assert pretrained.classify_weights_argument("keras_imagenett") == ("tag", "keras_imagenett")
     for bad in ("", "   ", 3, b"imagenet"):
         with pytest.raises(ValueError, match="weights"):
-            resolve.classify_weights_argument(bad)
+            pretrained.classify_weights_argument(bad)
 
 
 # --- property: any string is one of the three kinds or the one-line ValueError -----------
 
 _TAGS = sorted({"imagenet", *(w.tag for w in weights_records())})
 _NAMES = sorted(w.name for w in weights_records())
-_SUFFIXES = (*resolve.WEIGHTS_FILE_SUFFIXES, ".weights.h5", ".H5", ".txt", "")
+_SUFFIXES = (*pretrained.WEIGHTS_FILE_SUFFIXES, ".weights.h5", ".H5", ".txt", "")
 _EXISTING = ("imagenet", "keras_imagenet", "densenet121.keras_imagenet", "tv_imagenet",
              "weights.h5", "plain", "none")
 _words = st.one_of(
@@ -159,21 +158,21 @@ def test_classifier_returns_a_kind_or_one_line_error_and_writes_nothing(populate
     monkeypatch.chdir(populated)
     before = _snapshot(populated)
     try:
-        kind, result = resolve.classify_weights_argument(value)
+        kind, result = pretrained.classify_weights_argument(value)
     except ValueError as error:
         assert len(str(error).splitlines()) == 1
         assert not isinstance(value, str) or not value.strip()
     else:
-        assert kind in resolve.WEIGHTS_KINDS
+        assert kind in pretrained.WEIGHTS_KINDS
         if kind == "none":
             assert result is None and (value is None or value.lower() == "none")
         else:
             assert result == value
         if isinstance(value, str) and value.lower() != "none":
-            path_like = "/" in value or value.lower().endswith(resolve.WEIGHTS_FILE_SUFFIXES)
+            path_like = "/" in value or value.lower().endswith(pretrained.WEIGHTS_FILE_SUFFIXES)
             if path_like:
                 assert kind == "path"
-            elif resolve.is_weights_keyword(value):
+            elif pretrained.is_weights_keyword(value):
                 assert kind == "tag"  # a keyword never reads the folder
     assert _snapshot(populated) == before
 

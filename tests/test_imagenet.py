@@ -177,12 +177,12 @@ def test_predict_refuses_unknown_preprocessing_and_wrong_sizes(tiny_imagenet_mod
 
 
 def test_predict_reuses_models_built_by_name(monkeypatch):
-    from keras_dense.imagenet import predict
+    from keras_dense.inference import built as built_lib
     from keras_dense.models import _registry
 
     built = []
     record = _registry.model_record("densenet121")
-    monkeypatch.setattr(predict, "_BUILT", type(predict._BUILT)())
+    monkeypatch.setattr(built_lib, "_BUILT", type(built_lib._BUILT)())
 
     def counting_builder(**kwargs):
         built.append(kwargs)

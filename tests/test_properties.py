@@ -25,7 +25,7 @@ from PIL import Image
 from keras_dense.datasets import cifar10
 from keras_dense.datasets.cifar10 import CLASS_NAMES, DataSourceError
 from keras_dense.imagenet import classes, images
-from keras_dense.imagenet.validate import read_labels
+from keras_dense.inference.validate import read_labels
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 

@@ -21,7 +21,7 @@ import pytest
 import keras
 import keras_dense
 from keras_dense.imagenet.preprocessing import preprocess_input
-from keras_dense.weights import from_torchvision
+from keras_dense.models.pretrained import from_torchvision
 from keras_dense.weights.torchvision import LAYOUTS, torchvision_weights
 from keras_twins import real_images
 from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs

@@ -20,6 +20,7 @@ import keras_dense
 from keras_dense.cli import main as cli_main
 from keras_dense.imagenet.preprocessing import preprocess_input
 from keras_dense.models import _registry, densenet
+from keras_dense.models.pretrained import from_torchvision
 from keras_dense.weights import (
     TorchUnavailableError,
     WeightsFileError,
@@ -27,7 +28,6 @@ from keras_dense.weights import (
     WeightsMismatchError,
     WeightsUnavailableError,
     converted,
-    from_torchvision,
     resolve,
     torchvision as tv_weights,
 )

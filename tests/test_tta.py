@@ -70,7 +70,7 @@ def test_files_are_loaded_at_the_crop_size(model):
     pixels = np.stack([images.load_image(p, (37, 37)) for p in paths]).astype("float32")
     expected = _by_hand(model, tta.views(pixels, "ten_crop", (SIDE, SIDE)))
     _check(keras_dense.predict(paths, model=model, tta="ten_crop"), expected)
-    results = list(keras_dense.imagenet.predict.predict_files(paths, model=model, tta="ten_crop"))
+    results = list(keras_dense.inference.predict.predict_files(paths, model=model, tta="ten_crop"))
     _check([r.predictions for r in results], expected)
 
 

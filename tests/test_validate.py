@@ -12,9 +12,10 @@ from PIL import Image
 import h5_fixtures
 import keras_dense
 from conftest import shared_path
-from keras_dense.imagenet import classes, predict
+from keras_dense.imagenet import classes
 from keras_dense.imagenet.preprocessing import preprocess_input
-from keras_dense.imagenet.validate import labelled_images, validate
+from keras_dense.inference import built
+from keras_dense.inference.validate import labelled_images, validate
 
 SIDE = 64
 ARCH = {"blocks": (1, 2, 1, 1), "growth_rate": 4}
@@ -91,7 +92,7 @@ def test_top1_top5_equal_the_counts_by_hand(tiny_model, tmp_path):
 
 
 def test_a_runtime_export_validates_as_the_keras_model(tiny_model, tmp_path):
-    """`validate` runs on whatever engine `load_model` gives (an export has no Keras layers)."""
+    """`validate` runs on whatever engine `load_engine_model` gives (an export has no Keras layers)."""
     from keras_dense.inference import runtimes
 
     folder, _ = _samples()
@@ -142,7 +143,7 @@ def test_cli_validates_the_shared_samples_with_published_weights(tmp_path, monke
     reference.get_layer("predictions").set_weights([kernel, bias])
     h5_fixtures.publish_stand_in(monkeypatch, tmp_path, reference, "densenet121.keras_imagenet",
                                  include_top=True)
-    monkeypatch.setattr(predict, "_BUILT", collections.OrderedDict())  # no model from before
+    monkeypatch.setattr(built, "_BUILT", collections.OrderedDict())  # no model from before
 
     assert main(["validate", str(folder), "--model", "densenet121", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -11,7 +11,7 @@ import pytest
 
 import h5_fixtures
 import keras_dense
-from keras_dense.models import densenet
+from keras_dense.models import densenet, pretrained
 from keras_dense.weights import (
     WeightsFileError,
     WeightsHashError,
@@ -356,7 +356,7 @@ def test_published_name_with_wrong_hash_is_refused(good_file, tmp_path):
     model = densenet.DenseNet121(weights=None)
     before = snapshot(model)
     with pytest.raises(WeightsHashError, match="9d60b8095a5708f2dcce2bca79d332c7"):
-        keras_dense.weights.load_into(model, path)
+        pretrained.load_into(model, path)
     assert_unchanged(model, before)
     with pytest.raises(WeightsHashError, match="9d60b8095a5708f2dcce2bca79d332c7"):
         densenet.DenseNet121(weights=str(path))

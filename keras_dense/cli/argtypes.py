@@ -66,8 +66,8 @@ def non_negative_int(text):
 def weights_value(text):
     """`--weights` as the library takes it: `"none"` -> `None`, anything else as given (a
     keyword such as `imagenet` stays a keyword even beside a folder of that name; see
-    `keras_dense.weights.resolve.classify_weights_argument`). Called at run time, so that
+    `keras_dense.models.pretrained.classify_weights_argument`). Called at run time, so that
     `keras-dense --help` imports no Keras."""
-    from keras_dense.weights.resolve import classify_weights_argument
+    from keras_dense.models.pretrained import classify_weights_argument
 
     return classify_weights_argument(text)[1]

@@ -27,15 +27,16 @@ def add_parsers(subparsers):
 def run_explain(args):
     from keras_dense._files import refuse_existing
     from keras_dense.analysis import gradcam
-    from keras_dense.imagenet import classes, images, predict
+    from keras_dense.imagenet import classes, images
+    from keras_dense.inference import inputs, loading
 
     images.image_format(args.out)  # refuse a bad or existing --out before the work
     refuse_existing(args.out, args.overwrite)
     weights = argtypes.weights_value(args.weights)
     # Grad-CAM needs the Keras model's gradients, never a cached runtime export
-    model, mode = predict.load_model(args.model, weights, engine="keras")
-    pixels = images.load_image(args.image, predict.input_size(model), crop=args.crop)
-    x = predict.model_input(model, mode, pixels[None])
+    model, mode = loading.load_engine_model(args.model, weights, engine="keras")
+    pixels = images.load_image(args.image, inputs.input_size(model), crop=args.crop)
+    x = inputs.model_input(model, mode, pixels[None])
     result = gradcam.explain(model, x, class_index=args.class_index, layer=args.layer)
     background = pixels if args.crop else images.load_image(args.image, size=None)
     images.save_image(gradcam.overlay(background, result.heatmap), args.out,

@@ -66,8 +66,8 @@ def run_export(args):
 
 
 def _export_to_path(args):
-    from keras_dense.imagenet.predict import image_files
     from keras_dense.inference.export import export
+    from keras_dense.inference.predict import image_files
 
     images = None
     if args.check:
@@ -88,8 +88,8 @@ def _export_to_path(args):
 
 
 def _prepare_engine(args):
-    from keras_dense.imagenet.predict import preprocess_of
     from keras_dense.inference import cache, engines
+    from keras_dense.inference.built import preprocess_of
     from keras_dense.models import model_record
 
     if args.check or args.no_check or args.tolerance or args.overwrite:

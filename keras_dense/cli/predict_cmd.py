@@ -65,7 +65,8 @@ def enable_library_log():
 
 
 def run_predict(args):
-    from keras_dense.imagenet import images, predict
+    from keras_dense.imagenet import images
+    from keras_dense.inference import loading, predict
 
     enable_library_log()
     weights = argtypes.weights_value(args.weights)
@@ -77,8 +78,9 @@ def run_predict(args):
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
     engine = args.engine
     if files:  # choose (and, if needed, export) once; predict_files reuses the loaded model
-        loaded, _ = predict.load_model(args.model, weights, args.preprocess, args.precision,
-                                       args.fold_bn, args.engine, len(files))
+        loaded, _ = loading.load_engine_model(args.model, weights, args.preprocess,
+                                              args.precision, args.fold_bn, args.engine,
+                                              len(files))
         engine = getattr(loaded, "engine", "keras")
         print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
     options["engine"] = engine

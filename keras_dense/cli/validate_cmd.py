@@ -40,7 +40,7 @@ def add_parsers(subparsers):
 
 
 def run_validate(args):
-    from keras_dense.imagenet.validate import validate
+    from keras_dense.inference.validate import validate
 
     weights = argtypes.weights_value(args.weights)
     bar = ProgressBar(0)

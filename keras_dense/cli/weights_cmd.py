@@ -86,7 +86,8 @@ def _describe_keras_file(path):
 
 
 def run_verify(args):
-    from keras_dense.weights import TORCH_SUFFIXES, find_published_file, resolve
+    from keras_dense.models.pretrained import find_published_file
+    from keras_dense.weights import TORCH_SUFFIXES, resolve
 
     path = args.path
     if not os.path.isfile(path):
@@ -113,7 +114,8 @@ def run_verify(args):
 def run_convert(args):
     from keras_dense._files import refuse_existing
     from keras_dense.models import model_record
-    from keras_dense.weights import converted, from_torchvision, torchvision
+    from keras_dense.models.pretrained import from_torchvision
+    from keras_dense.weights import converted, torchvision
 
     if not args.out.endswith(".weights.h5"):
         raise ValueError(f"--out must name a Keras weights file ending in .weights.h5; "

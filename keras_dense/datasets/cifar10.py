@@ -46,6 +46,8 @@ import zlib
 
 import numpy as np
 
+from keras_dense import _files
+
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -584,8 +586,6 @@ def _checked(x_train, y_train, x_test, y_test, names, where):
 def _read_cache(cache_file):
     """The decoded arrays cached in `cache_file`, or None: a missing, damaged or unreadable
     cache only means decoding again (a warning unless it is simply missing)."""
-    from keras_dense import _files
-
     _files.clean_stale_once(cache_file.parent, ("*.npz.tmp",))
     try:
         with np.load(cache_file, allow_pickle=False) as data:
@@ -605,8 +605,6 @@ def _read_cache(cache_file):
 def _write_cache(cache_file, result):
     """Caches the decoded arrays in `cache_file` (umask permissions, atomic); a cache folder
     that cannot be written is a warning: the data is already decoded."""
-    from keras_dense import _files
-
     (x_train, y_train), (x_test, y_test), names = result
     tmp = _files.temporary_path(cache_file, suffix=".npz")
     try:

@@ -1,12 +1,12 @@
-"""ImageNet utilities: preprocessing, image loading, the class index, and `predict`.
+"""ImageNet data knowledge: preprocessing, image loading, the class index, TTA views.
 
 - `preprocessing`: `preprocess_input(x, data_format=None, mode=...)`, Keras's modes.
 - `images`: `load_image` (any Pillow mode, EXIF, resize or centre crop), `find_images`.
 - `classes`: the bundled class index and `decode_predictions`.
-- `predict`: top-k classes of files, Pillow images or arrays; `predict_files` for folders.
 - `tta`: test-time augmentation views (flip, five / ten crops) and their averaging.
 - `preprocessing_layer`: `ImageNetPreprocessing`, the layer of `include_preprocessing=True`.
-- `validate`: top-1 / top-5 over wnid folders or a labels CSV (`keras-dense validate`).
+
+`predict` and `validate`, which run models, are in `keras_dense.inference`.
 
 Example:
     >>> from keras_dense import imagenet

@@ -1,5 +1,9 @@
-"""Inference of built models: Keras steps, CPU runtimes, exports that check themselves.
+"""Inference: predict and validate, Keras steps, CPU runtimes, exports that check themselves.
 
+- `predict`: top-k classes of files, Pillow images or arrays; `predict_files` for folders.
+- `validate`: top-1 / top-5 over wnid folders or a labels CSV (`keras-dense validate`).
+- `loading`: `load_engine_model`, the engine dispatcher: `(model, preprocess)` to run.
+- `built`: registry models built once per process; `inputs`: pixel batches for a model.
 - `batches`: `predict_batches`, the compiled predict step (or a runtime) over a batch array.
 - `fast`: `inference_model`, the folded / bfloat16 Keras copy made once per model.
 - `fold`: batch-norm folding; `precision`: the bfloat16 copy and its difference.

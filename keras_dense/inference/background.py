@@ -34,8 +34,10 @@ import subprocess
 import sys
 import time
 
+import keras_dense
 from keras_dense import _files
 from keras_dense.inference import cache
+from keras_dense.models import model_record
 
 SWITCH = "KERAS_DENSE_BACKGROUND_EXPORT"
 LOCK_STALE_S = 900  # a lock without a process id (an older version's) is stale after this
@@ -181,8 +183,6 @@ def _take_lock(lock):
 def _weights_argument(name, weights):
     """`weights` as the export in another working folder reads it: a tag stays a tag (names
     before paths), a path is made absolute."""
-    from keras_dense.models import model_record
-
     try:
         model_record(name).weights_record(weights)
         return weights
@@ -204,8 +204,6 @@ def _child_environment():
 
 def command(name, weights, engine, precision, lock):
     """The command line of the background export (without importing from the working folder)."""
-    import keras_dense
-
     root = str(pathlib.Path(keras_dense.__file__).resolve().parents[1])
     safe_path = ["-P"] if sys.version_info >= (3, 11) else []
     return [sys.executable, *safe_path, "-c", _CHILD, root, "export", name,

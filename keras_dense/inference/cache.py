@@ -39,6 +39,7 @@ import shutil
 import tempfile
 import zlib
 
+import keras_dense
 from keras_dense import _files
 from keras_dense.weights.resolve import file_hash  # hashed once per size and time
 
@@ -109,8 +110,6 @@ def entry_key(model_name, weights_identity, engine, precision, architecture):
         architecture: text that changes whenever the architecture does (a
             record's config, or a built model's JSON).
     """
-    import keras_dense
-
     if engine not in ENGINE_FILES:
         raise ValueError(f"The engine cache holds {', '.join(ENGINE_FILES)} exports; "
                          f"got {engine!r}.")

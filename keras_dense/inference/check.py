@@ -20,6 +20,8 @@ import pathlib
 import numpy as np
 
 from keras_dense.imagenet.classes import top_k
+from keras_dense.inference import inputs
+from keras_dense.inference.batches import predict_batches
 
 # Largest output difference a check accepts. float32 runtimes differ from Keras
 # by 1e-9 to 1e-6 on DenseNet-169 (summation order); bfloat16 by up to ~1e-2.
@@ -109,14 +111,11 @@ def check_export(model, exported, images=None, preprocess="torch", tolerance=Non
     Returns:
         A `CheckReport` (see `.passed`); raising on failure is the caller's choice.
     """
-    from keras_dense.imagenet import predict
-    from keras_dense.inference.batches import predict_batches
-
     paths = [pathlib.Path(p) for p in (images or bundled_images())]
     if not paths:
         raise ValueError("The export check needs at least one image; got none.")
-    pixels = predict.to_pixel_batch(paths, predict.input_size(model))
-    x = predict.model_input(model, preprocess, pixels)
+    pixels = inputs.to_pixel_batch(paths, inputs.input_size(model))
+    x = inputs.model_input(model, preprocess, pixels)
     if model.input_shape[-1] == 1:  # a grayscale model (LeNet-5)
         x = x.mean(axis=-1, keepdims=True)
     expected = predict_batches(model, x, batch_size)

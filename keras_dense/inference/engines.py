@@ -31,7 +31,11 @@ import os
 import time
 import weakref
 
-from keras_dense.inference import cache, precision as precision_lib, runtimes
+from keras_dense._device import accelerator_name
+from keras_dense.inference import cache, runtimes
+from keras_dense.inference import export as export_lib
+from keras_dense.inference import precision as precision_lib
+from keras_dense.models import _builder
 
 ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 # Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
@@ -92,8 +96,6 @@ def runtime_saves(job_images, precision, cached, keras_ready=False):
 
 def on_accelerator():
     """Whether the Keras backend computes on a GPU or TPU (then Keras itself is used)."""
-    from keras_dense.training.device import accelerator_name
-
     return accelerator_name() is not None
 
 
@@ -139,8 +141,6 @@ def choose_engine(engine, precision="float32", job_images=0, cached=lambda engin
 
 def _export_into_cache(keras_model, key, preprocess):
     """Exports, checks and stores `keras_model` for `key`; says once what it does."""
-    from keras_dense.inference import export as export_lib
-
     engine, precision = key["engine"], key["precision"]
     format = cache.ENGINE_FILES[engine][0]
     logger.warning("exporting %s for %s (%s), once: later calls and processes reuse it from %s",
@@ -196,8 +196,6 @@ def runtime_model(key, make_keras_model, preprocess):
 
 def record_key(record, weights, engine, precision):
     """The cache key of registry model `record` built with `weights`; None for `weights=None`."""
-    from keras_dense.models import _builder
-
     # the builder's own decision (keywords before paths), so the key names what it loads
     source = _builder.resolve_weights(weights, record.config, record, record.name)
     if source is None:

@@ -41,8 +41,9 @@ import time
 import warnings
 
 from keras_dense import _files
+from keras_dense.inference import built, runtimes
 from keras_dense.inference import check as check_lib
-from keras_dense.inference import runtimes
+from keras_dense.models import model_record
 
 # format -> the suffix its path must have ("" for a folder)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
@@ -223,18 +224,16 @@ def write_export(model, path, format, from_onnx=None):
 def _model_and_preprocess(model, weights, preprocess):
     """The Keras model, and the preprocessing of its weights for the check ("tf" for
     weights without one: any realistic input serves to compare two implementations)."""
-    from keras_dense.imagenet import predict
-    from keras_dense.models import model_record
-
     if isinstance(model, str):
         record = model_record(model)
-        mode = preprocess or predict.preprocess_of(record, weights) or "tf"
-        return predict.load_model(model, weights, mode, engine="keras")
+        mode = preprocess or built.preprocess_of(record, weights) or "tf"
+        built.check_preprocess(mode)
+        return built.keras_model(record, weights), mode
     try:
         record = model_record(model.name)
     except ValueError:
         record = None
-    return model, preprocess or predict.preprocess_of(record, "imagenet") or "tf"
+    return model, preprocess or built.preprocess_of(record, "imagenet") or "tf"
 
 
 def _is_saved_model_folder(path):

@@ -16,6 +16,8 @@ Example:
 import keras
 import numpy as np
 
+from keras_dense.inference.batches import predict_batches
+
 PRECISIONS = {"float32": None, "bfloat16": "mixed_bfloat16"}
 
 
@@ -76,8 +78,6 @@ def max_probability_difference(reference, other, images, batch_size=32):
     Returns:
         A float.
     """
-    from keras_dense.inference.batches import predict_batches
-
     a = predict_batches(reference, images, batch_size)
     b = predict_batches(other, images, batch_size)
     return float(np.max(np.abs(a.astype("float32") - b.astype("float32"))))

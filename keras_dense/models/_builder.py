@@ -21,7 +21,9 @@ from typing import ClassVar
 
 import keras
 
-from keras_dense.models import _layers
+from keras_dense.imagenet.preprocessing import MODES
+from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
+from keras_dense.models import _layers, _registry, pretrained
 
 POOLING_MODES = (None, "avg", "max")
 # The keras.applications arguments every builder takes, with their defaults.
@@ -169,7 +171,7 @@ def _no_weights(model_name, weights, reason):
 def resolve_weights(weights, config, record, model_name):
     """What `weights=` asks for: nothing, a weight tag's record, or a file.
 
-    Keywords come first (`weights.resolve.classify_weights_argument`): `"imagenet"`, a tag or
+    Keywords come first (`pretrained.classify_weights_argument`): `"imagenet"`, a tag or
     `model.tag` is a name even when a file of that name is in the working folder.
 
     Args:
@@ -187,12 +189,9 @@ def resolve_weights(weights, config, record, model_name):
         ValueError: the model has no such weights, the architecture was
             changed, or the file does not exist; nothing has been built.
     """
-    from keras_dense.models import _registry
-    from keras_dense.weights.resolve import classify_weights_argument
-
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise _no_weights(model_name, weights, "weights must be None, a tag or a path")
-    kind, weights = classify_weights_argument(weights)
+    kind, weights = pretrained.classify_weights_argument(weights)
     if kind == "none":
         return None
     if kind == "path":
@@ -305,9 +304,6 @@ def preprocessing_mode(include_preprocessing, source, config, record=None):
     Returns:
         `None`, or the mode.
     """
-    from keras_dense.imagenet.preprocessing import MODES
-    from keras_dense.models import _registry
-
     if include_preprocessing is False or include_preprocessing is None:
         return None
     if include_preprocessing in MODES:
@@ -377,8 +373,6 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
     shape = resolve_input_shape(config, input_shape, include_top, published)
     image, inputs = model_input(input_tensor, shape)
     if mode is not None:
-        from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
-
         image = ImageNetPreprocessing(mode, name=LAYER_NAME)(image)
     outputs = config.outputs(image, include_top, pooling, classes, classifier_activation)
     model = keras.Model(inputs, outputs, name=name)
@@ -391,9 +385,7 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
                             pooling, classes, classifier_activation, name)
         model.set_weights(plain.get_weights())
         return model
-    from keras_dense import weights as weights_lib
-
-    weights_lib.load_into(model, source, include_top=include_top)
+    pretrained.load_into(model, source, include_top=include_top)
     return model
 
 
@@ -424,8 +416,6 @@ def record_builder(record):
         A function taking the `keras.applications` arguments and keyword
         overrides of the record's config fields.
     """
-
-    from keras_dense.models import _registry
 
     def builder(*args, **kwargs):
         if len(args) > len(APPLICATION_ARGS):

@@ -16,6 +16,8 @@ Example:
 
 from keras import layers, ops, saving
 
+from keras_dense.imagenet.preprocessing import TORCH_MEAN, TORCH_STD
+
 PADDINGS = ("same", "valid", "symmetric")
 
 
@@ -152,8 +154,6 @@ def transform_input(x, name="transform_input"):
     Example:
         >>> y = transform_input(keras.Input((224, 224, 3)))
     """
-    from keras_dense.imagenet.preprocessing import TORCH_MEAN, TORCH_STD
-
     scale = [std / 0.5 for std in TORCH_STD]
     offset = [(mean - 0.5) / 0.5 for mean in TORCH_MEAN]
     return layers.Rescaling(scale, offset, name=name)(x)

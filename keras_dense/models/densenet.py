@@ -24,6 +24,7 @@ from keras import layers
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
+from keras_dense.models._recompute import RecomputedDenseLayer
 from keras_dense.models._registry import ModelRecord, register
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
@@ -75,8 +76,6 @@ def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0,
 
 
 def _recomputed_conv_block(features, growth_rate, name, bottleneck, dropout_rate, epsilon):
-    from keras_dense.models._recompute import RecomputedDenseLayer
-
     if bottleneck:
         stages = [(4 * growth_rate, 1, f"{name}_0_bn", f"{name}_1_conv")]
         # A recomputed dropout would draw a new mask, so with dropout between

@@ -4,7 +4,8 @@ Modules: `recipe` (plain data), `optim` (optimizer, schedules, loss),
 `augment` (the on-device augmentation layer), `data` (arrays and fixed-shape
 batches), `run_folder` (the run's files), `callbacks` (`RunRecorder`),
 `evaluation` (test passes, `evaluate`), `distribute` (several devices),
-`trainer` (`train`, `resume`), `device`, `plots`, `transfer` (`finetune`).
+`trainer` (`train`, `resume`), `plots`, `transfer` (`finetune`); device
+detection is `keras_dense._device`.
 
 Names are imported on first use, so `keras_dense.training.recipe` (plain data)
 loads without starting Keras.

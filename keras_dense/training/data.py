@@ -19,6 +19,8 @@ import numpy as np
 
 import keras
 
+from keras_dense.datasets import cifar10
+
 
 def load_data(data, subset=None, test_subset=None):
     """CIFAR-10 arrays for training: uint8 images, one-hot float32 labels.
@@ -31,8 +33,6 @@ def load_data(data, subset=None, test_subset=None):
     Returns:
         `(x_train, y_train), (x_test, y_test), class_names` with one-hot labels.
     """
-    from keras_dense.datasets import cifar10
-
     for flag, value in (("subset", subset), ("test_subset", test_subset)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{flag} must be a positive number of images; got {value!r}.")

@@ -23,12 +23,13 @@ import numpy as np
 
 import keras
 
+from keras_dense._device import default_jit_compile, describe_device
+from keras_dense.models import get_model
 from keras_dense.training import augment, distribute, optim, plots, run_folder
 from keras_dense.training import data as data_lib
 from keras_dense.training import evaluation
 from keras_dense.training import recipe as recipe_lib
 from keras_dense.training.callbacks import RunRecorder
-from keras_dense.training.device import default_jit_compile, describe_device
 
 # `mixed_precision` values and the Keras dtype policy each selects.
 DTYPE_POLICIES = {False: "float32", True: "mixed_float16", "float16": "mixed_float16",
@@ -75,8 +76,6 @@ def build_model(name, classes, recipe, seed=0, model_kwargs=None):
     Returns:
         A `keras.Model` taking uint8 images.
     """
-    from keras_dense.models import get_model
-
     network = get_model(
         name, classes=classes, input_shape=(32, 32, 3), weights=None, **(model_kwargs or {})
     )

@@ -15,9 +15,12 @@ never trusted. The cache is an optimisation: when `converted_dir()` cannot be
 written, the conversion is kept in a temporary file for this process (a
 warning says so); temporaries of a killed process are removed after a day.
 
+The model to convert into is built by the caller's function (the models'
+registry passes it in: this package never builds or looks up a model).
+
 Example:
-    >>> from keras_dense.models import weights_record
-    >>> path = converted_path(weights_record("densenet161.tv_imagenet"))
+    >>> from keras_dense.models import pretrained, weights_record
+    >>> path = pretrained.converted_weights(weights_record("densenet161.tv_imagenet"))
 """
 
 import atexit
@@ -29,7 +32,7 @@ import shutil
 import tempfile
 
 from keras_dense import _files
-from keras_dense.weights import resolve
+from keras_dense.weights import resolve, torchvision
 
 logger = logging.getLogger("keras_dense.weights")
 
@@ -49,13 +52,6 @@ def converted_dir():
     `$KERAS_HOME/models/converted` (default `~/.keras/models/converted`)."""
     base = os.environ.get("KERAS_DENSE_CACHE")
     return (pathlib.Path(base).expanduser() if base else resolve.keras_cache_dir()) / "converted"
-
-
-def _architecture(record):
-    from keras_dense.models import _builder, _registry
-
-    config = _builder.with_overrides(_registry.model_record(record.model).config, **record.arch)
-    return repr(config.weights_signature())
 
 
 def _sidecar(target):
@@ -112,11 +108,16 @@ def save_weights_atomically(model, path, metadata=None):
     return path
 
 
-def converted_path(record, download=True):
+def converted_path(record, build, architecture, family, download=True):
     """The verified, converted Keras weights of a torchvision `WeightsRecord`.
 
     Args:
         record: a `WeightsRecord` with `file_format="torch_state_dict"`.
+        build: returns the model to convert into, without weights (`record.arch`
+            applied, with its classifier); called only when no cached conversion fits.
+        architecture: text that changes whenever that model's weights do (kept in
+            the conversion's record: another architecture converts again).
+        family: the model's family, which names torchvision's layout (`"densenet"`, ...).
         download: whether a missing `.pth` file may be downloaded.
 
     Returns:
@@ -127,22 +128,19 @@ def converted_path(record, download=True):
         WeightsUnavailableError, WeightsHashError: as `resolve.resolve`.
         TorchUnavailableError: a conversion is needed and PyTorch is missing.
     """
-    from keras_dense.models import _registry
-    from keras_dense.weights.torchvision import convert_into
-
     source = resolve.resolve(record.file, download=download, extra_dirs=[torch_checkpoints_dir()])
     expected = {
         "weights": record.name, "source": record.file.file_name,
         "source_sha256": resolve.file_hash(source, "sha256"),
-        "converter": CONVERTER_VERSION, "architecture": _architecture(record),
+        "converter": CONVERTER_VERSION, "architecture": architecture,
     }
     target = converted_dir() / f"{record.name}.weights.h5"
     _files.clean_stale_once(target.parent, LEGACY_TEMPORARIES)
     if _is_current(target, expected):
         return target
     logger.info("converting %s (%s) into %s", record.name, source, target)
-    model = _registry.model_record(record.model).build(weights=None, **record.arch)
-    convert_into(model, source)
+    model = build()
+    torchvision.convert_into(model, source, family)
     try:
         return save_weights_atomically(model, target, expected)
     except OSError as error:

@@ -28,15 +28,11 @@ import os
 import pathlib
 import urllib.request
 
+from keras_dense import _files
+
 TIMEOUT_S = 10.0  # per connection attempt and per read: a stalled download fails
 CHUNK = 1 << 20
 _CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
-
-
-# A `weights=` string ending so (or holding a path separator) is a file, never a keyword.
-WEIGHTS_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pth", ".pt", ".bin", ".safetensors")
-WEIGHTS_KINDS = ("none", "tag", "path")
-_TAG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class WeightsUnavailableError(OSError):
@@ -65,66 +61,6 @@ def search_dirs():
         if folder.resolve() not in [d.resolve() for d in unique]:
             unique.append(folder)
     return unique
-
-
-def _keywords():
-    """`(tags, model names)`, lower-case: the tags of every record ("imagenet" included)."""
-    from keras_dense.models import _registry
-
-    records = _registry.model_records()
-    tags = {_registry.DEFAULT_WEIGHTS_ALIAS}
-    tags.update(w.tag.lower() for record in records for w in record.weights)
-    return tags, {record.name for record in records}
-
-
-def is_weights_keyword(text):
-    """Whether `text` names weights rather than a file: `"imagenet"`, any record's tag, or
-    `model.tag` (a registered model, a dot, a tag-like word), compared case-insensitively."""
-    tags, models = _keywords()
-    key = text.lower()
-    if key in tags:
-        return True
-    model, dot, tag = key.partition(".")
-    return bool(dot) and model in models and bool(tag) and set(tag) <= _TAG_CHARACTERS
-
-
-def classify_weights_argument(value):
-    """What a `weights=` argument (or `--weights` value) asks for, decided before any file is read.
-
-    Keywords win: `None` or the word "none" is no weights; `"imagenet"`, a tag of any record
-    and `model.tag` are weight names even when a file or folder of that name exists in the
-    working folder (reach such a file as `./imagenet`). A `os.PathLike`, or a string with a
-    path separator or a weights-file ending (`WEIGHTS_FILE_SUFFIXES`), is a path. Any other
-    word is a path when it exists, else a name (so a mistyped tag is refused with the tags).
-
-    Args:
-        value: `None`, a string, or an `os.PathLike`.
-
-    Returns:
-        `(kind, value)`: `("none", None)`, `("tag", the string)` or `("path", the value)`;
-        nothing is written, and only a bare word that is not a keyword is looked up on disk.
-
-    Raises:
-        ValueError: `value` is empty or of another type (one line).
-    """
-    if value is None:
-        return "none", None
-    if isinstance(value, os.PathLike):
-        return "path", value
-    if not isinstance(value, str):
-        raise ValueError(f"weights must be None, a weight tag or a path; got a "
-                         f"{type(value).__name__} ({value!r:.60}).")
-    if not value.strip():
-        raise ValueError("weights is an empty string; pass None, 'imagenet', a weight tag "
-                         "or a path to a weights file.")
-    if value.lower() == "none":
-        return "none", None
-    separators = {"/", os.sep, os.altsep} - {None}
-    if any(s in value for s in separators) or value.lower().endswith(WEIGHTS_FILE_SUFFIXES):
-        return "path", value
-    if is_weights_keyword(value):
-        return "tag", value
-    return ("path" if os.path.lexists(value) else "tag"), value
 
 
 _HASH_CACHE = {}  # (path, size, mtime, algorithm) -> digest: a file is hashed once per process
@@ -223,8 +159,6 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=(
     Returns:
         The `pathlib.Path` of the verified file.
     """
-    from keras_dense import _files
-
     target_dir = pathlib.Path(target_dir or keras_cache_dir())
     target = target_dir / weights_file.file_name
     _files.clean_stale_once(target_dir, ("*.part[0-9]*",))  # also earlier versions' NAME.partPID
@@ -259,7 +193,5 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=(
 
 def _discard(partial):
     """Deletes a download's temporary file, if there is one (its folder may be missing)."""
-    from keras_dense import _files
-
     if os.path.lexists(partial):
         _files.remove(partial)

@@ -11,7 +11,7 @@ Example:
 
 import re
 
-from keras_dense.models._registry import WeightsFile, WeightsRecord
+from keras_dense.weights.records import WeightsFile, WeightsRecord
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 TORCHVISION_BASE_URL = "https://download.pytorch.org/models/"

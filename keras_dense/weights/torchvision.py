@@ -23,10 +23,11 @@ The epsilon, the ResNet v1.5 stride, GoogLeNet's and Inception v3's
 options (each torchvision tag's `arch`), applied when the model is built.
 Everything is checked before anything is assigned.
 
+Registered models by name are converted by `keras_dense.models.pretrained.from_torchvision`.
+
 Example:
-    >>> from keras_dense.weights import from_torchvision
-    >>> model = from_torchvision("densenet161-8d451a50.pth", "densenet161")
-    >>> model = from_torchvision(torchvision_model.state_dict(), "resnet50_v1_5")
+    >>> from keras_dense.weights.torchvision import convert_into
+    >>> report = convert_into(model, "densenet161-8d451a50.pth", family="densenet")
 """
 
 import dataclasses
@@ -288,16 +289,6 @@ def _layer_arrays(layer, prefix, state, model_name, consumed):
     return arrays
 
 
-def family_of(model):
-    """The family of a model built by keras_dense (its record's), or `None`."""
-    from keras_dense.models import _registry
-
-    try:
-        return _registry.model_record(model.name).family
-    except ValueError:
-        return None
-
-
 def convert_into(model, source, family=None):
     """Assigns a torchvision state dict to a Keras model built with the matching architecture.
 
@@ -306,8 +297,8 @@ def convert_into(model, source, family=None):
             tag's `arch`, e.g. `bn_epsilon=1e-5`), with or without its classifier.
         source: a `.pth` path or a state dict (tensors or NumPy arrays).
         family: the model's family (`"densenet"`, `"resnet"`, `"vgg"`,
-            `"alexnet"`, `"googlenet"`, `"inception"`); default: the family of
-            the registered model named `model.name`.
+            `"alexnet"`, `"googlenet"`, `"inception"`); the caller looks it up
+            (`keras_dense.models.pretrained.family_of`).
 
     Returns:
         A `LoadReport` (mode `"torchvision"`; `unused` lists the keys of the
@@ -320,7 +311,6 @@ def convert_into(model, source, family=None):
             Nothing is assigned then.
         WeightsFileError, TorchUnavailableError: as `read_state_dict`.
     """
-    family = family or family_of(model)
     if family not in LAYOUTS:
         raise ValueError(
             f"No torchvision layout for model {model.name!r} (family {family!r}); pass family= "
@@ -378,39 +368,3 @@ def build_for(record, state=None):
         if bias is not None and bias.ndim == 1:
             kwargs["classes"] = int(bias.shape[0])
     return record.build(weights=None, **kwargs, **arch)
-
-
-def from_torchvision(source, model, family=None):
-    """Converts torchvision weights into a Keras model.
-
-    Args:
-        source: a `.pth` file (read with `torch.load(weights_only=True)`
-            only) or a state dict (tensors or NumPy arrays).
-        model: a registered model name (e.g. `"densenet161"`: the model is
-            built with its torchvision tag's architecture and the state
-            dict's class count) or a `keras.Model` built by keras_dense with
-            the matching architecture.
-        family: the family of a `keras.Model` whose name is not a registered one.
-
-    Returns:
-        The `keras.Model` holding the converted weights.
-
-    Raises:
-        WeightsMismatchError: the state dict is for another architecture (the
-            first mismatching key and both shapes are named); nothing is assigned.
-        WeightsFileError: the file is unreadable or not a plain state dict.
-        TorchUnavailableError: a file was given and PyTorch is not installed.
-
-    Example:
-        >>> model = from_torchvision("resnet18-f37072fd.pth", "resnet18")
-        >>> model.save_weights("resnet18.weights.h5")
-    """
-    if isinstance(model, str):
-        from keras_dense.models import _registry
-
-        record = _registry.model_record(model)
-        state = normalize_keys(read_state_dict(source))
-        model = build_for(record, state)
-        source = state
-    convert_into(model, source, family)
-    return model

@@ -1,4 +1,6 @@
-"""ImageNet validation: top-1 and top-5 accuracy of a model over labelled images (timm's validate.py).
+"""ImageNet validation: top-1 and top-5 accuracy of a model over labelled images.
+
+As timm's validate.py.
 
 The images are a folder of class folders named by WordNet id
 (`DIR/n01440764/*.JPEG`: the ILSVRC2012 validation set as torchvision's
@@ -13,7 +15,7 @@ read, like labels CSV rows that cannot be used, are reported and skipped, as in
 `predict`.
 
 Example:
-    >>> from keras_dense.imagenet.validate import validate
+    >>> from keras_dense.inference.validate import validate
     >>> report = validate("imagenet/val", model="densenet121", weights="imagenet")
     >>> report["top1"], report["top5"], report["images_per_second"]
 """
@@ -25,7 +27,9 @@ import time
 
 import numpy as np
 
-from keras_dense.imagenet import classes, images as images_lib, predict
+from keras_dense.imagenet import classes
+from keras_dense.imagenet import images as images_lib
+from keras_dense.inference import inputs, loading, predict
 
 FILE_COLUMNS = ("file", "filename", "path", "image", "ImageId")
 WNID_COLUMNS = ("wnid", "PredictionString")  # PredictionString: ILSVRC's "n01751748 x y ..."
@@ -260,9 +264,9 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
     """
     errors = []  # labels CSV rows, then image files, that were skipped
     items = labelled_images(folder, labels, errors)[:limit]
-    keras_model, mode = predict.load_model(model, weights, preprocess, precision, fold_bn,
-                                           engine, len(items))
-    size = predict.input_size(keras_model)
+    keras_model, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
+                                                  engine, len(items))
+    size = inputs.input_size(keras_model)
     transform = transform_of(size, resize_only)
     correct_top1 = correct_top5 = predicted = done = 0
     model_seconds, start = 0.0, time.perf_counter()
@@ -275,7 +279,7 @@ def validate(folder, model="densenet169", weights="imagenet", labels=None, resiz
         if loaded:
             truth = np.asarray([label for path, label in chunk if path not in failed])
             tick = time.perf_counter()
-            probabilities = predict.probabilities_of(keras_model, mode, pixels, batch_size)
+            probabilities = inputs.probabilities_of(keras_model, mode, pixels, batch_size)
             model_seconds += time.perf_counter() - tick
             if probabilities.shape[-1] != classes.NUM_CLASSES:
                 raise ValueError(f"validate needs a {classes.NUM_CLASSES}-class ImageNet "

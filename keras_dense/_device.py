@@ -1,5 +1,8 @@
 """Which accelerator the Keras backend computes on, asked of the backend itself.
 
+Shared by the engines (`engine="auto"` keeps Keras on a GPU) and training
+(`jit_compile`, run metadata), so it sits below both.
+
 Example:
     >>> describe_device()
     {'backend': 'tensorflow', 'accelerator': None, 'device': 'CPU'}

@@ -13,207 +13,24 @@ Examples:
     [('n02504458', 'African_elephant', 0.81), ('n01871265', 'tusker', 0.12)]
 """
 
-import collections
 import concurrent.futures
 import dataclasses
 import os
 
 import numpy as np
 
-from keras_dense.imagenet import classes, images as images_lib, preprocessing, tta as tta_lib
-from keras_dense.imagenet.preprocessing_layer import included_mode
-from keras_dense.inference import inference_model, predict_batches
-
-DEFAULT_SIZE = (224, 224)
-_BUILT = collections.OrderedDict()  # (name, weights, precision, fold, engine) -> the last few
-_BUILT_MAX = 2
-
-
-def _weights_identity(weights):
-    """A cache key for `weights`: a path counts with its size and time, so a rewritten file
-    reloads (tags and paths told apart as the builder does, keywords first)."""
-    from keras_dense.weights.resolve import classify_weights_argument
-
-    kind, value = classify_weights_argument(weights)
-    if kind != "path":
-        return value
-    path = os.path.expanduser(os.fspath(value))
-    try:
-        stat = os.stat(path)
-    except (OSError, ValueError):  # the builder refuses it with its one line
-        return path
-    return path, stat.st_size, stat.st_mtime_ns
-
-
-def preprocess_of(record, weights):
-    """The preprocessing mode of `weights` (a tag, or a file: the record's default)."""
-    from keras_dense.weights.resolve import classify_weights_argument
-
-    if record is None:
-        return None
-    if classify_weights_argument(weights)[0] == "tag" and record.weights:
-        try:
-            return record.weights_record(weights).preprocess
-        except ValueError:
-            return record.preprocess
-    return record.preprocess
-
-
-def load_model(model="densenet169", weights="imagenet", preprocess=None, precision="float32",
-               fold_bn=False, engine="auto", job_images=0):
-    """Returns `(model, preprocess_mode)` for prediction.
-
-    Args:
-        model: a registry name (built with `weights` and cached, the last two
-            kept), a built `keras.Model` (used as it is for float32 without
-            folding; see `keras_dense.inference.inference_model`), or an
-            exported model from `keras_dense.inference.runtimes.load_exported`.
-        weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
-        preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
-        precision: `"float32"` or `"bfloat16"`.
-        fold_bn: fold batch norms into the convolutions before them (Keras engine).
-        engine: `"auto"`, `"keras"`, `"onnxruntime"` or `"openvino"`
-            (`keras_dense.inference.engines`).
-        job_images: how many images the model will run on (for `engine="auto"`).
-
-    Returns:
-        The model (a `keras.Model` or an `ExportedModel`) and its preprocessing mode.
-    """
-    from keras_dense.inference import engines, runtimes
-    from keras_dense.models import model_record
-
-    included = None
-    if isinstance(model, str):
-        record = model_record(model)
-    else:
-        try:
-            record = model_record(model.name)
-        except ValueError:
-            record = None
-        weights = "imagenet"
-        included = included_mode(model)
-        if included:  # its own preprocessing layer: it runs as it is, on Keras
-            engine = "keras"
-    if preprocess is None:
-        preprocess = included or preprocess_of(record, weights)
-        if preprocess is None:
-            raise ValueError(
-                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; "
-                f"pass preprocess= one of {', '.join(preprocessing.MODES)}."
-            )
-    if preprocess not in preprocessing.MODES:
-        raise ValueError(
-            f"preprocess must be one of {', '.join(preprocessing.MODES)}; got {preprocess!r}."
-        )
-    if isinstance(model, runtimes.ExportedModel):
-        return model, preprocess
-    if isinstance(model, str):
-        return _load_named(record, weights, preprocess, precision, fold_bn, engine,
-                           job_images), preprocess
-    chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
-    if chosen == "keras":
-        return inference_model(model, precision, fold_bn), preprocess
-    return engines.keras_engine_model(model, chosen, precision, preprocess), preprocess
-
-
-def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):
-    """The model of registry `record` with `weights` on the chosen engine (the last two kept)."""
-    from keras_dense.inference import engines
-
-    identity = _weights_identity(weights)
-    chosen = engines.choose_engine(
-        engine, precision, job_images, engines.record_cached(record, weights, precision),
-        keras_ready=(record.name, identity, precision, bool(fold_bn), "keras") in _BUILT)
-    key = (record.name, identity, precision, bool(fold_bn), chosen)
-    if key not in _BUILT:
-        if chosen == "keras":
-            _BUILT[key] = inference_model(record.build(weights=weights), precision, fold_bn)
-        else:
-            _BUILT[key] = engines.record_engine_model(record, weights, chosen, precision,
-                                                      preprocess)
-        while len(_BUILT) > _BUILT_MAX:
-            _BUILT.popitem(last=False)
-    _BUILT.move_to_end(key)
-    return _BUILT[key]
-
-
-def input_size(model):
-    """The `(height, width)` a model takes; 224x224 when its input size is open."""
-    height, width = model.input_shape[1:3]
-    return (height or DEFAULT_SIZE[0], width or DEFAULT_SIZE[1])
-
-
-def _is_single(images):
-    from PIL import Image
-
-    if isinstance(images, (str, os.PathLike, Image.Image)):
-        return True
-    return isinstance(images, np.ndarray) and images.ndim == 3
-
-
-def to_pixel_batch(images, size, crop=False, interpolation="nearest"):
-    """A `(n, height, width, 3)` array of RGB pixels from paths, Pillow images or arrays.
-
-    Args:
-        images: a path, a Pillow image, an array `(h, w, 3)` or `(n, h, w, 3)`
-            of RGB pixels 0-255, or a list of paths / Pillow images / arrays.
-        size: `(height, width)` the files and Pillow images are resized to.
-        crop: as in `keras_dense.imagenet.images.to_rgb_array`.
-        interpolation: as in `keras_dense.imagenet.images.to_rgb_array`.
-
-    Returns:
-        A NumPy array (uint8 for files and Pillow images).
-    """
-    from PIL import Image
-
-    if _is_single(images):
-        images = [images]
-    if isinstance(images, np.ndarray):
-        batch = images
-    else:
-        arrays = []
-        for item in images:
-            if isinstance(item, (str, os.PathLike)):
-                arrays.append(images_lib.load_image(item, size, crop, interpolation))
-            elif isinstance(item, Image.Image):
-                arrays.append(images_lib.to_rgb_array(item, size, crop, interpolation))
-            else:
-                arrays.append(np.asarray(item))
-        if not arrays:
-            raise ValueError("predict needs at least one image; got none.")
-        shapes = {a.shape for a in arrays}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"The arrays given have different shapes {sorted(shapes)}; resize them "
-                f"to {size[0]}x{size[1]}, or pass file paths or Pillow images."
-            )
-        batch = np.stack(arrays)
-    if batch.ndim != 4 or batch.shape[-1] != 3:
-        raise ValueError(
-            f"Images must be RGB arrays (n, height, width, 3); got shape {batch.shape}."
-        )
-    if tuple(batch.shape[1:3]) != tuple(size):
-        raise ValueError(
-            f"The model takes {size[0]}x{size[1]} images; the arrays are "
-            f"{batch.shape[1]}x{batch.shape[2]}. Resize them, or pass paths or Pillow images."
-        )
-    return batch
-
-
-def model_input(model, preprocess, pixels):
-    """`pixels` preprocessed for `model` (as they are when it includes its preprocessing)."""
-    if included_mode(model):
-        return pixels
-    return preprocessing.preprocess_input(pixels, mode=preprocess)
-
-
-def probabilities_of(model, preprocess, pixels, batch_size=32):
-    """The model's outputs on a pixel batch, each batch preprocessed just before it runs,
-    so a large pixel array is never copied whole into float32 (600 MB for 1,000 images)."""
-    return np.concatenate([
-        predict_batches(model, model_input(model, preprocess, pixels[start:start + batch_size]),
-                        batch_size)
-        for start in range(0, len(pixels), batch_size)])
+from keras_dense.imagenet import classes
+from keras_dense.imagenet import images as images_lib
+from keras_dense.imagenet import tta as tta_lib
+from keras_dense.inference import loading
+from keras_dense.inference.inputs import (
+    input_size,
+    is_single,
+    model_input,
+    probabilities_of,
+    to_pixel_batch,
+)
+from keras_dense.inference.precision import max_probability_difference
 
 
 def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
@@ -281,8 +98,9 @@ def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=3
         >>> predict(["a.jpg", "b.png"], model="densenet121", top=3)
     """
     tta_lib.check_mode(tta)
-    count = 1 if _is_single(images) else len(images)
-    model, preprocess = load_model(model, weights, preprocess, precision, fold_bn, engine, count)
+    count = 1 if is_single(images) else len(images)
+    model, preprocess = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
+                                                  engine, count)
     tta_lib.check_arrays(images, input_size(model), tta)
     pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
     return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
@@ -340,8 +158,8 @@ def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_s
         yield FileResult(str(path), error=error)
     if not files:
         return
-    keras_model, mode = load_model(model, weights, preprocess, precision, fold_bn, engine,
-                                   len(files))
+    keras_model, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
+                                                  engine, len(files))
     chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
     size = tta_lib.load_size(input_size(keras_model), tta)
     decoded_chunks = decoded_ahead(chunks, size, crop, interpolation)
@@ -418,10 +236,8 @@ def precision_difference(images, model="densenet169", weights="imagenet", precis
     Raises:
         keras_dense.imagenet.images.ImageLoadError: no image could be loaded.
     """
-    from keras_dense.inference.precision import max_probability_difference
-
-    fast, mode = load_model(model, weights, preprocess, precision, fold_bn, engine)
-    exact, _ = load_model(model, weights, mode, "float32", fold_bn, "keras")
+    fast, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn, engine)
+    exact, _ = loading.load_engine_model(model, weights, mode, "float32", fold_bn, "keras")
     if (isinstance(images, (list, tuple)) and images
             and all(isinstance(item, (str, os.PathLike)) for item in images)):
         _, pixels, failed = _decode(images, input_size(exact), crop, interpolation)

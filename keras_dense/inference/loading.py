@@ -1,0 +1,99 @@
+"""The engine dispatcher: the model a prediction runs, on the engine that pays, and its
+preprocessing.
+
+`load_engine_model` takes a registry name, a built Keras model or an exported
+model, and returns an `EngineModel`: the model to run (a `keras.Model`, or an
+export opened in a runtime, `keras_dense.inference.runtimes.ExportedModel`) and
+the preprocessing mode of its weights. `predict`, `validate`, the CLI and the
+benchmarks all start here.
+
+Examples:
+    >>> from keras_dense.inference.loading import load_engine_model
+    >>> model, preprocess = load_engine_model("densenet169", engine="auto", job_images=500)
+"""
+
+from typing import Any, NamedTuple
+
+from keras_dense.imagenet import preprocessing
+from keras_dense.imagenet.preprocessing_layer import included_mode
+from keras_dense.inference import built, engines, runtimes
+from keras_dense.inference.fast import inference_model
+from keras_dense.models import model_record
+
+
+class EngineModel(NamedTuple):
+    """What a prediction runs: unpacks as `model, preprocess = load_engine_model(...)`.
+
+    Attributes:
+        model: a `keras.Model`, or an export opened in a runtime (`ExportedModel`).
+        preprocess: the ImageNet preprocessing mode of its weights.
+    """
+
+    model: Any
+    preprocess: str
+
+
+def load_engine_model(model: Any = "densenet169", weights: Any = "imagenet",
+                      preprocess: str = None, precision: str = "float32", fold_bn: bool = False,
+                      engine: str = "auto", job_images: int = 0) -> EngineModel:
+    """The model a prediction runs, on the chosen engine, and its preprocessing mode.
+
+    Args:
+        model: a registry name (built with `weights` and cached, the last two
+            kept), a built `keras.Model` (used as it is for float32 without
+            folding; see `keras_dense.inference.inference_model`), or an
+            exported model from `keras_dense.inference.runtimes.load_exported`.
+        weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
+        preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
+        precision: `"float32"` or `"bfloat16"`.
+        fold_bn: fold batch norms into the convolutions before them (Keras engine).
+        engine: `"auto"`, `"keras"`, `"onnxruntime"` or `"openvino"`
+            (`keras_dense.inference.engines`).
+        job_images: how many images the model will run on (for `engine="auto"`).
+
+    Returns:
+        An `EngineModel`: the model (a `keras.Model` or an `ExportedModel`) and its
+        preprocessing mode.
+    """
+    included = None
+    if isinstance(model, str):
+        record = model_record(model)
+    else:
+        try:
+            record = model_record(model.name)
+        except ValueError:
+            record = None
+        weights = "imagenet"
+        included = included_mode(model)
+        if included:  # its own preprocessing layer: it runs as it is, on Keras
+            engine = "keras"
+    if preprocess is None:
+        preprocess = included or built.preprocess_of(record, weights)
+        if preprocess is None:
+            raise ValueError(
+                f"The preprocessing of model {getattr(model, 'name', model)!r} is not known; "
+                f"pass preprocess= one of {', '.join(preprocessing.MODES)}."
+            )
+    built.check_preprocess(preprocess)
+    if isinstance(model, runtimes.ExportedModel):
+        return EngineModel(model, preprocess)
+    if isinstance(model, str):
+        return EngineModel(_load_named(record, weights, preprocess, precision, fold_bn, engine,
+                                       job_images), preprocess)
+    chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
+    if chosen == "keras":
+        return EngineModel(inference_model(model, precision, fold_bn), preprocess)
+    return EngineModel(engines.keras_engine_model(model, chosen, precision, preprocess),
+                       preprocess)
+
+
+def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):
+    """The model of registry `record` with `weights` on the chosen engine (the last two kept)."""
+    keras_key = built.keras_key(record, weights, precision, fold_bn)
+    chosen = engines.choose_engine(
+        engine, precision, job_images, engines.record_cached(record, weights, precision),
+        keras_ready=built.is_built(keras_key))
+    if chosen == "keras":
+        return built.keras_model(record, weights, precision, fold_bn)
+    return built.remembered(keras_key[:-1] + (chosen,), lambda: engines.record_engine_model(
+        record, weights, chosen, precision, preprocess))

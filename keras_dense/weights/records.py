@@ -1,0 +1,89 @@
+"""What a published weight file is: `WeightsFile` (one download) and `WeightsRecord` (a tag).
+
+Plain data, below the model registry: the registry (`keras_dense.models`) holds
+each model's `WeightsRecord`s and fills in their `model`; the weights package
+finds, verifies and loads the files they describe without looking models up.
+
+Examples:
+    >>> from keras_dense.weights.records import WeightsFile, WeightsRecord
+    >>> WeightsRecord("my_tag", WeightsFile("f.h5", "https://...", "0123"), "torch", 0).tag
+    'my_tag'
+"""
+
+import dataclasses
+from typing import Optional
+
+# "imagenet" asks for a model's first (default) weight tag, as keras.applications spells it.
+DEFAULT_WEIGHTS_ALIAS = "imagenet"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """One downloadable file.
+
+    Attributes:
+        file_name: the published name (also its name in the caches searched).
+        url: where it is downloaded from.
+        file_hash: its published hash (hex).
+        hash_algorithm: `"md5"` (Keras) or `"sha256"` (torchvision).
+    """
+
+    file_name: str
+    url: str
+    file_hash: str
+    hash_algorithm: str = "md5"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsRecord:
+    """One set of published weights for one model (a weight tag).
+
+    Attributes:
+        tag: the tag, e.g. `"keras_imagenet"`; the record's full name is `model.tag`.
+        file: the file with the classifier.
+        notop_file: the file without the classifier, where one is published
+            (Keras publishes both); otherwise `file` is loaded by name without
+            the classifier.
+        file_format: `"keras_h5"` (Keras 2 HDF5, loaded as it is) or
+            `"torch_state_dict"` (converted once, then cached).
+        preprocess: the ImageNet preprocessing the weights were trained with:
+            `"caffe"`, `"tf"` or `"torch"`.
+        top1, top5: ImageNet validation accuracy (%) as published.
+        notop_params: total parameters of the model built with `include_top=False`.
+        arch: architecture overrides these weights need (e.g. the batch-norm
+            epsilon they were trained with), applied when they are loaded.
+        params: total parameters of the model built with the classifier, where
+            `arch` changes the record's count (e.g. GoogLeNet's 3x3 "5x5"
+            branch in torchvision's weights); `None`: the record's `params`.
+        model: the model's name; `register` fills it in.
+    """
+
+    tag: str
+    file: WeightsFile
+    preprocess: str
+    notop_params: int
+    notop_file: Optional[WeightsFile] = None
+    file_format: str = "keras_h5"
+    top1: Optional[float] = None
+    top5: Optional[float] = None
+    arch: dict = dataclasses.field(default_factory=dict)
+    params: Optional[int] = None
+    model: str = ""
+
+    @property
+    def name(self):
+        """`"densenet169.keras_imagenet"`."""
+        return f"{self.model}.{self.tag}"
+
+    def files(self):
+        """`(include_top, WeightsFile)` for every published file of the tag."""
+        rows = [(True, self.file)]
+        if self.notop_file is not None:
+            rows.append((False, self.notop_file))
+        return rows
+
+    def file_for(self, include_top):
+        """The file to load for a model with (or without) its classifier."""
+        if not include_top and self.notop_file is not None:
+            return self.notop_file
+        return self.file
