@@ -59,7 +59,7 @@ def _node_shapes(layer):
             yield tuple(inputs[0].shape), tuple(outputs[0].shape)
 
 
-def layer_macs(model):
+def layer_macs(model: keras.Model) -> list[tuple[str, str, int]]:
     """Per-layer MACs of one forward pass of one example.
 
     Nested models (a backbone inside a fine-tuning model) are expanded, their
@@ -82,7 +82,7 @@ def layer_macs(model):
     return rows
 
 
-def count_macs(model):
+def count_macs(model: keras.Model) -> int:
     """Total multiply-accumulates of one forward pass of one example.
 
     Args:
@@ -94,7 +94,7 @@ def count_macs(model):
     return sum(macs for _, _, macs in layer_macs(model))
 
 
-def count_flops(model):
+def count_flops(model: keras.Model) -> int:
     """Total floating-point operations (2 x MACs) of one forward pass of one example.
 
     Args:

@@ -19,6 +19,8 @@ Example:
     >>> picture = overlay(pixels, heatmap)                 # uint8 RGB, the heatmap over it
 """
 
+from __future__ import annotations
+
 import dataclasses
 
 import keras
@@ -201,7 +203,8 @@ def _one_image(image):
     return x
 
 
-def explain(model, image, class_index=None, layer=None):
+def explain(model: keras.Model, image: np.ndarray, class_index: int | None = None,
+            layer: str | None = None) -> Explanation:
     """Grad-CAM of one image: the heatmap, the class explained, its score, the layer.
 
     Args:
@@ -260,7 +263,8 @@ def explain(model, image, class_index=None, layer=None):
     return Explanation(heatmap, chosen, float(scores[chosen]), path[-1].name)
 
 
-def gradcam(model, image, class_index=None, layer=None):
+def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = None,
+            layer: str | None = None) -> np.ndarray:
     """The Grad-CAM heatmap of one image.
 
     Args:
@@ -279,7 +283,7 @@ def gradcam(model, image, class_index=None, layer=None):
     return explain(model, image, class_index, layer).heatmap
 
 
-def overlay(pixels, heatmap, alpha=OVERLAY_ALPHA):
+def overlay(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
     """The image with the heatmap (jet colours) blended over it.
 
     Args:

@@ -7,6 +7,10 @@ Example:
     2834...
 """
 
+from collections.abc import Callable
+
+import keras
+
 from keras_dense.analysis.flops import layer_macs
 
 
@@ -17,7 +21,7 @@ def _size(variable):
     return size
 
 
-def model_totals(model):
+def model_totals(model: keras.Model) -> dict:
     """Parameter and operation totals of `model`.
 
     Returns:
@@ -47,7 +51,8 @@ def _human(n):
     return str(n)
 
 
-def summarize(model, per_layer=False, print_fn=print):
+def summarize(model: keras.Model, per_layer: bool = False,
+              print_fn: Callable[[str], object] = print) -> dict:
     """Prints `model.summary()`, optionally per-layer MACs, then the totals.
 
     Args:

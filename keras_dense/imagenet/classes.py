@@ -40,7 +40,7 @@ def top_k(outputs, k):
     return np.argsort(-np.asarray(outputs), axis=1, kind="stable")[:, :k]
 
 
-def decode_predictions(preds, top=5):
+def decode_predictions(preds: np.ndarray, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """Decodes a batch of 1000-class ImageNet predictions into the top classes.
 
     Args:

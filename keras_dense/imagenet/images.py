@@ -21,6 +21,7 @@ Example:
 import os
 import pathlib
 import warnings
+from collections.abc import Iterable
 from stat import S_ISDIR, S_ISREG
 
 import numpy as np
@@ -39,7 +40,7 @@ class ImageLoadError(ValueError):
     """One file could not be loaded as an image; the message names it."""
 
 
-def find_images(paths):
+def find_images(paths: Iterable[str | os.PathLike]) -> list[str]:
     """Expands files and folders into a sorted list of image files.
 
     Args:
@@ -173,7 +174,8 @@ def _check_file(path):
         )
 
 
-def load_image(path, size=(224, 224), crop=False, interpolation="nearest"):
+def load_image(path: str | os.PathLike, size: tuple[int, int] = (224, 224), crop: bool = False,
+               interpolation: str = "nearest") -> np.ndarray:
     """Loads one image file as an RGB uint8 array `(height, width, 3)`.
 
     The file's size is checked before it is opened, and the pixel count in its
@@ -244,7 +246,7 @@ def image_format(path):
     return found
 
 
-def save_image(pixels, path, overwrite: bool = False):
+def save_image(pixels: np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> pathlib.Path:
     """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
 
     Args:

@@ -13,11 +13,16 @@ Examples:
     [('n02504458', 'African_elephant', 0.81), ('n01871265', 'tusker', 0.12)]
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import dataclasses
 import os
+from collections.abc import Iterable, Iterator, Sequence
 
+import keras
 import numpy as np
+import PIL.Image
 
 from keras_dense.imagenet import classes
 from keras_dense.imagenet import images as images_lib
@@ -31,6 +36,12 @@ from keras_dense.inference.inputs import (
     to_pixel_batch,
 )
 from keras_dense.inference.precision import max_probability_difference
+
+# what `images`, `model` and `weights` accept (see `predict`)
+ImagesLike = (str | os.PathLike | np.ndarray | PIL.Image.Image
+              | Sequence[str | os.PathLike | np.ndarray | PIL.Image.Image])
+ModelLike = str | keras.Model
+WeightsLike = str | os.PathLike | None
 
 
 def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
@@ -57,9 +68,11 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
     ]
 
 
-def predict(images, model="densenet169", weights="imagenet", top=5, batch_size=32,
-            preprocess=None, crop=False, interpolation="nearest", precision="float32",
-            fold_bn=False, engine="auto", tta=None):
+def predict(images: ImagesLike, model: ModelLike = "densenet169",
+            weights: WeightsLike = "imagenet", top: int = 5, batch_size: int = 32,
+            preprocess: str | None = None, crop: bool = False, interpolation: str = "nearest",
+            precision: str = "float32", fold_bn: bool = False, engine: str = "auto",
+            tta: str | None = None) -> list[list[tuple[str, str, float]]]:
     """ImageNet top-`top` classes of images.
 
     Args:
@@ -121,9 +134,12 @@ class FileResult:
     error: str = None
 
 
-def predict_files(paths, model="densenet169", weights="imagenet", top=5, batch_size=32,
-                  preprocess=None, crop=False, interpolation="nearest", precision="float32",
-                  fold_bn=False, engine="auto", tta=None):
+def predict_files(paths: str | os.PathLike | Iterable[str | os.PathLike],
+                  model: ModelLike = "densenet169", weights: WeightsLike = "imagenet",
+                  top: int = 5, batch_size: int = 32, preprocess: str | None = None,
+                  crop: bool = False, interpolation: str = "nearest", precision: str = "float32",
+                  fold_bn: bool = False, engine: str = "auto",
+                  tta: str | None = None) -> Iterator[FileResult]:
     """Yields a `FileResult` per image file of `paths` (files and folders), in order.
 
     Files that cannot be read, and paths that do not exist, yield their error
@@ -200,7 +216,9 @@ def decoded_ahead(chunks, size, crop, interpolation):
             yield current.result()
 
 
-def image_files(paths):
+def image_files(
+    paths: Iterable[str | os.PathLike],
+) -> tuple[list[str], list[tuple[str, str]]]:
     """`(files, missing)`: the image files of `paths` (folders walked), and
     `(path, error)` for each path that does not exist."""
     files, missing = [], []
@@ -212,9 +230,11 @@ def image_files(paths):
     return files, missing
 
 
-def precision_difference(images, model="densenet169", weights="imagenet", precision="bfloat16",
-                         preprocess=None, crop=False, interpolation="nearest", fold_bn=False,
-                         batch_size=32, engine="auto"):
+def precision_difference(images: ImagesLike, model: ModelLike = "densenet169",
+                         weights: WeightsLike = "imagenet", precision: str = "bfloat16",
+                         preprocess: str | None = None, crop: bool = False,
+                         interpolation: str = "nearest", fold_bn: bool = False,
+                         batch_size: int = 32, engine: str = "auto") -> float:
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:

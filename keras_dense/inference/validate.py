@@ -22,8 +22,10 @@ Example:
 
 import csv
 import io
+import os
 import pathlib
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -233,9 +235,11 @@ def transform_of(size, resize_only=False):
             "crop_fraction": images_lib.CROP_FRACTION, "size": list(size)}
 
 
-def validate(folder, model="densenet169", weights="imagenet", labels=None, resize_only=False,
-             batch_size=32, preprocess=None, precision="float32", fold_bn=False, limit=None,
-             progress=None, engine="auto"):
+def validate(folder: str | os.PathLike, model: predict.ModelLike = "densenet169",
+             weights: predict.WeightsLike = "imagenet", labels: str | os.PathLike | None = None,
+             resize_only: bool = False, batch_size: int = 32, preprocess: str | None = None,
+             precision: str = "float32", fold_bn: bool = False, limit: int | None = None,
+             progress: Callable[[int, int], object] | None = None, engine: str = "auto") -> dict:
     """Top-1 and top-5 accuracy (%) of an ImageNet classifier over labelled images.
 
     Args:
