@@ -1,7 +1,7 @@
 """The architectures: one module per family, each a set of blocks, a config and its records.
 
-- `_registry.py`: `ModelRecord` / `WeightsRecord`, `register`, `get_model`, `list_models`.
-- `_builder.py`: the builder frame every family shares (`ArchConfig`, `build_model`).
+- `_registry.py`: `ModelRecord` / `WeightsRecord`, `register_model`, `get_model`, `list_models`.
+- `_builder.py`: the builder frame every family shares (`ArchConfig`, `build_model`, `record_of`).
 - `_layers.py`: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling.
 - `_recompute.py`: the memory-efficient DenseNet layer.
 - `densenet`, `resnet`, `vgg`, `inception_v3`, `googlenet`, `alexnet`, `lenet`: the families.
@@ -20,7 +20,7 @@ from keras_dense.models._registry import (
     list_models,
     model_record,
     model_records,
-    register,
+    register_model,
     weights_record,
     weights_records,
 )
@@ -29,7 +29,7 @@ FAMILIES = ("densenet", "lenet", "alexnet", "vgg", "googlenet", "resnet", "incep
 
 __all__ = [
     "FAMILIES", "ModelRecord", "WeightsFile", "WeightsRecord", "get_model", "list_models",
-    "model_record", "model_records", "register", "weights_record", "weights_records",
+    "model_record", "model_records", "register_model", "weights_record", "weights_records",
 ]
 
 

@@ -20,7 +20,9 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
-from typing import Optional
+import inspect
+from collections.abc import Callable
+from typing import Any, Optional
 
 # Modules whose import registers their family's records, in listing order.
 FAMILY_MODULES = (
@@ -74,7 +76,7 @@ class WeightsRecord:
         params: total parameters of the model built with the classifier, where
             `arch` changes the record's count (e.g. GoogLeNet's 3x3 "5x5"
             branch in torchvision's weights); `None`: the record's `params`.
-        model: the model's name; `register` fills it in.
+        model: the model's name; `register_model` fills it in.
     """
 
     tag: str
@@ -157,7 +159,7 @@ class ModelRecord:
 
     @property
     def builder(self):
-        """The public builder function made for this record by `register`."""
+        """The public builder this record was registered with (`register_model`)."""
         return _BUILDERS[self.name]
 
     def weights_record(self, tag):
@@ -180,7 +182,7 @@ class ModelRecord:
             + "pass weights=None or a path to a weights file."
         )
 
-    def build(self, **kwargs):
+    def build(self, **kwargs: Any) -> Any:
         """Builds the model with `kwargs` (keras.applications arguments and config overrides)."""
         return self.builder(**kwargs)
 
@@ -189,24 +191,33 @@ _RECORDS = {}
 _BUILDERS = {}
 
 
-def register(record):
-    """Registers a `ModelRecord` and returns its public builder.
+def register_model(record: ModelRecord) -> Callable[[Callable], Callable]:
+    """Registers a `ModelRecord` with the public builder it decorates (timm's `register_model`).
 
-    The builder takes the `keras.applications` arguments plus keyword
-    overrides of the record's config fields (see `_builder.build_model`).
+    The builder is a `def` in the family's module with `keras.applications`'
+    arguments, the record's name and class count as the defaults of `name` and
+    `classes`, and `**overrides`; its body is
+    `_builder.build_registered(record.name, locals())`.
 
     Args:
         record: the `ModelRecord`.
 
     Returns:
-        The builder function, named after the record.
+        A decorator that registers the builder under `record.name` and returns
+        it unchanged.
 
-    Example:
-        >>> DenseNet121 = register(ModelRecord("densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
-        ...                                    "DenseNet-121", params=8_062_504))
+    Raises:
+        ValueError: the name is not lower-case or already registered, a weight
+            tag repeats, or the builder's signature is not the frame's.
+
+    Examples:
+        >>> @register_model(ModelRecord("densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
+        ...                             "DenseNet-121", params=8_062_504))
+        ... def DenseNet121(include_top: bool = True, ..., name: str = "densenet121",
+        ...                 **overrides: Any) -> keras.Model:
+        ...     \"\"\"DenseNet-121 (Huang et al., 2017).\"\"\"
+        ...     return _builder.build_registered("densenet121", locals())
     """
-    from keras_dense.models import _builder
-
     name = record.name
     if name != name.lower():
         raise ValueError(f"Model names are lower-case; got {name!r}.")
@@ -217,9 +228,31 @@ def register(record):
     if len(set(tags)) != len(tags):
         raise ValueError(f"Model {name!r} has repeated weight tags: {tags}.")
     record = dataclasses.replace(record, weights=weights)
-    _RECORDS[name] = record
-    _BUILDERS[name] = _builder.record_builder(record)
-    return _BUILDERS[name]
+
+    def decorator(builder):
+        _check_builder(builder, record)
+        _RECORDS[name] = record
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorator
+
+
+def _check_builder(builder, record):
+    """Refuses a builder whose arguments are not the frame's or whose defaults are not the
+    record's (the frame passes the builder's `locals()` on)."""
+    from keras_dense.models import _builder
+
+    parameters = list(inspect.signature(builder).parameters.values())
+    names = [parameter.name for parameter in parameters]
+    defaults = {parameter.name: parameter.default for parameter in parameters}
+    expected = {**_builder.APPLICATION_ARGS, "classes": record.classes, "name": record.name}
+    if (names != [*_builder.APPLICATION_ARGS, "overrides"]
+            or parameters[-1].kind is not inspect.Parameter.VAR_KEYWORD
+            or any(defaults[key] != value for key, value in expected.items())):
+        raise ValueError(
+            f"The builder {builder.__qualname__} of {record.name!r} must take "
+            f"{', '.join(f'{k}={v!r}' for k, v in expected.items())}, **overrides.")
 
 
 def _load_families():
@@ -305,8 +338,8 @@ def record_for_config(config):
     return None
 
 
-def get_model(name, **kwargs):
-    """Builds a registered model.
+def get_model(name: str, **kwargs: Any) -> Any:
+    """Builds a registered model: calls its builder (e.g. `densenet.DenseNet121`).
 
     Args:
         name: registry name (case-insensitive), see `list_models()`.
@@ -318,7 +351,7 @@ def get_model(name, **kwargs):
     Returns:
         A `keras.Model`.
 
-    Example:
+    Examples:
         >>> model = get_model("densenet121", weights=None, classes=10)
     """
     return model_record(name).build(**kwargs)
