@@ -80,17 +80,15 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
         The model (a `keras.Model` or an `ExportedModel`) and its preprocessing mode.
     """
     from keras_dense.inference import engines, runtimes
-    from keras_dense.models import model_record
+    from keras_dense.models import _builder, model_record
 
     included = None
     if isinstance(model, str):
         record = model_record(model)
     else:
-        try:
-            record = model_record(model.name)
-        except ValueError:
-            record = None
-        weights = "imagenet"
+        # its record and weight tag: the builder's attributes, else its architecture or name
+        record, tagged = _builder.record_of(model)
+        weights = tagged.tag if tagged is not None else "imagenet"
         included = included_mode(model)
         if included:  # its own preprocessing layer: it runs as it is, on Keras
             engine = "keras"

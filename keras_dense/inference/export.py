@@ -224,17 +224,15 @@ def _model_and_preprocess(model, weights, preprocess):
     """The Keras model, and the preprocessing of its weights for the check ("tf" for
     weights without one: any realistic input serves to compare two implementations)."""
     from keras_dense.imagenet import predict
-    from keras_dense.models import model_record
+    from keras_dense.models import _builder, model_record
 
     if isinstance(model, str):
         record = model_record(model)
         mode = preprocess or predict.preprocess_of(record, weights) or "tf"
         return predict.load_model(model, weights, mode, engine="keras")
-    try:
-        record = model_record(model.name)
-    except ValueError:
-        record = None
-    return model, preprocess or predict.preprocess_of(record, "imagenet") or "tf"
+    record, tagged = _builder.record_of(model)  # not from model.name, which users change
+    tag = tagged.tag if tagged is not None else "imagenet"
+    return model, preprocess or predict.preprocess_of(record, tag) or "tf"
 
 
 def _is_saved_model_folder(path):

@@ -289,13 +289,11 @@ def _layer_arrays(layer, prefix, state, model_name, consumed):
 
 
 def family_of(model):
-    """The family of a model built by keras_dense (its record's), or `None`."""
-    from keras_dense.models import _registry
+    """The family of a model built by keras_dense (its record's: `_builder.record_of`), or None."""
+    from keras_dense.models import _builder
 
-    try:
-        return _registry.model_record(model.name).family
-    except ValueError:
-        return None
+    record = _builder.record_of(model)[0]
+    return record.family if record is not None else None
 
 
 def convert_into(model, source, family=None):
@@ -307,7 +305,7 @@ def convert_into(model, source, family=None):
         source: a `.pth` path or a state dict (tensors or NumPy arrays).
         family: the model's family (`"densenet"`, `"resnet"`, `"vgg"`,
             `"alexnet"`, `"googlenet"`, `"inception"`); default: the family of
-            the registered model named `model.name`.
+            the model's record (`keras_dense.models._builder.record_of`).
 
     Returns:
         A `LoadReport` (mode `"torchvision"`; `unused` lists the keys of the
