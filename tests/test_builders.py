@@ -12,11 +12,11 @@ import importlib
 import inspect
 import typing
 
+import h5_fixtures
+import keras
 import numpy as np
 import pytest
 
-import h5_fixtures
-import keras
 import keras_dense
 from keras_dense.imagenet import predict
 from keras_dense.inference import export

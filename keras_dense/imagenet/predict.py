@@ -82,16 +82,18 @@ def load_model(model="densenet169", weights="imagenet", preprocess=None, precisi
     from keras_dense.inference import engines, runtimes
     from keras_dense.models import _builder, model_record
 
-    included = None
+    included = record = None
     if isinstance(model, str):
         record = model_record(model)
     else:
-        # its record and weight tag: the builder's attributes, else its architecture or name
-        record, tagged = _builder.record_of(model)
-        weights = tagged.tag if tagged is not None else "imagenet"
+        weights = "imagenet"
         included = included_mode(model)
         if included:  # its own preprocessing layer: it runs as it is, on Keras
             engine = "keras"
+        elif preprocess is None:
+            # its record and weight tag: the builder's attributes, else its architecture or name
+            record, tagged = _builder.record_of(model)
+            weights = tagged.tag if tagged is not None else weights
     if preprocess is None:
         preprocess = included or preprocess_of(record, weights)
         if preprocess is None:

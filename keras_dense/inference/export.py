@@ -230,9 +230,11 @@ def _model_and_preprocess(model, weights, preprocess):
         record = model_record(model)
         mode = preprocess or predict.preprocess_of(record, weights) or "tf"
         return predict.load_model(model, weights, mode, engine="keras")
+    if preprocess is not None:
+        return model, preprocess
     record, tagged = _builder.record_of(model)  # not from model.name, which users change
     tag = tagged.tag if tagged is not None else "imagenet"
-    return model, preprocess or predict.preprocess_of(record, tag) or "tf"
+    return model, predict.preprocess_of(record, tag) or "tf"
 
 
 def _is_saved_model_folder(path):

@@ -485,7 +485,7 @@ def build_registered(name: str, arguments: dict[str, Any]) -> keras.Model:
 _MATCHED = weakref.WeakKeyDictionary()  # model without the attributes -> record_of's answer
 
 
-def record_of(model: keras.Model) -> tuple[Any, Any]:
+def record_of(model: Any) -> tuple[Any, Any]:
     """The `ModelRecord` a built model came from and the `WeightsRecord` loaded into it.
 
     The attributes `build_model` sets first; for a model without them (loaded
@@ -494,7 +494,7 @@ def record_of(model: keras.Model) -> tuple[Any, Any]:
     docstring for why in this order).
 
     Args:
-        model: a `keras.Model`.
+        model: a `keras.Model` (or an exported model: then its name only).
 
     Returns:
         `(record, weights)`: the `ModelRecord` or `None`, and the
@@ -510,7 +510,7 @@ def record_of(model: keras.Model) -> tuple[Any, Any]:
         pass
     from keras_dense.models import _registry
 
-    found = (_record_by_architecture(model), None)
+    found = (_record_by_architecture(model) if isinstance(model, keras.Model) else None, None)
     if found[0] is None:
         try:
             found = (_registry.model_record(model.name), None)
