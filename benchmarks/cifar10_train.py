@@ -170,7 +170,7 @@ def compare_loops(args):
     jit = default_jit_compile() if args.jit is None else args.jit
 
     keras.utils.set_random_seed(0)
-    model = trainer.build_model(args.model, 10, recipe, 0, dict(args.arch))
+    model = trainer.build_training_model(args.model, 10, recipe, 0, dict(args.arch))
     trainer.compile_model(model, recipe, len(batches), jit)
     # One model for both loops (one model's memory): the lean loop's first epoch
     # compiles the full-batch step; the old loop's first epoch then adds what its

@@ -211,7 +211,7 @@ def test_builders_take_keras_applications_positional_arguments():
     model = densenet.DenseNet121(False, None, None, (64, 64, 3), "avg", blocks=(1, 1, 1, 1),
                                  growth_rate=4)
     assert model.output_shape == (None, 8)  # stem 2k = 8, +4 per block, halved between
-    with pytest.raises(TypeError, match="two values for argument 'include_top'"):
+    with pytest.raises(TypeError, match="multiple values for argument 'include_top'"):
         densenet.DenseNet121(False, include_top=True)
     assert list(inspect.signature(densenet.DenseNet121).parameters)[:2] == [
         "include_top", "weights"]

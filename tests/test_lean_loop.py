@@ -59,7 +59,7 @@ def test_bn_momentum_reaches_every_batch_norm_including_recomputed_ones():
 
 def _tiny_model(recipe=RECIPE):
     keras.utils.set_random_seed(0)
-    model = trainer.build_model(TINY_MODEL, 10, recipe, 0, TINY_ARCH)
+    model = trainer.build_training_model(TINY_MODEL, 10, recipe, 0, TINY_ARCH)
     trainer.compile_model(model, recipe, steps=5, jit="auto")
     return model
 

@@ -43,7 +43,7 @@ import warnings
 from keras_dense import _files
 from keras_dense.inference import built, runtimes
 from keras_dense.inference import check as check_lib
-from keras_dense.models import model_record
+from keras_dense.models import model_record, record_of
 
 # format -> the suffix its path must have ("" for a folder)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
@@ -229,11 +229,11 @@ def _model_and_preprocess(model, weights, preprocess):
         mode = preprocess or built.preprocess_of(record, weights) or "tf"
         built.check_preprocess(mode)
         return built.keras_model(record, weights), mode
-    try:
-        record = model_record(model.name)
-    except ValueError:
-        record = None
-    return model, preprocess or built.preprocess_of(record, "imagenet") or "tf"
+    if preprocess is not None:
+        return model, preprocess
+    record, tagged = record_of(model)  # not from model.name, which users change
+    tag = tagged.tag if tagged is not None else "imagenet"
+    return model, built.preprocess_of(record, tag) or "tf"
 
 
 def _is_saved_model_folder(path):

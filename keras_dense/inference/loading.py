@@ -18,7 +18,7 @@ from keras_dense.imagenet import preprocessing
 from keras_dense.imagenet.preprocessing_layer import included_mode
 from keras_dense.inference import built, engines, runtimes
 from keras_dense.inference.fast import inference_model
-from keras_dense.models import model_record
+from keras_dense.models import model_record, record_of
 
 
 class EngineModel(NamedTuple):
@@ -55,18 +55,18 @@ def load_engine_model(model: Any = "densenet169", weights: Any = "imagenet",
         An `EngineModel`: the model (a `keras.Model` or an `ExportedModel`) and its
         preprocessing mode.
     """
-    included = None
+    included = record = None
     if isinstance(model, str):
         record = model_record(model)
     else:
-        try:
-            record = model_record(model.name)
-        except ValueError:
-            record = None
         weights = "imagenet"
         included = included_mode(model)
         if included:  # its own preprocessing layer: it runs as it is, on Keras
             engine = "keras"
+        elif preprocess is None:
+            # its record and weight tag: the builder's attributes, else its architecture or name
+            record, tagged = record_of(model)
+            weights = tagged.tag if tagged is not None else weights
     if preprocess is None:
         preprocess = included or built.preprocess_of(record, weights)
         if preprocess is None:

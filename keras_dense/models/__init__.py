@@ -1,6 +1,6 @@
 """The architectures: one module per family, each a set of blocks, a config and its records.
 
-- `_registry.py`: `ModelRecord` / `WeightsRecord`, `register`, `get_model`, `list_models`.
+- `_registry.py`: `ModelRecord`, `register_model`, `get_model`, `list_models`, `record_of`.
 - `_builder.py`: the builder frame every family shares (`ArchConfig`, `build_model`).
 - `_layers.py`: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling.
 - `_recompute.py`: the memory-efficient DenseNet layer.
@@ -20,7 +20,8 @@ from keras_dense.models._registry import (
     list_models,
     model_record,
     model_records,
-    register,
+    record_of,
+    register_model,
     weights_record,
     weights_records,
 )
@@ -29,7 +30,7 @@ FAMILIES = ("densenet", "lenet", "alexnet", "vgg", "googlenet", "resnet", "incep
 
 __all__ = [
     "FAMILIES", "ModelRecord", "WeightsFile", "WeightsRecord", "get_model", "list_models",
-    "model_record", "model_records", "register", "weights_record", "weights_records",
+    "model_record", "model_records", "record_of", "register_model", "weights_record", "weights_records",
 ]
 
 

@@ -1,23 +1,60 @@
 """The builder frame every family shares: argument checks, the input, the head, the weights.
 
 A family describes its architecture as a frozen `ArchConfig` subclass whose
-`features(x)` builds the network body; `build_model(config, ...)` does the
+`body(x)` builds the network body; `build_model(config, ...)` does the
 rest once for every family, as `keras.applications` builders do: it refuses
 bad arguments (unsupported `weights=` included) before building anything,
 resolves the input shape, adds the classifier or the global pooling, names
-the model, and loads the weights.
+the model, loads the weights, and marks the model with its record.
 
-Example:
-    >>> from keras_dense.models import _builder, densenet
+Every public builder (`densenet.DenseNet121`, `resnet.ResNet50`, ...) is a
+`def` in its family's module, declared under its `ModelRecord` with
+`_registry.register_model`, with `keras.applications`' arguments; its body is
+one call, `build_registered(name, locals())`. The arguments, for all of them:
+
+- `include_top`: whether to include the classifier.
+- `weights`: `None` (the default: random weights), `"imagenet"` (the model's
+  default weight tag), a tag such as `"keras_imagenet"` or
+  `"densenet169.tv_imagenet"`, or a path to a weights file.
+- `input_tensor`: an optional Keras tensor to use as the image input.
+- `input_shape`: an optional `(height, width, channels)`.
+- `pooling`: `None`, `"avg"` or `"max"` global pooling when `include_top=False`.
+- `classes`: the number of classes (the record's by default).
+- `classifier_activation`: the classifier's activation (`None` for logits).
+- `name`: the model's name (the record's by default).
+- `**overrides`: `include_preprocessing` (see `build_model`) and overrides
+  of the record's config fields (e.g. `growth_rate=4`).
+
+Which record a built model came from: the frame sets two attributes,
+`model.keras_dense_record` (the `ModelRecord`, or `None` for a general
+builder such as `densenet.DenseNet(blocks)` without published weights) and
+`model.keras_dense_weights` (the `WeightsRecord` loaded, or `None` for no
+weights or a file), as timm attaches `pretrained_cfg`. They survive renaming
+(`name="mine"`), so prediction and export find the weights' preprocessing
+without reading `model.name`. Keras keeps no Python attribute in a `.keras`
+file, and `keras.Model(model.inputs, model.outputs, name=...)` makes a new
+model without them: `record_of` then matches the architecture (the paths and
+shapes of the model's weights) against every record's default build, with and
+without the classifier; the name lookup comes last. The architecture comes
+before the name because users rename models and the name may be another
+record's (a fine-tuned `"densenet121"` with other blocks); the check builds at
+most the one or two records whose parameter count is the model's, once per
+model. It cannot tell apart weight tags of one architecture (e.g. `vgg16`'s
+Keras and torchvision weights), so such a model gets its record's default tag.
+
+Examples:
+    >>> from keras_dense.models import _builder, _registry, densenet
     >>> config = densenet.DenseNetConfig(blocks=(6, 12, 24, 16))
     >>> model = _builder.build_model(config, include_top=False, pooling="avg")
+    >>> mine = densenet.DenseNet121(name="mine")
+    >>> _registry.record_of(mine)[0].name
+    'densenet121'
 """
 
 import dataclasses
-import inspect
 import os
 import pathlib
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import keras
 
@@ -27,27 +64,21 @@ from keras_dense.models import _layers, _registry, pretrained
 
 POOLING_MODES = (None, "avg", "max")
 # The keras.applications arguments every builder takes, with their defaults.
-APPLICATION_ARGS = {
-    "include_top": True,
-    "weights": None,
-    "input_tensor": None,
-    "input_shape": None,
-    "pooling": None,
-    "classes": None,
-    "classifier_activation": "softmax",
-    "name": None,
-}
+APPLICATION_ARGS = _registry.APPLICATION_ARGS
 # Every builder's arguments: keras.applications' and kimm's `include_preprocessing`.
 BUILDER_ARGS = {**APPLICATION_ARGS, "include_preprocessing": False}
 # The preprocessing of the ImageNet layouts without Keras weights (torchvision's).
 UNPUBLISHED_PREPROCESS = "torch"
+# The attributes `build_model` sets on every model it builds (see the module docstring).
+RECORD_ATTRIBUTE = _registry.RECORD_ATTRIBUTE
+WEIGHTS_ATTRIBUTE = _registry.WEIGHTS_ATTRIBUTE
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ArchConfig:
     """Base of every family's architecture config.
 
-    Subclasses add their fields, set `family`, and implement `features`;
+    Subclasses add their fields, set `family`, and implement `body`;
     they override `top` for a head other than global average pooling and a
     classifier, and `min_size` where it depends on the config.
 
@@ -75,7 +106,7 @@ class ArchConfig:
         """The default `(height, width, channels)`."""
         return (self.default_size, self.default_size, self.channels)
 
-    def features(self, x):
+    def body(self, x):
         """Builds the network body on the image tensor `x`; returns the last feature map."""
         raise NotImplementedError
 
@@ -116,7 +147,7 @@ class ArchConfig:
 
     def outputs(self, image, include_top, pooling, classes, classifier_activation):
         """The model's outputs: the body, then the head or the optional global pooling."""
-        x = self.features(image)
+        x = self.body(image)
         if include_top:
             return self.top(x, classes, classifier_activation)
         return _layers.global_pool(x, pooling)
@@ -332,9 +363,12 @@ def model_input(input_tensor, input_shape):
     return input_tensor, operation_utils.get_source_inputs(input_tensor)
 
 
-def build_model(config, record=None, include_top=True, weights=None, input_tensor=None,
-                input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
-                name=None, include_preprocessing=False, **architecture):
+def build_model(config: ArchConfig, record: Any = None, include_top: bool = True,
+                weights: str | os.PathLike | None = None, input_tensor: Any = None,
+                input_shape: tuple[int, int, int] | None = None, pooling: str | None = None,
+                classes: int | None = None, classifier_activation: str | None = "softmax",
+                name: str | None = None, include_preprocessing: bool | str = False,
+                **architecture: Any) -> keras.Model:
     """Builds the model `config` describes, with the `keras.applications` arguments.
 
     Args:
@@ -356,9 +390,10 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
         **architecture: overrides of the config's fields.
 
     Returns:
-        A `keras.Model`.
+        A `keras.Model`, with the attributes `keras_dense_record` and
+        `keras_dense_weights` (see the module docstring).
 
-    Example:
+    Examples:
         >>> model = build_model(DenseNetConfig(blocks=(6, 12, 24, 16)), weights=None)
     """
     config = with_overrides(config, **architecture)
@@ -376,6 +411,7 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
         image = ImageNetPreprocessing(mode, name=LAYER_NAME)(image)
     outputs = config.outputs(image, include_top, pooling, classes, classifier_activation)
     model = keras.Model(inputs, outputs, name=name)
+    _mark(model, record, source if published else None)
     if source is None:
         return model
     if config.for_weights() != config:
@@ -389,56 +425,37 @@ def build_model(config, record=None, include_top=True, weights=None, input_tenso
     return model
 
 
-def _builder_signature(config):
-    parameters = [
-        inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-        for key, default in APPLICATION_ARGS.items()
-    ]
-    parameters += [  # the builder arguments keras.applications lacks, then the config's
-        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for key, default in BUILDER_ARGS.items() if key not in APPLICATION_ARGS
-    ]
-    parameters += [
-        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
-                          default=getattr(config, field.name))
-        for field in dataclasses.fields(config) if field.name not in BUILDER_ARGS
-    ]
-    return inspect.Signature(parameters)
+def _mark(model, record, published):
+    """Sets the record attributes: the builder's record, else the published weights' record."""
+    if record is None and published is not None:
+
+        record = _registry.model_record(published.model)
+    setattr(model, RECORD_ATTRIBUTE, record)
+    setattr(model, WEIGHTS_ATTRIBUTE, published)
 
 
-def record_builder(record):
-    """The public builder of a `ModelRecord`: `build_model` with the record bound.
+def build_registered(name: str, arguments: dict[str, Any]) -> keras.Model:
+    """Builds registered model `name`: the body of every public builder.
 
     Args:
-        record: the `ModelRecord`.
+        name: the registry name, e.g. `"densenet121"`.
+        arguments: the builder's `locals()`: the `keras.applications`
+            arguments (`APPLICATION_ARGS`) and `overrides`, the dict of its
+            `**overrides` (`include_preprocessing` and config fields).
 
     Returns:
-        A function taking the `keras.applications` arguments and keyword
-        overrides of the record's config fields.
+        The `keras.Model` of `build_model`, with the record registered under
+        `name` when it is called.
+
+    Examples:
+        >>> def DenseNet121(include_top=True, ..., **overrides):
+        ...     return build_registered("densenet121", locals())
     """
 
-    def builder(*args, **kwargs):
-        if len(args) > len(APPLICATION_ARGS):
-            raise TypeError(f"{record.name}() takes at most {len(APPLICATION_ARGS)} positional "
-                            f"arguments ({', '.join(APPLICATION_ARGS)}); got {len(args)}.")
-        for key, value in zip(APPLICATION_ARGS, args):  # keras.applications' positional order
-            if key in kwargs:
-                raise TypeError(f"{record.name}() got two values for argument {key!r}.")
-            kwargs[key] = value
-        current = _registry.model_record(record.name)  # the registered record, looked up now
-        return build_model(current.config, record=current, **kwargs)
-
-    builder.__name__ = builder.__qualname__ = record.name
-    builder.__signature__ = _builder_signature(record.config)
-    tags = ", ".join(w.name for w in record.weights) or "none"
-    builder.__doc__ = (
-        f"Instantiates `{record.name}`: {record.description}.\n\n"
-        "Args:\n"
-        "    include_top, weights, input_tensor, input_shape, pooling, classes,\n"
-        "    classifier_activation, name: as in `keras.applications`; `weights`\n"
-        f"    also takes a weight tag (published: {tags}).\n"
-        f"    **architecture: overrides of `{type(record.config).__name__}` fields.\n\n"
-        "Returns:\n    A `keras.Model`.\n\n"
-        f"Example:\n    >>> model = keras_dense.get_model({record.name!r}, weights=None)\n"
-    )
-    return builder
+    arguments = dict(arguments)
+    overrides = arguments.pop("overrides", {})
+    if set(arguments) != set(APPLICATION_ARGS):  # a builder whose signature is not the frame's
+        raise TypeError(f"The builder of {name} passes {sorted(arguments)}; the frame takes "
+                        f"{', '.join(APPLICATION_ARGS)} and **overrides.")
+    record = _registry.model_record(name)  # the registered record, looked up now
+    return build_model(record.config, record, **arguments, **overrides)

@@ -20,6 +20,11 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
+import inspect
+import math
+import weakref
+from collections.abc import Callable
+from typing import Any, Optional
 
 from keras_dense.weights.records import (  # noqa: F401  (the records' types, re-exported)
     DEFAULT_WEIGHTS_ALIAS,
@@ -27,6 +32,21 @@ from keras_dense.weights.records import (  # noqa: F401  (the records' types, re
     WeightsRecord,
 )
 
+# Every public builder's arguments and defaults (keras.applications'; `classes` and `name`
+# default to the record's), in keras.applications' positional order.
+APPLICATION_ARGS = {
+    "include_top": True,
+    "weights": None,
+    "input_tensor": None,
+    "input_shape": None,
+    "pooling": None,
+    "classes": None,
+    "classifier_activation": "softmax",
+    "name": None,
+}
+# The attributes the builder frame sets on every model it builds (see `record_of`).
+RECORD_ATTRIBUTE = "keras_dense_record"
+WEIGHTS_ATTRIBUTE = "keras_dense_weights"
 # Modules whose import registers their family's records, in listing order.
 FAMILY_MODULES = (
     "keras_dense.models.densenet",
@@ -88,7 +108,7 @@ class ModelRecord:
 
     @property
     def builder(self):
-        """The public builder function made for this record by `register`."""
+        """The public builder this record was registered with (`register_model`)."""
         return _BUILDERS[self.name]
 
     def weights_record(self, tag):
@@ -111,7 +131,7 @@ class ModelRecord:
             + "pass weights=None or a path to a weights file."
         )
 
-    def build(self, **kwargs):
+    def build(self, **kwargs: Any) -> Any:
         """Builds the model with `kwargs` (keras.applications arguments and config overrides)."""
         return self.builder(**kwargs)
 
@@ -120,24 +140,33 @@ _RECORDS = {}
 _BUILDERS = {}
 
 
-def register(record):
-    """Registers a `ModelRecord` and returns its public builder.
+def register_model(record: ModelRecord) -> Callable[[Callable], Callable]:
+    """Registers a `ModelRecord` with the public builder it decorates (timm's `register_model`).
 
-    The builder takes the `keras.applications` arguments plus keyword
-    overrides of the record's config fields (see `_builder.build_model`).
+    The builder is a `def` in the family's module with `keras.applications`'
+    arguments, the record's name and class count as the defaults of `name` and
+    `classes`, and `**overrides`; its body is
+    `_builder.build_registered(record.name, locals())`.
 
     Args:
         record: the `ModelRecord`.
 
     Returns:
-        The builder function, named after the record.
+        A decorator that registers the builder under `record.name` and returns
+        it unchanged.
 
-    Example:
-        >>> DenseNet121 = register(ModelRecord("densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
-        ...                                    "DenseNet-121", params=8_062_504))
+    Raises:
+        ValueError: the name is not lower-case or already registered, a weight
+            tag repeats, or the builder's signature is not the frame's.
+
+    Examples:
+        >>> @register_model(ModelRecord("densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
+        ...                             "DenseNet-121", params=8_062_504))
+        ... def DenseNet121(include_top: bool = True, ..., name: str = "densenet121",
+        ...                 **overrides: Any) -> keras.Model:
+        ...     \"\"\"DenseNet-121 (Huang et al., 2017).\"\"\"
+        ...     return _builder.build_registered("densenet121", locals())
     """
-    from keras_dense.models import _builder
-
     name = record.name
     if name != name.lower():
         raise ValueError(f"Model names are lower-case; got {name!r}.")
@@ -148,9 +177,29 @@ def register(record):
     if len(set(tags)) != len(tags):
         raise ValueError(f"Model {name!r} has repeated weight tags: {tags}.")
     record = dataclasses.replace(record, weights=weights)
-    _RECORDS[name] = record
-    _BUILDERS[name] = _builder.record_builder(record)
-    return _BUILDERS[name]
+
+    def decorator(builder):
+        _check_builder(builder, record)
+        _RECORDS[name] = record
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorator
+
+
+def _check_builder(builder, record):
+    """Refuses a builder whose arguments are not the frame's or whose defaults are not the
+    record's (the frame passes the builder's `locals()` on)."""
+    parameters = list(inspect.signature(builder).parameters.values())
+    names = [parameter.name for parameter in parameters]
+    defaults = {parameter.name: parameter.default for parameter in parameters}
+    expected = {**APPLICATION_ARGS, "classes": record.classes, "name": record.name}
+    if (names != [*APPLICATION_ARGS, "overrides"]
+            or parameters[-1].kind is not inspect.Parameter.VAR_KEYWORD
+            or any(defaults[key] != value for key, value in expected.items())):
+        raise ValueError(
+            f"The builder {builder.__qualname__} of {record.name!r} must take "
+            f"{', '.join(f'{k}={v!r}' for k, v in expected.items())}, **overrides.")
 
 
 def _load_families():
@@ -236,8 +285,8 @@ def record_for_config(config):
     return None
 
 
-def get_model(name, **kwargs):
-    """Builds a registered model.
+def get_model(name: str, **kwargs: Any) -> Any:
+    """Builds a registered model: calls its builder (e.g. `densenet.DenseNet121`).
 
     Args:
         name: registry name (case-insensitive), see `list_models()`.
@@ -249,7 +298,77 @@ def get_model(name, **kwargs):
     Returns:
         A `keras.Model`.
 
-    Example:
+    Examples:
         >>> model = get_model("densenet121", weights=None, classes=10)
     """
     return model_record(name).build(**kwargs)
+
+
+_MATCHED = weakref.WeakKeyDictionary()  # model without the attributes -> record_of's answer
+
+
+def record_of(model: Any) -> tuple[Any, Any]:
+    """The `ModelRecord` a built model came from and the `WeightsRecord` loaded into it.
+
+    The attributes `build_model` sets first; for a model without them (loaded
+    from a `.keras` file, or re-wrapped in `keras.Model`), the record whose
+    architecture it has, else the record named `model.name`: the architecture
+    first, because users rename models and the name is only a last resort.
+
+    Args:
+        model: a `keras.Model` (or an exported model: then its name only).
+
+    Returns:
+        `(record, weights)`: the `ModelRecord` or `None`, and the
+        `WeightsRecord` or `None` (no published weights, a file, or not known).
+    """
+    record = getattr(model, RECORD_ATTRIBUTE, None)
+    if record is not None:
+        return record, getattr(model, WEIGHTS_ATTRIBUTE, None)
+    try:
+        if model in _MATCHED:
+            return _MATCHED[model]
+    except TypeError:  # not weak-referenceable: look it up every time
+        pass
+
+    is_keras = hasattr(model, "layers") and hasattr(model, "weights")  # not an exported model
+    found = (_record_by_architecture(model) if is_keras else None, None)
+    if found[0] is None:
+        try:
+            found = (model_record(model.name), None)
+        except ValueError:
+            pass
+    try:
+        _MATCHED[model] = found
+    except TypeError:
+        pass
+    return found
+
+
+def _weights_layout(model):
+    """`(path, shape)` of every weight, in order (seed-generator states left out)."""
+    return tuple((variable.path, tuple(variable.shape)) for variable in model.weights
+                 if "seed_generator" not in variable.path)
+
+
+def _record_by_architecture(model):
+    """The record whose default build (with or without the classifier, with a weight
+    tag's architecture) has `model`'s weights: the same paths and shapes, in order."""
+
+    layout = _weights_layout(model)
+    count = sum(math.prod(shape) for _, shape in layout)
+    tried = set()
+    for record in model_records():
+        builds = [(True, {}, record.params)]
+        for tagged in record.weights:
+            builds += [(True, tagged.arch, tagged.params or record.params),
+                       (False, tagged.arch, tagged.notop_params)]
+        for include_top, arch, params in builds:
+            key = (record.name, include_top, repr(sorted(arch.items())))
+            if params != count or key in tried:
+                continue
+            tried.add(key)
+            reference = get_model(record.name, include_top=include_top, **arch)
+            if _weights_layout(reference) == layout:
+                return record
+    return None

@@ -5,6 +5,9 @@ poolings, then a dropout-4096-dropout-4096-classes classifier, as torchvision's
 `alexnet`: 61,100,840 parameters for 1000 classes at 224x224, and its weights
 (`tv_imagenet`). Local response normalisation is left out, as in torchvision.
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import alexnet
     >>> model = alexnet.AlexNet(weights=None)
@@ -12,12 +15,14 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.models import _builder, _layers
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import torchvision_imagenet
 
 # (filters, kernel, stride, padding, max-pool after it)
@@ -84,7 +89,7 @@ class AlexNetConfig(_builder.ArchConfig):
     def min_size(self):
         return 63  # the third 3x3/2 max-pooling needs a 3x3 map
 
-    def features(self, x):
+    def body(self, x):
         for i, (filters, kernel, strides, padding, pool) in enumerate(FEATURES, start=1):
             x = alexnet_conv(x, _layers.scaled(filters, self.width), kernel, strides, padding,
                              pool, name=f"conv{i}")
@@ -106,9 +111,16 @@ class AlexNetConfig(_builder.ArchConfig):
                                   dropout_rate=self.dropout_rate, dropout_first=True)
 
 
-AlexNet = register(ModelRecord(
+@register_model(ModelRecord(
     "alexnet", AlexNetConfig(), "AlexNet, single tower (torchvision's), 224x224",
     params=61_100_840,
     weights=(torchvision_imagenet("alexnet-owt-7be5be79.pth", 2_469_696, 56.522, 79.066),),
     tiny={"width": 1 / 8, "fc_units": 32, "input_shape": (64, 64, 3), "classes": 5},
 ))
+def AlexNet(include_top: bool = True, weights: str | os.PathLike | None = None,
+            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+            pooling: str | None = None, classes: int = 1000,
+            classifier_activation: str | None = "softmax", name: str = "alexnet",
+            **overrides: Any) -> keras.Model:
+    """AlexNet (Krizhevsky et al., NIPS 2012), one tower as torchvision's `alexnet`."""
+    return _builder.build_registered("alexnet", locals())

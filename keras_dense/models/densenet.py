@@ -9,6 +9,9 @@ the paper (DenseNet L=40 k=12 and DenseNet-BC), the source notes' CIFAR
 DenseNet-121 and their "ResNet with dense blocks" are configurations of the
 same blocks.
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import densenet
     >>> model = densenet.DenseNet121(weights=None)
@@ -17,15 +20,17 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar, Optional
+import os
+from typing import Any, ClassVar, Optional
 
+import keras
 from keras import layers
 
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._recompute import RecomputedDenseLayer
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
@@ -246,7 +251,7 @@ class DenseNetConfig(_builder.ArchConfig):
     def for_weights(self):
         return dataclasses.replace(self, memory_efficient=False)
 
-    def features(self, x):
+    def body(self, x):
         x = stem(x, self.stem, self.stem_filters, self.bn_epsilon)
         for i, blocks in enumerate(self.blocks):
             stage = i + 2  # Keras numbers the stem 1 and the dense blocks conv2..conv5
@@ -350,7 +355,7 @@ def _torchvision_weights(file_name, notop_params, top1, top5):
                                 arch={"bn_epsilon": TORCH_BN_EPSILON})
 
 
-DenseNet121 = register(ModelRecord(
+@register_model(ModelRecord(
     "densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
     "DenseNet-121, ImageNet (keras.applications-compatible)", params=8_062_504,
     weights=(_keras_weights("densenet121", "9d60b8095a5708f2dcce2bca79d332c7",
@@ -358,7 +363,16 @@ DenseNet121 = register(ModelRecord(
              _torchvision_weights("densenet121-a639ec97.pth", 7_037_504, 74.434, 91.972)),
     tiny=TINY_IMAGENET,
 ))
-DenseNet161 = register(ModelRecord(
+def DenseNet121(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "densenet121",
+                **overrides: Any) -> keras.Model:
+    """DenseNet-121 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet121`."""
+    return _builder.build_registered("densenet121", locals())
+
+
+@register_model(ModelRecord(
     "densenet161",
     DenseNetConfig(blocks=(6, 12, 36, 24), growth_rate=48, init_filters=96,
                    bn_epsilon=TORCH_BN_EPSILON),
@@ -366,7 +380,16 @@ DenseNet161 = register(ModelRecord(
     weights=(_torchvision_weights("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56),),
     tiny=TINY_IMAGENET,
 ))
-DenseNet169 = register(ModelRecord(
+def DenseNet161(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "densenet161",
+                **overrides: Any) -> keras.Model:
+    """DenseNet-161, k=48 and 96 initial features (Huang et al., CVPR 2017; torchvision's)."""
+    return _builder.build_registered("densenet161", locals())
+
+
+@register_model(ModelRecord(
     "densenet169", DenseNetConfig(blocks=(6, 12, 32, 32)),
     "DenseNet-169, ImageNet (keras.applications-compatible)", params=14_307_880,
     weights=(_keras_weights("densenet169", "d699b8f76981ab1b30698df4c175e90b",
@@ -374,7 +397,16 @@ DenseNet169 = register(ModelRecord(
              _torchvision_weights("densenet169-b2777c0a.pth", 12_642_880, 75.6, 92.806)),
     tiny=TINY_IMAGENET,
 ))
-DenseNet201 = register(ModelRecord(
+def DenseNet169(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "densenet169",
+                **overrides: Any) -> keras.Model:
+    """DenseNet-169 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet169`."""
+    return _builder.build_registered("densenet169", locals())
+
+
+@register_model(ModelRecord(
     "densenet201", DenseNetConfig(blocks=(6, 12, 48, 32)),
     "DenseNet-201, ImageNet (keras.applications-compatible)", params=20_242_984,
     weights=(_keras_weights("densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
@@ -382,37 +414,107 @@ DenseNet201 = register(ModelRecord(
              _torchvision_weights("densenet201-c1103571.pth", 18_321_984, 76.896, 93.37)),
     tiny=TINY_IMAGENET,
 ))
-DenseNet264 = register(ModelRecord(
+def DenseNet201(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "densenet201",
+                **overrides: Any) -> keras.Model:
+    """DenseNet-201 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet201`."""
+    return _builder.build_registered("densenet201", locals())
+
+
+@register_model(ModelRecord(
     "densenet264", DenseNetConfig(blocks=(6, 12, 64, 48)),
     "DenseNet-264, ImageNet (blocks 6-12-64-48)", params=33_736_232, tiny=TINY_IMAGENET,
 ))
-DenseNet121CIFAR = register(ModelRecord(
+def DenseNet264(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "densenet264",
+                **overrides: Any) -> keras.Model:
+    """DenseNet-264, blocks 6-12-64-48 (Huang et al., CVPR 2017, table 1)."""
+    return _builder.build_registered("densenet264", locals())
+
+
+@register_model(ModelRecord(
     "densenet121_cifar",
     DenseNetConfig(blocks=(6, 12, 24, 16), head_units=(256, 128), head_dropout=0.5,
                    default_size=32, classes=10),
     "DenseNet-121 for CIFAR-10, 256-128 head with dropout 0.5 (source notes)",
     params=7_334_090, tiny=TINY_IMAGENET,
 ))
-DenseNet40K12 = register(ModelRecord(
+def DenseNet121CIFAR(include_top: bool = True, weights: str | os.PathLike | None = None,
+                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                     pooling: str | None = None, classes: int = 10,
+                     classifier_activation: str | None = "softmax", name: str = "densenet121_cifar",
+                     **overrides: Any) -> keras.Model:
+    """DenseNet-121 for CIFAR-10 with a 256-128 head and dropout 0.5 (source notes)."""
+    return _builder.build_registered("densenet121_cifar", locals())
+
+
+@register_model(ModelRecord(
     "densenet_40_k12", cifar_config(40, 12, bottleneck=False),
     "DenseNet L=40 k=12 for CIFAR (paper, 1.0M)", params=1_037_818, tiny=TINY_CIFAR,
 ))
-DenseNetBC100K12 = register(ModelRecord(
+def DenseNet40K12(include_top: bool = True, weights: str | os.PathLike | None = None,
+                  input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                  pooling: str | None = None, classes: int = 10,
+                  classifier_activation: str | None = "softmax", name: str = "densenet_40_k12",
+                  **overrides: Any) -> keras.Model:
+    """DenseNet L=40, k=12 for CIFAR (Huang et al., CVPR 2017, table 2)."""
+    return _builder.build_registered("densenet_40_k12", locals())
+
+
+@register_model(ModelRecord(
     "densenet_bc_100_k12", cifar_config(100, 12),
     "DenseNet-BC L=100 k=12 for CIFAR (paper, 0.8M)", params=793_150, tiny=TINY_CIFAR,
 ))
-DenseNetBC250K24 = register(ModelRecord(
+def DenseNetBC100K12(include_top: bool = True, weights: str | os.PathLike | None = None,
+                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                     pooling: str | None = None, classes: int = 10,
+                     classifier_activation: str | None = "softmax",
+                     name: str = "densenet_bc_100_k12", **overrides: Any) -> keras.Model:
+    """DenseNet-BC L=100, k=12 for CIFAR (Huang et al., CVPR 2017, table 2)."""
+    return _builder.build_registered("densenet_bc_100_k12", locals())
+
+
+@register_model(ModelRecord(
     "densenet_bc_250_k24", cifar_config(250, 24),
     "DenseNet-BC L=250 k=24 for CIFAR (paper, 15.3M)", params=15_582_382, tiny=TINY_CIFAR,
 ))
-DenseNetBC190K40 = register(ModelRecord(
+def DenseNetBC250K24(include_top: bool = True, weights: str | os.PathLike | None = None,
+                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                     pooling: str | None = None, classes: int = 10,
+                     classifier_activation: str | None = "softmax",
+                     name: str = "densenet_bc_250_k24", **overrides: Any) -> keras.Model:
+    """DenseNet-BC L=250, k=24 for CIFAR (Huang et al., CVPR 2017, table 2)."""
+    return _builder.build_registered("densenet_bc_250_k24", locals())
+
+
+@register_model(ModelRecord(
     "densenet_bc_190_k40", cifar_config(190, 40),
     "DenseNet-BC L=190 k=40 for CIFAR (paper, 25.6M)", params=25_881_390, tiny=TINY_CIFAR,
 ))
-DenseResNet = register(ModelRecord(
+def DenseNetBC190K40(include_top: bool = True, weights: str | os.PathLike | None = None,
+                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                     pooling: str | None = None, classes: int = 10,
+                     classifier_activation: str | None = "softmax",
+                     name: str = "densenet_bc_190_k40", **overrides: Any) -> keras.Model:
+    """DenseNet-BC L=190, k=40 for CIFAR (Huang et al., CVPR 2017, table 2)."""
+    return _builder.build_registered("densenet_bc_190_k40", locals())
+
+
+@register_model(ModelRecord(
     "dense_resnet",
     DenseNetConfig(blocks=(6, 12, 24, 16), stem="resnet", init_filters=16, default_size=32,
                    classes=10),
     "ResNet with dense blocks 6-12-24-16 (k=32), 16-channel 3x3 stem, CIFAR (source notes)",
     params=6_876_094, tiny=TINY_IMAGENET,
 ))
+def DenseResNet(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 10,
+                classifier_activation: str | None = "softmax", name: str = "dense_resnet",
+                **overrides: Any) -> keras.Model:
+    """A ResNet of dense blocks 6-12-24-16 (k=32), 3x3 stem, for CIFAR (source notes)."""
+    return _builder.build_registered("dense_resnet", locals())

@@ -26,6 +26,9 @@ TF-slim weights were trained on, as a layer inside the model); the tag sets
 all three. Its auxiliary classifiers are not converted: torchvision trains
 them from scratch, and they pool differently (adaptive 4x4).
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Examples:
     >>> from keras_dense.models import googlenet
     >>> model = googlenet.GoogLeNet(weights=None)
@@ -34,12 +37,14 @@ Examples:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.models import _builder, _layers
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import torchvision_imagenet
 
 BN_EPSILON = 1e-3  # torchvision's BasicConv2d
@@ -165,7 +170,7 @@ class GoogLeNetConfig(_builder.ArchConfig):
         # the auxiliary 5x5/3 average pooling needs a 5x5 map at inception4a
         return 65 if self.aux_logits else 32
 
-    def _body(self, x, classes, classifier_activation):
+    def _body_and_aux(self, x, classes, classifier_activation):
         if self.transform_input:
             x = _layers.transform_input(x)
         x = stem(x, self.width)
@@ -184,8 +189,8 @@ class GoogLeNetConfig(_builder.ArchConfig):
                 ))
         return x, aux_outputs
 
-    def features(self, x):
-        return self._body(x, None, None)[0]
+    def body(self, x):
+        return self._body_and_aux(x, None, None)[0]
 
     def feature_layers(self):
         # The stem's first and last ReLU (2, 4), then the last block before each
@@ -208,14 +213,14 @@ class GoogLeNetConfig(_builder.ArchConfig):
         if not include_top:
             raise ValueError("aux_logits=True needs include_top=True (the auxiliary heads are "
                              "classifiers).")
-        x, aux_outputs = self._body(image, classes, classifier_activation)
+        x, aux_outputs = self._body_and_aux(image, classes, classifier_activation)
         return [self.top(x, classes, classifier_activation), *aux_outputs]
 
 
 # torchvision's GoogLeNet, which its weights need (see the module docstring).
 TORCHVISION_ARCH = {"branch5x5_kernel": 3, "pool4_size": 2, "transform_input": True}
 
-GoogLeNet = register(ModelRecord(
+@register_model(ModelRecord(
     "googlenet", GoogLeNetConfig(),
     "GoogLeNet (Inception v1) with batch norm, true 5x5 branch; aux heads optional",
     params=7_020_392,
@@ -223,3 +228,10 @@ GoogLeNet = register(ModelRecord(
                                   arch=TORCHVISION_ARCH, params=6_639_464),),
     tiny={"width": 1 / 8, "input_shape": (32, 32, 3), "classes": 5},
 ))
+def GoogLeNet(include_top: bool = True, weights: str | os.PathLike | None = None,
+              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+              pooling: str | None = None, classes: int = 1000,
+              classifier_activation: str | None = "softmax", name: str = "googlenet",
+              **overrides: Any) -> keras.Model:
+    """GoogLeNet, Inception v1 (Szegedy et al., CVPR 2015), with batch normalisation."""
+    return _builder.build_registered("googlenet", locals())

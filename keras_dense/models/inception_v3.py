@@ -31,6 +31,9 @@ and it renormalises "torch"-preprocessed pixels to [-1, 1] inside the model
 (`transform_input=True`). Its auxiliary classifier (`AuxLogits`, for
 training) is not converted.
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import inception_v3
     >>> model = inception_v3.InceptionV3(weights=None)
@@ -38,14 +41,16 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 BN_EPSILON = 1e-3  # Keras's BatchNormalization default, which InceptionV3 uses
@@ -300,7 +305,7 @@ class InceptionV3Config(_builder.ArchConfig):
     def min_size(self):
         return 75
 
-    def features(self, x):
+    def body(self, x):
         blocks = self.blocks
         conv = {"width": self.width, "bn_scale": self.bn_scale}
         pooled = {**conv, "avg_pool_counts_padding": self.avg_pool_counts_padding}
@@ -334,7 +339,7 @@ class InceptionV3Config(_builder.ArchConfig):
 TORCHVISION_ARCH = {"transform_input": True, "bn_scale": True, "avg_pool_counts_padding": True}
 
 
-InceptionV3 = register(ModelRecord(
+@register_model(ModelRecord(
     "inception_v3", InceptionV3Config(default_size=299),
     "Inception v3, ImageNet (keras.applications-compatible)", params=23_851_784,
     weights=(keras_imagenet("inception_v3", "inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
@@ -343,3 +348,10 @@ InceptionV3 = register(ModelRecord(
                                   arch=TORCHVISION_ARCH, params=23_869_000)),
     tiny={"width": 0.0625, "blocks": (1, 1, 1), "input_shape": (75, 75, 3), "classes": 5},
 ))
+def InceptionV3(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "inception_v3",
+                **overrides: Any) -> keras.Model:
+    """Inception v3 (Szegedy et al., CVPR 2016), layer for layer `keras.applications`'."""
+    return _builder.build_registered("inception_v3", locals())

@@ -6,6 +6,9 @@ reading (ReLU, max pooling); `activation="tanh", subsampling="avg"` is closer
 to the 1998 network (whose sparse C3 connections and RBF output are not
 reproduced).
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import lenet
     >>> model = lenet.LeNet5()                             # 32x32x1, 10 classes
@@ -13,12 +16,14 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.models import _builder, _layers
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 
 SUBSAMPLING = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}
 
@@ -65,7 +70,7 @@ class LeNetConfig(_builder.ArchConfig):
     def min_size(self):
         return 16  # two 5x5 valid convolutions and two 2x2 poolings leave 1x1
 
-    def features(self, x):
+    def body(self, x):
         x = conv_pool_block(x, 6, self.activation, self.subsampling, name="block1")
         return conv_pool_block(x, 16, self.activation, self.subsampling, name="block2")
 
@@ -74,8 +79,15 @@ class LeNetConfig(_builder.ArchConfig):
                                   hidden_units=(120, 84), activation=self.activation)
 
 
-LeNet5 = register(ModelRecord(
+@register_model(ModelRecord(
     "lenet5", LeNetConfig(default_size=32, channels=1, classes=10),
     "LeNet-5, 32x32x1 (3 channels when asked), 120-84 classifier", params=61_706,
     tiny={"input_shape": (32, 32, 1), "classes": 5},
 ))
+def LeNet5(include_top: bool = True, weights: str | os.PathLike | None = None,
+           input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+           pooling: str | None = None, classes: int = 10,
+           classifier_activation: str | None = "softmax", name: str = "lenet5",
+           **overrides: Any) -> keras.Model:
+    """LeNet-5 (LeCun et al., Proc. IEEE 1998) with a 120-84 classifier."""
+    return _builder.build_registered("lenet5", locals())

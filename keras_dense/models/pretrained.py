@@ -132,11 +132,9 @@ def find_published_file(predicate: Callable[[WeightsFile], bool]
 
 
 def family_of(model: "keras.Model") -> Optional[str]:
-    """The family of a model built by keras_dense (its record's), or `None`."""
-    try:
-        return _registry.model_record(model.name).family
-    except ValueError:
-        return None
+    """The family of a model built by keras_dense (its record's: `_registry.record_of`), or None."""
+    record = _registry.record_of(model)[0]
+    return record.family if record is not None else None
 
 
 def weights_architecture(record: WeightsRecord) -> str:

@@ -21,6 +21,9 @@ stem and the shortcut. Three conventions live in the records:
   paper's option A shortcut: parameter-free, subsampled and zero-padded in
   channels (0.27M, 0.85M, 1.7M parameters).
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import resnet
     >>> model = resnet.ResNet50(weights=None)           # = keras.applications.ResNet50
@@ -29,15 +32,17 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._layers import ChannelZeroPadding
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
@@ -214,7 +219,7 @@ class ResNetConfig(_builder.ArchConfig):
     def min_size(self):
         return STEMS[self.stem]
 
-    def features(self, x):
+    def body(self, x):
         x = stem(x, self.stem, self.stem_filters, self.use_bias, self.bn_epsilon)
         block = BLOCKS[self.block]
         options = {"stride_in_3x3": True} if self.stride_in_3x3 else {}
@@ -333,57 +338,154 @@ def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v
         tiny=TINY_IMAGENET,
     )
 
-ResNet18 = register(ModelRecord(
+@register_model(ModelRecord(
     "resnet18", ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
     "ResNet-18, ImageNet (torchvision's layout)", params=11_699_112,
     weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
     tiny=TINY_IMAGENET,
 ))
-ResNet34 = register(ModelRecord(
+def ResNet18(include_top: bool = True, weights: str | os.PathLike | None = None,
+             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+             pooling: str | None = None, classes: int = 1000,
+             classifier_activation: str | None = "softmax", name: str = "resnet18",
+             **overrides: Any) -> keras.Model:
+    """ResNet-18 (He et al., CVPR 2016) in torchvision's layout (`resnet18`)."""
+    return _builder.build_registered("resnet18", locals())
+
+
+@register_model(ModelRecord(
     "resnet34", ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
     "ResNet-34, ImageNet (torchvision's layout)", params=21_814_696,
     weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
     tiny=TINY_IMAGENET,
 ))
-ResNet50 = register(ModelRecord(
+def ResNet34(include_top: bool = True, weights: str | os.PathLike | None = None,
+             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+             pooling: str | None = None, classes: int = 1000,
+             classifier_activation: str | None = "softmax", name: str = "resnet34",
+             **overrides: Any) -> keras.Model:
+    """ResNet-34 (He et al., CVPR 2016) in torchvision's layout (`resnet34`)."""
+    return _builder.build_registered("resnet34", locals())
+
+
+@register_model(ModelRecord(
     "resnet50", _keras_v1((3, 4, 6, 3)),
     "ResNet-50, ImageNet (keras.applications-compatible)", params=25_636_712,
     weights=(_keras_weights("resnet50", "2cb95161c43110f7111970584f804107",
                             "4d473c1dd8becc155b73f8504c6f6626", 23_587_712, 74.9, 92.1),),
     tiny=TINY_IMAGENET,
 ))
-ResNet101 = register(ModelRecord(
+def ResNet50(include_top: bool = True, weights: str | os.PathLike | None = None,
+             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+             pooling: str | None = None, classes: int = 1000,
+             classifier_activation: str | None = "softmax", name: str = "resnet50",
+             **overrides: Any) -> keras.Model:
+    """ResNet-50 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet50`."""
+    return _builder.build_registered("resnet50", locals())
+
+
+@register_model(ModelRecord(
     "resnet101", _keras_v1((3, 4, 23, 3)),
     "ResNet-101, ImageNet (keras.applications-compatible)", params=44_707_176,
     weights=(_keras_weights("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
                             "88cf7a10940856eca736dc7b7e228a21", 42_658_176, 76.4, 92.8),),
     tiny=TINY_IMAGENET,
 ))
-ResNet152 = register(ModelRecord(
+def ResNet101(include_top: bool = True, weights: str | os.PathLike | None = None,
+              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+              pooling: str | None = None, classes: int = 1000,
+              classifier_activation: str | None = "softmax", name: str = "resnet101",
+              **overrides: Any) -> keras.Model:
+    """ResNet-101 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet101`."""
+    return _builder.build_registered("resnet101", locals())
+
+
+@register_model(ModelRecord(
     "resnet152", _keras_v1((3, 8, 36, 3)),
     "ResNet-152, ImageNet (keras.applications-compatible)", params=60_419_944,
     weights=(_keras_weights("resnet152", "100835be76be38e30d865e96f2aaae62",
                             "ee4c566cf9a93f14d82f913c2dc6dd0c", 58_370_944, 76.6, 93.1),),
     tiny=TINY_IMAGENET,
 ))
-ResNet50V15 = register(_torchvision_v1_5(
+def ResNet152(include_top: bool = True, weights: str | os.PathLike | None = None,
+              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+              pooling: str | None = None, classes: int = 1000,
+              classifier_activation: str | None = "softmax", name: str = "resnet152",
+              **overrides: Any) -> keras.Model:
+    """ResNet-152 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet152`."""
+    return _builder.build_registered("resnet152", locals())
+
+
+@register_model(_torchvision_v1_5(
     50, (3, 4, 6, 3), 25_610_152, 23_561_152,
     ("resnet50-0676ba61.pth", 76.13, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)))
-ResNet101V15 = register(_torchvision_v1_5(
+def ResNet50V15(include_top: bool = True, weights: str | os.PathLike | None = None,
+                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                pooling: str | None = None, classes: int = 1000,
+                classifier_activation: str | None = "softmax", name: str = "resnet50_v1_5",
+                **overrides: Any) -> keras.Model:
+    """ResNet-50 v1.5, the stride in the 3x3 convolutions (torchvision's `resnet50`)."""
+    return _builder.build_registered("resnet50_v1_5", locals())
+
+
+@register_model(_torchvision_v1_5(
     101, (3, 4, 23, 3), 44_654_504, 42_605_504,
     ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.78)))
-ResNet152V15 = register(_torchvision_v1_5(
+def ResNet101V15(include_top: bool = True, weights: str | os.PathLike | None = None,
+                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                 pooling: str | None = None, classes: int = 1000,
+                 classifier_activation: str | None = "softmax", name: str = "resnet101_v1_5",
+                 **overrides: Any) -> keras.Model:
+    """ResNet-101 v1.5, the stride in the 3x3 convolutions (torchvision's)."""
+    return _builder.build_registered("resnet101_v1_5", locals())
+
+
+@register_model(_torchvision_v1_5(
     152, (3, 8, 36, 3), 60_344_232, 58_295_232,
     ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)))
-ResNet20 = register(ModelRecord(
+def ResNet152V15(include_top: bool = True, weights: str | os.PathLike | None = None,
+                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                 pooling: str | None = None, classes: int = 1000,
+                 classifier_activation: str | None = "softmax", name: str = "resnet152_v1_5",
+                 **overrides: Any) -> keras.Model:
+    """ResNet-152 v1.5, the stride in the 3x3 convolutions (torchvision's)."""
+    return _builder.build_registered("resnet152_v1_5", locals())
+
+
+@register_model(ModelRecord(
     "resnet20", cifar_config(20),
     "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)", params=271_098, tiny=TINY_CIFAR,
 ))
-ResNet56 = register(ModelRecord(
+def ResNet20(include_top: bool = True, weights: str | os.PathLike | None = None,
+             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+             pooling: str | None = None, classes: int = 10,
+             classifier_activation: str | None = "softmax", name: str = "resnet20",
+             **overrides: Any) -> keras.Model:
+    """ResNet-20 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
+    return _builder.build_registered("resnet20", locals())
+
+
+@register_model(ModelRecord(
     "resnet56", cifar_config(56),
     "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)", params=857_082, tiny=TINY_CIFAR,
 ))
-ResNet110 = register(ModelRecord(
+def ResNet56(include_top: bool = True, weights: str | os.PathLike | None = None,
+             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+             pooling: str | None = None, classes: int = 10,
+             classifier_activation: str | None = "softmax", name: str = "resnet56",
+             **overrides: Any) -> keras.Model:
+    """ResNet-56 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
+    return _builder.build_registered("resnet56", locals())
+
+
+@register_model(ModelRecord(
     "resnet110", cifar_config(110),
     "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)", params=1_736_058, tiny=TINY_CIFAR,
 ))
+def ResNet110(include_top: bool = True, weights: str | os.PathLike | None = None,
+              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+              pooling: str | None = None, classes: int = 10,
+              classifier_activation: str | None = "softmax", name: str = "resnet110",
+              **overrides: Any) -> keras.Model:
+    """ResNet-110 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
+    return _builder.build_registered("resnet110", locals())

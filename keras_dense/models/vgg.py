@@ -16,6 +16,9 @@ scratch as the paper did. `vgg16_bn_cifar` is the source notes' VGG16-BN for
 32x32 images: configuration D with batch norm and a 512-512-classes head with
 dropout 0.5.
 
+Every builder takes `keras.applications`' arguments and `**overrides` of the
+config's fields (see `keras_dense.models._builder`); its record sits above it.
+
 Example:
     >>> from keras_dense.models import vgg
     >>> model = vgg.VGG16(weights=None)                       # = keras.applications.VGG16
@@ -23,14 +26,16 @@ Example:
 """
 
 import dataclasses
-from typing import ClassVar
+import os
+from typing import Any, ClassVar
 
+import keras
 from keras import layers
 
 from keras_dense.imagenet.classes import decode_predictions  # noqa: F401  (as keras.applications)
 from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
-from keras_dense.models._registry import ModelRecord, register
+from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
 TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
@@ -128,7 +133,7 @@ class VGGConfig(_builder.ArchConfig):
                 filters, kernel_size = item if isinstance(item, tuple) else (item, 3)
                 block.append((_layers.scaled(filters, self.width), kernel_size))
 
-    def features(self, x):
+    def body(self, x):
         for i, convs in enumerate(self.blocks(), start=1):
             x = vgg_block(x, convs, self.batch_norm, name=f"block{i}", bn_epsilon=self.bn_epsilon)
         return x
@@ -167,25 +172,61 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
 
 TINY = {"width": 1 / 16, "fc_units": 32, "input_shape": (32, 32, 3), "classes": 5}
 
-VGG11 = register(ModelRecord(
+@register_model(ModelRecord(
     "vgg11", VGGConfig(cfg=CFGS["A"]), "VGG-11 (config A), ImageNet", params=132_863_336,
     weights=(torchvision_imagenet("vgg11-8a719046.pth", 9_220_480, 69.02, 88.628),), tiny=TINY,
 ))
-VGG11BN = register(ModelRecord(
+def VGG11(include_top: bool = True, weights: str | os.PathLike | None = None,
+          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+          pooling: str | None = None, classes: int = 1000,
+          classifier_activation: str | None = "softmax", name: str = "vgg11",
+          **overrides: Any) -> keras.Model:
+    """VGG-11, configuration A (Simonyan & Zisserman, ICLR 2015; torchvision's `vgg11`)."""
+    return _builder.build_registered("vgg11", locals())
+
+
+@register_model(ModelRecord(
     "vgg11_bn", VGGConfig(cfg=CFGS["A"], batch_norm=True),
     "VGG-11 with batch norm (torchvision's vgg11_bn)", params=132_874_344,
     weights=(torchvision_imagenet("vgg11_bn-6002323d.pth", 9_231_488, 70.37, 89.81),), tiny=TINY,
 ))
-VGG13 = register(ModelRecord(
+def VGG11BN(include_top: bool = True, weights: str | os.PathLike | None = None,
+            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+            pooling: str | None = None, classes: int = 1000,
+            classifier_activation: str | None = "softmax", name: str = "vgg11_bn",
+            **overrides: Any) -> keras.Model:
+    """VGG-11 with batch normalisation (torchvision's `vgg11_bn`)."""
+    return _builder.build_registered("vgg11_bn", locals())
+
+
+@register_model(ModelRecord(
     "vgg13", VGGConfig(cfg=CFGS["B"]), "VGG-13 (config B), ImageNet", params=133_047_848,
     weights=(torchvision_imagenet("vgg13-19584684.pth", 9_404_992, 69.928, 89.246),), tiny=TINY,
 ))
-VGG13BN = register(ModelRecord(
+def VGG13(include_top: bool = True, weights: str | os.PathLike | None = None,
+          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+          pooling: str | None = None, classes: int = 1000,
+          classifier_activation: str | None = "softmax", name: str = "vgg13",
+          **overrides: Any) -> keras.Model:
+    """VGG-13, configuration B (Simonyan & Zisserman, ICLR 2015; torchvision's `vgg13`)."""
+    return _builder.build_registered("vgg13", locals())
+
+
+@register_model(ModelRecord(
     "vgg13_bn", VGGConfig(cfg=CFGS["B"], batch_norm=True),
     "VGG-13 with batch norm (torchvision's vgg13_bn)", params=133_059_624,
     weights=(torchvision_imagenet("vgg13_bn-abd245e5.pth", 9_416_768, 71.586, 90.374),), tiny=TINY,
 ))
-VGG16 = register(ModelRecord(
+def VGG13BN(include_top: bool = True, weights: str | os.PathLike | None = None,
+            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+            pooling: str | None = None, classes: int = 1000,
+            classifier_activation: str | None = "softmax", name: str = "vgg13_bn",
+            **overrides: Any) -> keras.Model:
+    """VGG-13 with batch normalisation (torchvision's `vgg13_bn`)."""
+    return _builder.build_registered("vgg13_bn", locals())
+
+
+@register_model(ModelRecord(
     "vgg16", VGGConfig(cfg=CFGS["D"]),
     "VGG-16 (config D), ImageNet (keras.applications-compatible)", params=138_357_544,
     weights=(_keras_weights("vgg16", "64373286793e3c8b2b4e3219cbf3544b",
@@ -193,16 +234,43 @@ VGG16 = register(ModelRecord(
              torchvision_imagenet("vgg16-397923af.pth", 14_714_688, 71.592, 90.382)),
     tiny=TINY,
 ))
-VGG16BN = register(ModelRecord(
+def VGG16(include_top: bool = True, weights: str | os.PathLike | None = None,
+          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+          pooling: str | None = None, classes: int = 1000,
+          classifier_activation: str | None = "softmax", name: str = "vgg16",
+          **overrides: Any) -> keras.Model:
+    """VGG-16, configuration D (Simonyan & Zisserman, ICLR 2015); `keras.applications.VGG16`."""
+    return _builder.build_registered("vgg16", locals())
+
+
+@register_model(ModelRecord(
     "vgg16_bn", VGGConfig(cfg=CFGS["D"], batch_norm=True),
     "VGG-16 with batch norm (torchvision's vgg16_bn)", params=138_374_440,
     weights=(torchvision_imagenet("vgg16_bn-6c64b313.pth", 14_731_584, 73.36, 91.516),), tiny=TINY,
 ))
-VGG16C = register(ModelRecord(
+def VGG16BN(include_top: bool = True, weights: str | os.PathLike | None = None,
+            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+            pooling: str | None = None, classes: int = 1000,
+            classifier_activation: str | None = "softmax", name: str = "vgg16_bn",
+            **overrides: Any) -> keras.Model:
+    """VGG-16 with batch normalisation (torchvision's `vgg16_bn`)."""
+    return _builder.build_registered("vgg16_bn", locals())
+
+
+@register_model(ModelRecord(
     "vgg16_c", VGGConfig(cfg=CFGS["C"]), "VGG-16 config C (1x1 convolutions in blocks 3-5)",
     params=133_638_952, tiny=TINY,
 ))
-VGG19 = register(ModelRecord(
+def VGG16C(include_top: bool = True, weights: str | os.PathLike | None = None,
+           input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+           pooling: str | None = None, classes: int = 1000,
+           classifier_activation: str | None = "softmax", name: str = "vgg16_c",
+           **overrides: Any) -> keras.Model:
+    """VGG-16, configuration C: 1x1 convolutions in blocks 3-5 (Simonyan & Zisserman, ICLR 2015)."""
+    return _builder.build_registered("vgg16_c", locals())
+
+
+@register_model(ModelRecord(
     "vgg19", VGGConfig(cfg=CFGS["E"]),
     "VGG-19 (config E), ImageNet (keras.applications-compatible)", params=143_667_240,
     weights=(_keras_weights("vgg19", "cbe5617147190e668d6c5d5026f83318",
@@ -210,15 +278,40 @@ VGG19 = register(ModelRecord(
              torchvision_imagenet("vgg19-dcbb9e9d.pth", 20_024_384, 72.376, 90.876)),
     tiny=TINY,
 ))
-VGG19BN = register(ModelRecord(
+def VGG19(include_top: bool = True, weights: str | os.PathLike | None = None,
+          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+          pooling: str | None = None, classes: int = 1000,
+          classifier_activation: str | None = "softmax", name: str = "vgg19",
+          **overrides: Any) -> keras.Model:
+    """VGG-19, configuration E (Simonyan & Zisserman, ICLR 2015); `keras.applications.VGG19`."""
+    return _builder.build_registered("vgg19", locals())
+
+
+@register_model(ModelRecord(
     "vgg19_bn", VGGConfig(cfg=CFGS["E"], batch_norm=True),
     "VGG-19 with batch norm (torchvision's vgg19_bn)", params=143_689_256,
     weights=(torchvision_imagenet("vgg19_bn-c79401a0.pth", 20_046_400, 74.218, 91.842),), tiny=TINY,
 ))
-VGG16BNCIFAR = register(ModelRecord(
+def VGG19BN(include_top: bool = True, weights: str | os.PathLike | None = None,
+            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+            pooling: str | None = None, classes: int = 1000,
+            classifier_activation: str | None = "softmax", name: str = "vgg19_bn",
+            **overrides: Any) -> keras.Model:
+    """VGG-19 with batch normalisation (torchvision's `vgg19_bn`)."""
+    return _builder.build_registered("vgg19_bn", locals())
+
+
+@register_model(ModelRecord(
     "vgg16_bn_cifar",
     VGGConfig(cfg=CFGS["D"], batch_norm=True, fc_units=512, dropout_rate=0.5,
               default_size=32, classes=10),
     "VGG-16-BN for CIFAR-10, 512-512 head with dropout 0.5 (source notes)",
     params=15_262_026, tiny=TINY,
 ))
+def VGG16BNCIFAR(include_top: bool = True, weights: str | os.PathLike | None = None,
+                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
+                 pooling: str | None = None, classes: int = 10,
+                 classifier_activation: str | None = "softmax", name: str = "vgg16_bn_cifar",
+                 **overrides: Any) -> keras.Model:
+    """VGG-16 with batch norm for CIFAR-10, a 512-512 head, dropout 0.5 (source notes)."""
+    return _builder.build_registered("vgg16_bn_cifar", locals())

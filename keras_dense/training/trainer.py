@@ -17,7 +17,9 @@ Example:
 
 import contextlib
 import dataclasses
+import os
 import pathlib
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +65,8 @@ def set_bn_momentum(model, momentum):
             layer.momentum = momentum
 
 
-def build_model(name, classes, recipe, seed=0, model_kwargs=None):
+def build_training_model(name: str, classes: int, recipe: recipe_lib.Recipe, seed: int = 0,
+                         model_kwargs: dict | None = None) -> keras.Model:
     """The registry model `name` for 32x32 images behind an `ImageAugmentation` front.
 
     Args:
@@ -108,13 +111,16 @@ def _dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
-def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_subset=None,
-          seed=0, model_kwargs=None, mixed_precision=None, jit_compile=None, devices=None,
-          callbacks=(), verbose="auto", overwrite: bool = False):
+def train(name: str, data: str | os.PathLike | None = None,
+          out: str | os.PathLike = "runs/cifar10", recipe: recipe_lib.Recipe | None = None,
+          subset: int | None = None, test_subset: int | None = None, seed: int = 0,
+          model_kwargs: dict | None = None, mixed_precision: bool | str | None = None,
+          jit_compile: bool | None = None, devices: int | str | None = None,
+          callbacks: Any = (), verbose: str | int = "auto", overwrite: bool = False) -> dict:
     """Trains a registry model on CIFAR-10 into the run folder `out`.
 
     Args:
-        model: registry name of the network, e.g. `"densenet_bc_100_k12"`.
+        name: registry name of the network, e.g. `"densenet_bc_100_k12"`.
         data: CIFAR-10 source (see `keras_dense.datasets.cifar10.load`); None downloads.
         out: the run folder: missing or empty (a folder holding only the
             `config.json` of a run that stopped in its first epoch counts as
@@ -158,7 +164,7 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
     if bn_momentum is None:
         bn_momentum = recipe_lib.auto_bn_momentum(recipe.epochs * steps)
     config = {
-        "model": model, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
+        "model": name, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
         "data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
         "subset": subset, "test_subset": test_subset, "seed": seed,
         "dtype_policy": policy, "mixed_precision": policy != "float32",
@@ -169,7 +175,7 @@ def train(model, data=None, out="runs/cifar10", recipe=None, subset=None, test_s
     }
     with _dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
-        network = build_model(model, len(arrays[2]), recipe, seed, model_kwargs)
+        network = build_training_model(name, len(arrays[2]), recipe, seed, model_kwargs)
         set_bn_momentum(network, bn_momentum)
         compile_model(network, recipe, steps, config["jit_compile"])
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ class WeightsRecord:
         params: total parameters of the model built with the classifier, where
             `arch` changes the record's count (e.g. GoogLeNet's 3x3 "5x5"
             branch in torchvision's weights); `None`: the record's `params`.
-        model: the model's name; `register` fills it in.
+        model: the model's name; `register_model` fills it in.
     """
 
     tag: str
