@@ -40,10 +40,12 @@ import tempfile
 import zlib
 
 from keras_dense import _files
+from keras_dense._choices import RUNTIME_ENGINES
 from keras_dense.weights.resolve import file_hash  # hashed once per size and time
 
 ENTRY_FILE = "entry.json"
-# engine -> (export format, the file the runtime opens)
+# engine (one of `keras_dense._choices.RUNTIME_ENGINES`) -> (export format, the file the
+# runtime opens)
 ENGINE_FILES = {"onnxruntime": ("onnx", "model.onnx"), "openvino": ("openvino", "model.xml")}
 
 logger = logging.getLogger("keras_dense.inference")
@@ -98,7 +100,8 @@ def weights_fingerprint(model):
     return {"source": f"model:{model.name}", "hash": f"weights-crc32:{digest.hexdigest()}"}
 
 
-def entry_key(model_name, weights_identity, engine, precision, architecture):
+def entry_key(model_name: str, weights_identity: dict, engine: str, precision: str,
+              architecture: str) -> dict:
     """The cache key (a dict) of one export.
 
     Args:
@@ -108,11 +111,14 @@ def entry_key(model_name, weights_identity, engine, precision, architecture):
         precision: the precision the runtime computes in.
         architecture: text that changes whenever the architecture does (a
             record's config, or a built model's JSON).
+
+    Returns:
+        The key: model, weights, engine, precision, architecture digest, version.
     """
     import keras_dense
 
-    if engine not in ENGINE_FILES:
-        raise ValueError(f"The engine cache holds {', '.join(ENGINE_FILES)} exports; "
+    if engine not in RUNTIME_ENGINES:
+        raise ValueError(f"The engine cache holds {', '.join(RUNTIME_ENGINES)} exports; "
                          f"got {engine!r}.")
     return {"model": model_name, "weights": weights_identity, "engine": engine,
             "precision": precision,
