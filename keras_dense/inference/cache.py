@@ -1,7 +1,8 @@
 """The engine cache: exported models kept on disk, keyed by what they were made from.
 
-Folder: `$KERAS_DENSE_CACHE/engines` when that variable is set, else
-`$KERAS_HOME/keras_dense/engines` (default `~/.keras/keras_dense/engines`).
+Folder: `keras_dense._paths.cache_dir("engines")`, `$KERAS_DENSE_CACHE/engines` when
+that variable is set, else `$KERAS_HOME/keras_dense/engines` (default
+`~/.keras/keras_dense/engines`).
 Each entry is a folder `<model>-<engine>-<precision>-<digest>` holding the
 export (`model.onnx`, or `model.xml` + `model.bin`) and `entry.json`: the key
 (model name, weights identity, engine, precision, architecture, keras_dense
@@ -39,7 +40,7 @@ import shutil
 import tempfile
 import zlib
 
-from keras_dense import _files
+from keras_dense import _files, _paths
 from keras_dense._choices import RUNTIME_ENGINES
 from keras_dense.weights.resolve import file_hash  # hashed once per size and time
 
@@ -61,12 +62,9 @@ def clean_stale(folder):
     return _files.clean_stale_once(folder, LEGACY_TEMPORARIES)
 
 
-def cache_dir():
-    """The folder holding the exported models (not created here)."""
-    if os.environ.get("KERAS_DENSE_CACHE"):
-        return pathlib.Path(os.environ["KERAS_DENSE_CACHE"]).expanduser() / "engines"
-    home = pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
-    return home / "keras_dense" / "engines"
+def cache_dir() -> pathlib.Path:
+    """The folder holding the exported models, `_paths.cache_dir("engines")` (not created)."""
+    return _paths.cache_dir(_paths.ENGINES)
 
 
 def published_identity(weights_record):
