@@ -277,7 +277,7 @@ class InceptionV3Config(_builder.ArchConfig):
             Keras's, like TensorFlow's, average only the pixels inside.
     """
 
-    family: ClassVar[str] = "inception"
+    family: ClassVar[str] = "inception_v3"
 
     width: float = 1.0
     blocks: tuple = BLOCKS

@@ -35,6 +35,7 @@ import re
 
 import numpy as np
 
+from keras_dense import _families
 from keras_dense.weights.h5 import LoadReport, WeightsMismatchError
 from keras_dense.weights.torch_state import read_state_dict
 
@@ -175,7 +176,7 @@ LAYOUTS = {
                               "predictions": "classifier.6"}),
         "classifier.6", ("classifier.",)),
     "googlenet": TorchvisionLayout(googlenet_names, "fc", ("fc.",), ("aux1.", "aux2.")),
-    "inception": TorchvisionLayout(inception_v3_names, "fc", ("fc.",), ("AuxLogits.",)),
+    "inception_v3": TorchvisionLayout(inception_v3_names, "fc", ("fc.",), ("AuxLogits.",)),
 }
 IGNORED_SUFFIXES = (".num_batches_tracked",)  # batch norm's training counter
 
@@ -306,7 +307,8 @@ def convert_into(model, source, family=None):
             tag's `arch`, e.g. `bn_epsilon=1e-5`), with or without its classifier.
         source: a `.pth` path or a state dict (tensors or NumPy arrays).
         family: the model's family (`"densenet"`, `"resnet"`, `"vgg"`,
-            `"alexnet"`, `"googlenet"`, `"inception"`); default: the family of
+            `"alexnet"`, `"googlenet"`, `"inception_v3"`, or an alias such as
+            `"inception"`); default: the family of
             the registered model named `model.name`.
 
     Returns:
@@ -321,6 +323,7 @@ def convert_into(model, source, family=None):
         WeightsFileError, TorchUnavailableError: as `read_state_dict`.
     """
     family = family or family_of(model)
+    family = None if family is None else _families.family_name(family)
     if family not in LAYOUTS:
         raise ValueError(
             f"No torchvision layout for model {model.name!r} (family {family!r}); pass family= "
