@@ -80,14 +80,6 @@ def test_onnxruntime_refuses_bfloat16_in_one_sentence(tiny_model):
                             precision="bfloat16")
 
 
-def test_the_cli_choices_are_the_library_choices():
-    from keras_dense.cli import export_cmd, predict_cmd
-
-    assert predict_cmd.ENGINES == engines.ENGINES
-    assert export_cmd.FORMATS == tuple(export_lib.FORMATS)
-    assert export_cmd.RUNTIME_ENGINES == ("auto",) + tuple(cache.ENGINE_FILES)
-
-
 def test_repeated_predict_on_a_built_model_exports_once_and_follows_training(
         engine_cache, tiny_model, monkeypatch):
     exports = []

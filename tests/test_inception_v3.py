@@ -59,6 +59,6 @@ def test_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
 
 def test_registry_metadata():
     entry = keras_dense.model_record("inception_v3")
-    assert entry.family == "inception" and entry.preprocess == "tf"
+    assert entry.family == "inception_v3" and entry.preprocess == "tf"
     assert entry.default_weights.name == "inception_v3.keras_imagenet"
     assert entry.input_shape == (299, 299, 3)

@@ -11,17 +11,10 @@ Example:
 
 import re
 
+from keras_dense._families import FAMILIES, FAMILY_TITLES
 from keras_dense.models import _registry
 
-FAMILY_TITLES = {
-    "densenet": "DenseNet",
-    "lenet": "LeNet-5",
-    "alexnet": "AlexNet",
-    "vgg": "VGG",
-    "googlenet": "GoogLeNet",
-    "resnet": "ResNet",
-    "inception": "Inception v3",
-}
+FAMILY_WIDTH = max(len("family"), *map(len, FAMILIES))  # the `family` column of the text table
 
 
 def _shape(record):
@@ -34,13 +27,13 @@ def _tags(record):
 
 def models_text(names):
     """The `keras-dense list` table: one line per model."""
-    header = (f"{'name':<22} {'family':<10} {'input':<10} {'classes':>7} {'params':>13}  "
-              "weights")
+    header = (f"{'name':<22} {'family':<{FAMILY_WIDTH}} {'input':<10} {'classes':>7} "
+              f"{'params':>13}  weights")
     lines = [header, "-" * (len(header) + 12)]
     for name in names:
         record = _registry.model_record(name)
-        lines.append(f"{name:<22} {record.family:<10} {_shape(record):<10} {record.classes:>7} "
-                     f"{record.params:>13,}  {_tags(record)}")
+        lines.append(f"{name:<22} {record.family:<{FAMILY_WIDTH}} {_shape(record):<10} "
+                     f"{record.classes:>7} {record.params:>13,}  {_tags(record)}")
     return "\n".join(lines)
 
 

@@ -3,12 +3,8 @@
 import argparse
 import os
 
+from keras_dense._choices import EXPORT_ENGINES, EXPORT_FORMATS, PRECISIONS
 from keras_dense.cli import argtypes
-
-# keras_dense.inference.export.FORMATS and engines.ENGINES (a test keeps them equal);
-# spelled out so that `keras-dense --help` imports no Keras.
-FORMATS = ("onnx", "openvino", "saved_model", "litert")
-RUNTIME_ENGINES = ("auto", "onnxruntime", "openvino")
 
 
 def add_parsers(subparsers):
@@ -18,16 +14,16 @@ def add_parsers(subparsers):
     parser.add_argument("name", help="registry name, see `keras-dense list`")
     parser.add_argument("--weights", default="imagenet", metavar="imagenet|TAG|PATH|none",
                         help="published weights (default), a weight tag, a weights file, or none")
-    parser.add_argument("--format", choices=FORMATS, default="onnx",
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="onnx",
                         help="export format (default: onnx)")
     parser.add_argument("--out", metavar="PATH",
                         help="where to write the export (.onnx, .xml, .tflite, or a folder for "
                              "saved_model); without it, fill the engine cache for --engine")
-    parser.add_argument("--engine", choices=RUNTIME_ENGINES, default="auto",
+    parser.add_argument("--engine", choices=EXPORT_ENGINES, default="auto",
                         help="without --out: the runtime whose cached export to prepare "
                              "(default: the one `predict --engine auto` prefers); with --out: "
                              "the runtime that runs the check")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="precision the runtime computes in (bfloat16: OpenVINO only)")
     parser.add_argument("--check", nargs="+", metavar="IMAGE",
                         help="images (files or folders) for the check; default: four "

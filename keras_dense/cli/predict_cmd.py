@@ -4,11 +4,9 @@ import argparse
 import json
 import sys
 
+from keras_dense._choices import ENGINES, PRECISIONS, PREPROCESSING_MODES, TTA_MODES
 from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
 from keras_dense.cli.progress import ProgressBar
-
-# keras_dense.inference.engines.ENGINES (a test keeps them equal), without importing Keras
-ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 
 
 def add_parsers(subparsers):
@@ -29,16 +27,16 @@ def add_parsers(subparsers):
     parser.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="images per step")
     parser.add_argument("--crop", action="store_true",
                         help="resize the short side and centre-crop instead of resizing")
-    parser.add_argument("--preprocess", choices=("caffe", "tf", "torch"),
+    parser.add_argument("--preprocess", choices=PREPROCESSING_MODES,
                         help="override the weights' preprocessing mode")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="bfloat16: faster on CPUs with bfloat16 units; the largest "
                              "probability difference against float32 on the first batch "
                              "is reported on stderr")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold batch norms into the convolutions before them (keras engine)")
-    parser.add_argument("--tta", choices=("flip", "five_crop", "ten_crop"),
+    parser.add_argument("--tta", choices=TTA_MODES,
                         help="test-time augmentation: average the probabilities over the image "
                              "and its mirror, or 5 / 10 crops of the image loaded at size/0.875")
     parser.add_argument("--engine", choices=ENGINES, default="auto",

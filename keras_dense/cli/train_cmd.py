@@ -2,6 +2,7 @@
 
 import argparse
 
+from keras_dense._choices import EVALUATE_TTA_MODES, OPTIMIZERS, SCHEDULES
 from keras_dense.cli import argtypes
 
 SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
@@ -9,7 +10,7 @@ SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 
 
 
 def add_parsers(subparsers):
-    from keras_dense.training.recipe import OPTIMIZERS, PRESETS, SCHEDULES
+    from keras_dense.training.recipe import PRESETS
 
     train = subparsers.add_parser(
         "train", help="train a model on CIFAR-10 with model.fit into a run folder",
@@ -84,7 +85,7 @@ def add_parsers(subparsers):
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
     evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
     evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
-    evaluate.add_argument("--tta", choices=("flip", "none"),
+    evaluate.add_argument("--tta", choices=EVALUATE_TTA_MODES,
                           help="flip: average each image's probabilities with its mirror's; "
                                "none: no test-time augmentation (default: the run's recipe)")
     evaluate.set_defaults(func=run_evaluate)

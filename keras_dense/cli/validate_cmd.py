@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from keras_dense._choices import PRECISIONS
 from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
 from keras_dense.cli.progress import ProgressBar
 
@@ -32,7 +33,7 @@ def add_parsers(subparsers):
     parser.add_argument("--batch-size", type=argtypes.positive_int, default=32)
     parser.add_argument("--limit", type=argtypes.positive_int, metavar="N",
                         help="validate the first N images only")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--fold-bn", action="store_true",
                         help="fold batch norms into the convolutions before them")
     parser.add_argument("--json", action="store_true", help="print one JSON document")

@@ -21,8 +21,9 @@ A source that fails any check, or holds a member that does not decode, is
 refused whole with one `DataSourceError` naming the member: training on a
 silently smaller set would not be comparable, and the cache would keep it.
 
-Local sources are decoded once and cached as `.npz` in `$KERAS_DENSE_CACHE`
-(default `~/.keras/datasets/keras_dense`), keyed by a hash of the source.
+Local sources are decoded once and cached as `.npz` in `default_cache_dir()`,
+`$KERAS_DENSE_CACHE/cifar10` (default `~/.keras/keras_dense/cifar10`: see
+`keras_dense._paths`), keyed by a hash of the source.
 Image folders are read class-interleaved (image 0 of every class, then image 1,
 ...), so any prefix of the training set, as `--subset N` takes, is balanced.
 
@@ -46,7 +47,7 @@ import zlib
 
 import numpy as np
 
-from keras_dense import _files
+from keras_dense import _files, _paths
 
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -78,12 +79,10 @@ class DataSourceError(ValueError):
     """A CIFAR-10 source that is missing, corrupt or of no known layout."""
 
 
-def default_cache_dir():
-    """`$KERAS_DENSE_CACHE`, else `$KERAS_HOME/datasets/keras_dense` (default `~/.keras`)."""
-    if os.environ.get("KERAS_DENSE_CACHE"):
-        return pathlib.Path(os.environ["KERAS_DENSE_CACHE"]).expanduser()
-    keras_home = pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
-    return keras_home / "datasets" / "keras_dense"
+def default_cache_dir() -> pathlib.Path:
+    """`_paths.cache_dir("cifar10")`: `$KERAS_DENSE_CACHE/cifar10`, else
+    `$KERAS_HOME/keras_dense/cifar10` (default `~/.keras/keras_dense/cifar10`)."""
+    return _paths.cache_dir(_paths.CIFAR10)
 
 
 def load(source=None, cache_dir=None, use_cache=True):

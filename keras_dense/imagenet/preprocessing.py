@@ -14,7 +14,8 @@ Example:
 
 import numpy as np
 
-MODES = ("caffe", "tf", "torch")
+from keras_dense._choices import PREPROCESSING_MODES as MODES
+
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)

@@ -13,9 +13,9 @@ Example:
     >>> probabilities = tta.average(lambda view: model.predict(view), pixels, "ten_crop", size)
 """
 
+from keras_dense._choices import TTA_MODES
 from keras_dense.imagenet.images import CROP_FRACTION
 
-TTA_MODES = ("flip", "five_crop", "ten_crop")
 CROP_MODES = ("five_crop", "ten_crop")
 
 

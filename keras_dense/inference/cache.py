@@ -1,7 +1,8 @@
 """The engine cache: exported models kept on disk, keyed by what they were made from.
 
-Folder: `$KERAS_DENSE_CACHE/engines` when that variable is set, else
-`$KERAS_HOME/keras_dense/engines` (default `~/.keras/keras_dense/engines`).
+Folder: `keras_dense._paths.cache_dir("engines")`, `$KERAS_DENSE_CACHE/engines` when
+that variable is set, else `$KERAS_HOME/keras_dense/engines` (default
+`~/.keras/keras_dense/engines`).
 Each entry is a folder `<model>-<engine>-<precision>-<digest>` holding the
 export (`model.onnx`, or `model.xml` + `model.bin`) and `entry.json`: the key
 (model name, weights identity, engine, precision, architecture, keras_dense
@@ -40,11 +41,13 @@ import tempfile
 import zlib
 
 import keras_dense
-from keras_dense import _files
+from keras_dense import _files, _paths
+from keras_dense._choices import RUNTIME_ENGINES
 from keras_dense.weights.resolve import file_hash  # hashed once per size and time
 
 ENTRY_FILE = "entry.json"
-# engine -> (export format, the file the runtime opens)
+# engine (one of `keras_dense._choices.RUNTIME_ENGINES`) -> (export format, the file the
+# runtime opens)
 ENGINE_FILES = {"onnxruntime": ("onnx", "model.onnx"), "openvino": ("openvino", "model.xml")}
 
 logger = logging.getLogger("keras_dense.inference")
@@ -60,12 +63,9 @@ def clean_stale(folder):
     return _files.clean_stale_once(folder, LEGACY_TEMPORARIES)
 
 
-def cache_dir():
-    """The folder holding the exported models (not created here)."""
-    if os.environ.get("KERAS_DENSE_CACHE"):
-        return pathlib.Path(os.environ["KERAS_DENSE_CACHE"]).expanduser() / "engines"
-    home = pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
-    return home / "keras_dense" / "engines"
+def cache_dir() -> pathlib.Path:
+    """The folder holding the exported models, `_paths.cache_dir("engines")` (not created)."""
+    return _paths.cache_dir(_paths.ENGINES)
 
 
 def published_identity(weights_record):
@@ -99,7 +99,8 @@ def weights_fingerprint(model):
     return {"source": f"model:{model.name}", "hash": f"weights-crc32:{digest.hexdigest()}"}
 
 
-def entry_key(model_name, weights_identity, engine, precision, architecture):
+def entry_key(model_name: str, weights_identity: dict, engine: str, precision: str,
+              architecture: str) -> dict:
     """The cache key (a dict) of one export.
 
     Args:
@@ -109,9 +110,12 @@ def entry_key(model_name, weights_identity, engine, precision, architecture):
         precision: the precision the runtime computes in.
         architecture: text that changes whenever the architecture does (a
             record's config, or a built model's JSON).
+
+    Returns:
+        The key: model, weights, engine, precision, architecture digest, version.
     """
-    if engine not in ENGINE_FILES:
-        raise ValueError(f"The engine cache holds {', '.join(ENGINE_FILES)} exports; "
+    if engine not in RUNTIME_ENGINES:
+        raise ValueError(f"The engine cache holds {', '.join(RUNTIME_ENGINES)} exports; "
                          f"got {engine!r}.")
     return {"model": model_name, "weights": weights_identity, "engine": engine,
             "precision": precision,

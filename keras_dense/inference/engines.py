@@ -31,13 +31,13 @@ import os
 import time
 import weakref
 
+from keras_dense._choices import ENGINES
 from keras_dense._device import accelerator_name
 from keras_dense.inference import cache, runtimes
 from keras_dense.inference import export as export_lib
 from keras_dense.inference import precision as precision_lib
 from keras_dense.models import _builder
 
-ENGINES = ("auto", "keras", "onnxruntime", "openvino")
 # Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
 # faster than ONNX Runtime in float32 in the benchmark (34.9 vs 24.2 img/s; 56.9 vs
 # 80.5 CPU-ms per image in the quiet run) and the only one in bfloat16.

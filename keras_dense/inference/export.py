@@ -41,11 +41,13 @@ import time
 import warnings
 
 from keras_dense import _files
+from keras_dense._choices import EXPORT_FORMATS
 from keras_dense.inference import built, runtimes
 from keras_dense.inference import check as check_lib
 from keras_dense.models import model_record, record_of
 
-# format -> the suffix its path must have ("" for a folder)
+# format (one of `keras_dense._choices.EXPORT_FORMATS`) -> the suffix its path must have
+# ("" for a folder)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
 REPORT_SUFFIX = ".check.json"
 OVERWRITE_FIX = ("pass --overwrite (overwrite=True in Python) to replace it, or choose another "
@@ -86,10 +88,10 @@ class ExportResult:
         return text + (f"; {self.check.summary()}" if self.check else "; not checked")
 
 
-def check_format(format):
-    """Raises ValueError listing the formats unless `format` is one of them."""
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.")
+def check_format(format: str) -> None:
+    """Raises ValueError listing the formats unless `format` is one of `EXPORT_FORMATS`."""
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}; got {format!r}.")
 
 
 @contextlib.contextmanager

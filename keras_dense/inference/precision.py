@@ -16,12 +16,14 @@ Example:
 import keras
 import numpy as np
 
+from keras_dense._choices import PRECISIONS
 from keras_dense.inference.batches import predict_batches
 
-PRECISIONS = {"float32": None, "bfloat16": "mixed_bfloat16"}
+# precision -> the Keras dtype policy of its copy (None: the model itself)
+POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16"}
 
 
-def check_precision(precision):
+def check_precision(precision: str) -> None:
     """Raises ValueError unless `precision` is one of `PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(
@@ -43,9 +45,9 @@ def cast_model(model, precision="bfloat16", policy=None):
         A `keras.Model` whose output layers still compute in float32.
     """
     check_precision(precision)
-    if PRECISIONS[precision] is None:
+    if POLICIES[precision] is None:
         return model
-    policy = policy or PRECISIONS[precision]
+    policy = policy or POLICIES[precision]
     output_layers = {t._keras_history.operation.name for t in model.outputs}
 
     def clone(layer):

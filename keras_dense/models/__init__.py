@@ -12,6 +12,7 @@ Example:
     >>> cifar = get_model("densenet_bc_100_k12")
 """
 
+from keras_dense._families import FAMILIES
 from keras_dense.models._registry import (
     ModelRecord,
     WeightsFile,
@@ -25,8 +26,6 @@ from keras_dense.models._registry import (
     weights_record,
     weights_records,
 )
-
-FAMILIES = ("densenet", "lenet", "alexnet", "vgg", "googlenet", "resnet", "inception_v3")
 
 __all__ = [
     "FAMILIES", "ModelRecord", "WeightsFile", "WeightsRecord", "get_model", "list_models",

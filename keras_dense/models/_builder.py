@@ -123,7 +123,7 @@ class ArchConfig:
         """
         raise ValueError(f"The {self.family} models have no multi-scale feature maps; "
                          "keras_dense.features takes the ImageNet families (densenet, resnet, "
-                         "vgg, inception, googlenet, alexnet).")
+                         "vgg, inception_v3, googlenet, alexnet).")
 
     @staticmethod
     def stage_taps(imagenet_stem, stage_outputs):

@@ -1,9 +1,11 @@
 """Blocks every family uses: conv-BN-ReLU, BN-ReLU, classifier heads, global pooling,
 torchvision's input renormalisation; `ChannelZeroPadding`, the CIFAR ResNets' shortcut.
 
-This module imports nothing of keras_dense but lazily, so that `import keras`
-can register `ChannelZeroPadding` from here (`keras_dense/__init__.py`) at any
-point of keras_dense's own imports.
+This module imports nothing of keras_dense but lazily (and `_epsilons`, which
+imports nothing), so that `import keras` can register `ChannelZeroPadding` from
+here (`keras_dense/__init__.py`) at any point of keras_dense's own imports. The
+batch-norm epsilons every family uses are read here: `KERAS_APPLICATIONS_BN_EPSILON`,
+`TORCHVISION_BN_EPSILON`, `INCEPTION_BN_EPSILON`.
 
 Each names every layer after its `name` argument, so that a family's layers
 keep the names of the weight files they load (`keras.applications`' where it
@@ -17,6 +19,12 @@ Example:
 from keras import layers, ops, saving
 
 from keras_dense.imagenet.preprocessing import TORCH_MEAN, TORCH_STD
+# The batch-norm epsilons, one per source (their values and sources: `_epsilons`).
+from keras_dense.models._epsilons import (  # noqa: F401  (read as _layers.*)
+    INCEPTION_BN_EPSILON,
+    KERAS_APPLICATIONS_BN_EPSILON,
+    TORCHVISION_BN_EPSILON,
+)
 
 PADDINGS = ("same", "valid", "symmetric")
 
@@ -39,7 +47,7 @@ def bn_relu(x, name, epsilon, scale=True):
 
 
 def conv_bn_relu(x, filters, kernel_size, name, strides=1, padding="same", use_bias=False,
-                 epsilon=1e-3, scale=True, relu=True):
+                 epsilon=INCEPTION_BN_EPSILON, scale=True, relu=True):
     """Convolution, batch norm and (optionally) ReLU: `{name}_conv`, `{name}_bn`, `{name}_relu`.
 
     Args:

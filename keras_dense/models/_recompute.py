@@ -39,6 +39,8 @@ Example:
 import keras
 from keras import layers, ops
 
+from keras_dense.models._epsilons import KERAS_APPLICATIONS_BN_EPSILON
+
 
 def _float32(x):
     return ops.cast(x, "float32")
@@ -65,7 +67,7 @@ class RecomputedDenseLayer(layers.Layer):
         The last convolution's output, `(batch, height, width, filters)`.
     """
 
-    def __init__(self, stages, epsilon=1.001e-5, **kwargs):
+    def __init__(self, stages, epsilon=KERAS_APPLICATIONS_BN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         self.stages = [tuple(stage) for stage in stages]
         if not self.stages:

@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Optional
 
+from keras_dense import _families
 from keras_dense.weights.records import (  # noqa: F401  (the records' types, re-exported)
     DEFAULT_WEIGHTS_ALIAS,
     WeightsFile,
@@ -48,15 +49,7 @@ APPLICATION_ARGS = {
 RECORD_ATTRIBUTE = "keras_dense_record"
 WEIGHTS_ATTRIBUTE = "keras_dense_weights"
 # Modules whose import registers their family's records, in listing order.
-FAMILY_MODULES = (
-    "keras_dense.models.densenet",
-    "keras_dense.models.lenet",
-    "keras_dense.models.alexnet",
-    "keras_dense.models.vgg",
-    "keras_dense.models.googlenet",
-    "keras_dense.models.resnet",
-    "keras_dense.models.inception_v3",
-)
+FAMILY_MODULES = tuple(_families.module_name(family) for family in _families.FAMILIES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,21 +200,24 @@ def _load_families():
         importlib.import_module(module)
 
 
-def list_models(pattern=None, family=None, weights=False):
+def list_models(pattern: Optional[str] = None, family: Optional[str] = None,
+                weights: bool = False) -> list:
     """Registered model names, in `model_records()` order.
 
     Args:
         pattern: optional shell-style pattern, e.g. `"densenet_bc*"`.
-        family: optional family name to keep, e.g. `"resnet"`.
+        family: optional family name to keep, e.g. `"resnet"` (one of
+            `keras_dense._families.FAMILIES`, or an alias such as `"inception"`).
         weights: keep only models with published weights.
 
     Returns:
         A list of names.
 
-    Example:
+    Examples:
         >>> list_models("densenet*", weights=True)
         ['densenet121', 'densenet169', 'densenet201']
     """
+    family = None if family is None else _families.family_name(family)
     return [
         record.name for record in model_records()
         if (family is None or record.family == family)

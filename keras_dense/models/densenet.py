@@ -33,8 +33,8 @@ from keras_dense.models._recompute import RecomputedDenseLayer
 from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
-KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
-TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default; its published weights expect it
+KERAS_BN_EPSILON = _layers.KERAS_APPLICATIONS_BN_EPSILON  # keras.applications' weights expect it
+TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expect it
 
 preprocess_input = family_preprocess_input("torch", "DenseNet")
 

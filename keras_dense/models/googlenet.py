@@ -47,7 +47,7 @@ from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import torchvision_imagenet
 
-BN_EPSILON = 1e-3  # torchvision's BasicConv2d
+BN_EPSILON = _layers.INCEPTION_BN_EPSILON  # torchvision's BasicConv2d
 
 # One row per stage in order: an inception block with its filters
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj), or None for a 3x3/2 max pooling.

@@ -53,7 +53,7 @@ from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
-BN_EPSILON = 1e-3  # Keras's BatchNormalization default, which InceptionV3 uses
+BN_EPSILON = _layers.INCEPTION_BN_EPSILON  # keras.applications' and torchvision's
 INCEPTION_A_POOL_FILTERS = (32, 64, 64)  # pool projections of mixed0, mixed1, mixed2
 INCEPTION_B_CHANNELS = (128, 160, 160, 192)  # 7x7 branch channels of mixed4-7
 BLOCKS = (3, 4, 2)  # 35x35, 17x17 and 8x8 blocks of Inception v3
@@ -282,7 +282,7 @@ class InceptionV3Config(_builder.ArchConfig):
             Keras's, like TensorFlow's, average only the pixels inside.
     """
 
-    family: ClassVar[str] = "inception"
+    family: ClassVar[str] = "inception_v3"
 
     width: float = 1.0
     blocks: tuple = BLOCKS

@@ -45,8 +45,8 @@ from keras_dense.models._layers import ChannelZeroPadding
 from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
-KERAS_BN_EPSILON = 1.001e-5  # keras.applications' value; its published weights expect it
-TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
+KERAS_BN_EPSILON = _layers.KERAS_APPLICATIONS_BN_EPSILON  # keras.applications' weights expect it
+TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expect it
 BOTTLENECK_EXPANSION = 4
 
 preprocess_input = family_preprocess_input("caffe", "ResNet")

@@ -38,7 +38,7 @@ from keras_dense.models import _builder, _layers
 from keras_dense.models._registry import ModelRecord, register_model
 from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
 
-TORCH_BN_EPSILON = 1e-5  # torchvision's BatchNorm2d default
+TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expect it
 
 preprocess_input = family_preprocess_input("caffe", "VGG")
 

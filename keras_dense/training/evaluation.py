@@ -13,12 +13,14 @@ Example:
 """
 
 import contextlib
+import os
 import pathlib
 
 import numpy as np
 
 import keras
 
+from keras_dense._choices import EVALUATE_TTA_MODES
 from keras_dense.imagenet import tta as tta_lib
 from keras_dense.training import augment, data as data_lib, run_folder
 
@@ -134,7 +136,9 @@ def evaluation_report(labels, predictions, class_names):
     }
 
 
-def evaluate(target, data=None, batch_size=256, test_subset=None, tta=None):
+def evaluate(target: "str | os.PathLike", data: "str | os.PathLike | None" = None,
+             batch_size: int = 256, test_subset: "int | None" = None,
+             tta: "str | None" = None) -> dict:
     """Tests a run's best model (or a `.keras` file) on the CIFAR-10 test set.
 
     Args:
@@ -152,7 +156,7 @@ def evaluate(target, data=None, batch_size=256, test_subset=None, tta=None):
         The `evaluation_report` dict, plus `"model_file"` and `"tta"`
         (`"flip"` or `None`).
     """
-    tta_lib.check_mode(tta, allowed=("flip", "none"))
+    tta_lib.check_mode(tta, allowed=EVALUATE_TTA_MODES)
     target = pathlib.Path(target)
     recipe = {}
     if target.is_dir():

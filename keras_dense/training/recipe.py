@@ -12,8 +12,7 @@ Example:
 
 import dataclasses
 
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "onecycle", "step", "constant")
+from keras_dense._choices import OPTIMIZERS, SCHEDULES
 
 
 @dataclasses.dataclass(frozen=True)

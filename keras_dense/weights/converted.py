@@ -31,7 +31,7 @@ import pathlib
 import shutil
 import tempfile
 
-from keras_dense import _files
+from keras_dense import _files, _paths
 from keras_dense.weights import resolve, torchvision
 
 logger = logging.getLogger("keras_dense.weights")
@@ -47,11 +47,11 @@ def torch_checkpoints_dir():
     return pathlib.Path(torch_home).expanduser() / "hub" / "checkpoints"
 
 
-def converted_dir():
-    """Where converted weights are cached: `$KERAS_DENSE_CACHE/converted`, else
-    `$KERAS_HOME/models/converted` (default `~/.keras/models/converted`)."""
-    base = os.environ.get("KERAS_DENSE_CACHE")
-    return (pathlib.Path(base).expanduser() if base else resolve.keras_cache_dir()) / "converted"
+def converted_dir() -> pathlib.Path:
+    """Where converted weights are cached: `_paths.cache_dir("converted")`,
+    `$KERAS_DENSE_CACHE/converted`, else `$KERAS_HOME/keras_dense/converted` (default
+    `~/.keras/keras_dense/converted`)."""
+    return _paths.cache_dir(_paths.CONVERTED)
 
 
 def _sidecar(target):

@@ -28,7 +28,7 @@ import os
 import pathlib
 import urllib.request
 
-from keras_dense import _files
+from keras_dense import _files, _paths
 
 TIMEOUT_S = 10.0  # per connection attempt and per read: a stalled download fails
 CHUNK = 1 << 20
@@ -43,9 +43,9 @@ class WeightsHashError(ValueError):
     """A file's hash differs from the published one."""
 
 
-def keras_cache_dir():
+def keras_cache_dir() -> pathlib.Path:
     """`$KERAS_HOME/models`, default `~/.keras/models`, as Keras caches downloads."""
-    return pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser() / "models"
+    return _paths.keras_home() / "models"
 
 
 def search_dirs():

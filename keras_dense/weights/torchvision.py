@@ -36,6 +36,7 @@ import re
 
 import numpy as np
 
+from keras_dense import _families
 from keras_dense.weights.h5 import LoadReport, WeightsMismatchError
 from keras_dense.weights.torch_state import read_state_dict
 
@@ -176,7 +177,7 @@ LAYOUTS = {
                               "predictions": "classifier.6"}),
         "classifier.6", ("classifier.",)),
     "googlenet": TorchvisionLayout(googlenet_names, "fc", ("fc.",), ("aux1.", "aux2.")),
-    "inception": TorchvisionLayout(inception_v3_names, "fc", ("fc.",), ("AuxLogits.",)),
+    "inception_v3": TorchvisionLayout(inception_v3_names, "fc", ("fc.",), ("AuxLogits.",)),
 }
 IGNORED_SUFFIXES = (".num_batches_tracked",)  # batch norm's training counter
 
@@ -297,7 +298,8 @@ def convert_into(model, source, family=None):
             tag's `arch`, e.g. `bn_epsilon=1e-5`), with or without its classifier.
         source: a `.pth` path or a state dict (tensors or NumPy arrays).
         family: the model's family (`"densenet"`, `"resnet"`, `"vgg"`,
-            `"alexnet"`, `"googlenet"`, `"inception"`); the caller looks it up
+            `"alexnet"`, `"googlenet"`, `"inception_v3"`, or an alias such as
+            `"inception"`); the caller looks it up
             (`keras_dense.models.pretrained.family_of`).
 
     Returns:
@@ -311,6 +313,7 @@ def convert_into(model, source, family=None):
             Nothing is assigned then.
         WeightsFileError, TorchUnavailableError: as `read_state_dict`.
     """
+    family = None if family is None else _families.family_name(family)
     if family not in LAYOUTS:
         raise ValueError(
             f"No torchvision layout for model {model.name!r} (family {family!r}); pass family= "
