@@ -54,8 +54,10 @@ def machine():
     import keras
 
     return {
-        "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(), "keras": keras.__version__,
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }
 

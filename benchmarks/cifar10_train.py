@@ -70,11 +70,22 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--compare-loops", action="store_true",
-                        help="old loop vs lean loop, alternating epochs in one process")
-    parser.add_argument("--rounds", type=int, default=3, help="--compare-loops: timed epochs per loop")
-    parser.add_argument("--arch", action="append", default=[], type=arch_item, metavar="KEY=VALUE",
-                        help="--compare-loops: builder override, e.g. memory_efficient=True")
+    parser.add_argument(
+        "--compare-loops",
+        action="store_true",
+        help="old loop vs lean loop, alternating epochs in one process",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--compare-loops: timed epochs per loop"
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        type=arch_item,
+        metavar="KEY=VALUE",
+        help="--compare-loops: builder override, e.g. memory_efficient=True",
+    )
     args = parser.parse_args(argv)
     if args.compare_loops:
         return compare_loops(args)
@@ -83,16 +94,28 @@ def main(argv=None):
 
     from keras_dense.training import run_folder, trainer
 
-    overrides = {key: value for key, value in
-                 (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))
-                 if value is not None}
+    overrides = {
+        key: value
+        for key, value in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("lr", args.lr),
+        )
+        if value is not None
+    }
     recipe = preset(args.preset, **overrides)
     with tempfile.TemporaryDirectory() as scratch:
         run = pathlib.Path(args.out or pathlib.Path(scratch) / "run")
         metrics = trainer.train(
-            args.model, data=args.data, out=run, recipe=recipe, subset=args.subset,
-            test_subset=args.test_subset, mixed_precision=args.mixed_precision,
-            jit_compile=args.jit, verbose=2,
+            args.model,
+            data=args.data,
+            out=run,
+            recipe=recipe,
+            subset=args.subset,
+            test_subset=args.test_subset,
+            mixed_precision=args.mixed_precision,
+            jit_compile=args.jit,
+            verbose=2,
         )
         history = run_folder.read_history(run)
 
@@ -101,11 +124,14 @@ def main(argv=None):
     elapsed, per_epoch = 0.0, []
     for row in history:
         elapsed += row["epoch_seconds"]
-        per_epoch.append({
-            "epoch": row["epoch"], "wall_seconds": round(elapsed, 3),
-            "test_accuracy": row["val_accuracy"],
-            "train_images_per_second": round(row["images_per_second"], 2),
-        })
+        per_epoch.append(
+            {
+                "epoch": row["epoch"],
+                "wall_seconds": round(elapsed, 3),
+                "test_accuracy": row["val_accuracy"],
+                "train_images_per_second": round(row["images_per_second"], 2),
+            }
+        )
     backend = keras.backend.backend()
     result = {
         "benchmark": "cifar10_train",
@@ -119,14 +145,17 @@ def main(argv=None):
         "mixed_precision": metrics["mixed_precision"],
         "jit_compile": metrics["jit_compile"],
         "versions": {
-            "python": platform.python_version(), "keras": keras.__version__,
+            "python": platform.python_version(),
+            "keras": keras.__version__,
             "numpy": _version("numpy"),
             backend: _version({"torch": "torch", "jax": "jax"}.get(backend, "tensorflow")),
         },
         "epochs": per_epoch,
         "images_per_second": round(metrics["images_per_second"], 2),
         # The first epoch's training time beyond a later epoch's: mostly compilation.
-        "first_epoch_extra_seconds": None if first_epoch_extra is None else round(first_epoch_extra, 2),
+        "first_epoch_extra_seconds": None
+        if first_epoch_extra is None
+        else round(first_epoch_extra, 2),
         "final_test_accuracy": metrics["test_accuracy"],
         "best_test_accuracy": metrics["best_test_accuracy"],
         "wall_seconds": round(metrics["wall_seconds"], 3),
@@ -138,8 +167,20 @@ def main(argv=None):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = results / f"cifar10_train_{args.model}_{backend}_{device}_{stamp}.json"
     path.write_text(json.dumps(result, indent=2))
-    print(json.dumps({key: result[key] for key in ("model", "backend", "device", "images_per_second",
-                                                    "final_test_accuracy")}))
+    print(
+        json.dumps(
+            {
+                key: result[key]
+                for key in (
+                    "model",
+                    "backend",
+                    "device",
+                    "images_per_second",
+                    "final_test_accuracy",
+                )
+            }
+        )
+    )
     print(f"wrote {path}")
     return 0
 
@@ -176,12 +217,28 @@ def compare_loops(args):
     # compiles the full-batch step; the old loop's first epoch then adds what its
     # smaller last batch costs (another compilation under XLA).
     loops = {
-        "lean": (len(batches) * batch, lambda: model.fit(
-            batches, epochs=1, shuffle=False, verbose=0,
-            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_end_check)])),
-        "old": (len(x), lambda: model.fit(
-            x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0,
-            callbacks=[PerBatchLossCheck()])),
+        "lean": (
+            len(batches) * batch,
+            lambda: model.fit(
+                batches,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_end_check)],
+            ),
+        ),
+        "old": (
+            len(x),
+            lambda: model.fit(
+                x,
+                y,
+                batch_size=batch,
+                epochs=1,
+                shuffle=True,
+                verbose=0,
+                callbacks=[PerBatchLossCheck()],
+            ),
+        ),
     }
     seconds = {name: [] for name in loops}
     for _ in range(args.rounds + 1):  # the first round compiles
@@ -192,21 +249,32 @@ def compare_loops(args):
             print(f"{name}: {seconds[name][-1]:.1f} s", flush=True)
     rate = {name: [images / s for s in seconds[name][1:]] for name, (images, _) in loops.items()}
     report = {
-        "benchmark": "cifar10_loops", "model": args.model, "arch": dict(args.arch),
-        "batch_size": batch, "train_images": len(x),
+        "benchmark": "cifar10_loops",
+        "model": args.model,
+        "arch": dict(args.arch),
+        "batch_size": batch,
+        "train_images": len(x),
         "images_per_epoch": {name: images for name, (images, _) in loops.items()},
-        "jit_compile": jit, "machine": _common.machine(),
+        "jit_compile": jit,
+        "machine": _common.machine(),
         "versions": {"jax": _version("jax"), "tensorflow": _version("tensorflow")},
         "epoch_seconds": seconds,
         "images_per_second": {name: _common.median(r) for name, r in rate.items()},
         "lean_over_old_per_round": [lean / old for old, lean in zip(rate["old"], rate["lean"])],
         "first_epoch_extra_seconds": {
-            name: seconds[name][0] - _common.median(seconds[name][1:]) for name in loops},
+            name: seconds[name][0] - _common.median(seconds[name][1:]) for name in loops
+        },
         "peak_rss_gb": _common.peak_rss_gb(),
     }
     report["lean_over_old"] = _common.median(report["lean_over_old_per_round"])
-    print(json.dumps({key: report[key] for key in (
-        "images_per_second", "lean_over_old", "first_epoch_extra_seconds")}))
+    print(
+        json.dumps(
+            {
+                key: report[key]
+                for key in ("images_per_second", "lean_over_old", "first_epoch_extra_seconds")
+            }
+        )
+    )
     _common.write_json(f"cifar10_loops-{keras.backend.backend()}", report)
     return 0
 

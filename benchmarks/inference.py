@@ -58,10 +58,12 @@ def _photos(count, size=224):
     files = sorted(SAMPLES.glob("*.JPEG"))
     if not files:
         return np.random.default_rng(0).integers(0, 256, (count, size, size, 3)).astype(
-            "uint8"), "random pixels"
+            "uint8"
+        ), "random pixels"
     pixels = [images.load_image(f, (size, size)) for f in files]
-    return np.stack([pixels[i % len(pixels)] for i in range(count)]), \
-        f"{len(files)} photos from shared/data"
+    return np.stack(
+        [pixels[i % len(pixels)] for i in range(count)]
+    ), f"{len(files)} photos from shared/data"
 
 
 def _reference(weights):
@@ -77,8 +79,14 @@ def _reference(weights):
         for layer in reference.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 n = layer.gamma.shape[0]
-                layer.set_weights([rng.uniform(0.8, 1.2, n), rng.normal(0, 0.1, n),
-                                   rng.normal(0, 0.1, n), rng.uniform(0.8, 1.2, n)])
+                layer.set_weights(
+                    [
+                        rng.uniform(0.8, 1.2, n),
+                        rng.normal(0, 0.1, n),
+                        rng.normal(0, 0.1, n),
+                        rng.uniform(0.8, 1.2, n),
+                    ]
+                )
     return reference
 
 
@@ -101,18 +109,27 @@ def _first_call_exports(weights_file, pixels):
             if engine not in engines.installed_runtimes(precision):
                 continue
             start = time.perf_counter()
-            predict(pixels[:1], model="densenet169", weights=weights_file, engine=engine,
-                    precision=precision)
+            predict(
+                pixels[:1],
+                model="densenet169",
+                weights=weights_file,
+                engine=engine,
+                precision=precision,
+            )
             entry = cache.read_entry(engines.record_key(record, weights_file, engine, precision))
             result[f"{engine}_{precision}"] = {
                 "first_call_s": time.perf_counter() - start,
                 "export_s": entry["export_seconds"],
                 "check_max_probability_difference": entry["check"]["max_probability_difference"],
-                "size_mb": sum(os.path.getsize(cache.entry_dir(entry["key"]) / name)
-                               for name in entry["files"]) / 1e6,
+                "size_mb": sum(
+                    os.path.getsize(cache.entry_dir(entry["key"]) / name) for name in entry["files"]
+                )
+                / 1e6,
             }
-            print(f"first call with {engine} ({precision}): {result[f'{engine}_{precision}']}",
-                  flush=True)
+            print(
+                f"first call with {engine} ({precision}): {result[f'{engine}_{precision}']}",
+                flush=True,
+            )
     return result
 
 
@@ -130,18 +147,22 @@ def _variants(reference, weights_file, pixels):
     ours = keras_dense.get_model("densenet169", weights=weights_file)
     variants = {
         "keras_applications": lambda: reference.predict(x, batch_size=count, verbose=0),
-        "default_predict": lambda top=5: predict(pixels, model="densenet169",
-                                                 weights=weights_file, batch_size=count, top=top),
+        "default_predict": lambda top=5: predict(
+            pixels, model="densenet169", weights=weights_file, batch_size=count, top=top
+        ),
         "keras_float32": lambda: inference.predict_batches(ours, x, count),
     }
     bf16 = inference.inference_model(ours, "bfloat16")
     variants["keras_bfloat16"] = lambda: inference.predict_batches(bf16, x, count)
-    for engine, precision, name in (("onnxruntime", "float32", "onnxruntime"),
-                                    ("openvino", "float32", "openvino_float32"),
-                                    ("openvino", "bfloat16", "openvino_bfloat16")):
+    for engine, precision, name in (
+        ("onnxruntime", "float32", "onnxruntime"),
+        ("openvino", "float32", "openvino_float32"),
+        ("openvino", "bfloat16", "openvino_bfloat16"),
+    ):
         if engine in engines.installed_runtimes(precision):
-            model, _ = loading.load_engine_model("densenet169", weights_file,
-                                                 precision=precision, engine=engine)
+            model, _ = loading.load_engine_model(
+                "densenet169", weights_file, precision=precision, engine=engine
+            )
             variants[name] = (lambda m: lambda: inference.predict_batches(m, x, count))(model)
     return variants
 
@@ -184,8 +205,11 @@ def _folder_rate(weights_file, count, rounds, batch_size):
             "folder": lambda: list(predict_lib.predict_files([folder], **options)),
             "preloaded": lambda: predict_lib.predict(pixels, **options),
         }
-        engine = getattr(loading.load_engine_model("densenet169", weights_file,
-                                                   job_images=count).model, "engine", "keras")
+        engine = getattr(
+            loading.load_engine_model("densenet169", weights_file, job_images=count).model,
+            "engine",
+            "keras",
+        )
         times = {name: [] for name in runs}
         for _ in range(rounds):
             for name, run in runs.items():
@@ -193,8 +217,13 @@ def _folder_rate(weights_file, count, rounds, batch_size):
                 run()
                 times[name].append(time.perf_counter() - start)
         rate = {name: count / _common.median(t) for name, t in times.items()}
-        return {"images": count, "engine": engine, "images_per_s": rate,
-                "folder_vs_preloaded": rate["folder"] / rate["preloaded"], "times_s": times}
+        return {
+            "images": count,
+            "engine": engine,
+            "images_per_s": rate,
+            "folder_vs_preloaded": rate["folder"] / rate["preloaded"],
+            "times_s": times,
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -206,13 +235,13 @@ def _auto_constants(rate, exports, cli):
     the fastest runtime saves per image over Keras (`SECONDS_SAVED_PER_IMAGE`)."""
     saved = {}
     for precision, keras_name, names in (
-            ("float32", "keras_float32", ("onnxruntime", "openvino_float32")),
-            ("bfloat16", "keras_bfloat16", ("openvino_bfloat16",))):
+        ("float32", "keras_float32", ("onnxruntime", "openvino_float32")),
+        ("bfloat16", "keras_bfloat16", ("openvino_bfloat16",)),
+    ):
         measured = [name for name in names if name in rate]
         if measured and keras_name in rate:
             best = max(measured, key=rate.get)
-            saved[precision] = {"runtime": best,
-                                "seconds": 1 / rate[keras_name] - 1 / rate[best]}
+            saved[precision] = {"runtime": best, "seconds": 1 / rate[keras_name] - 1 / rate[best]}
     return {
         "EXPORT_SECONDS": exports.get("onnxruntime_float32", {}).get("first_call_s"),
         "KERAS_START_SECONDS": cli["keras_s"] - cli["cached_s"] if cli else None,
@@ -228,8 +257,17 @@ def _cli_main_command(weights_file, rounds):
     if not elephant.exists():
         return None
     env = {**os.environ, "KERAS_DENSE_BACKGROUND_EXPORT": "0"}
-    base = [sys.executable, "-m", "keras_dense", "predict", str(elephant), "--model",
-            "densenet169", "--weights", weights_file]
+    base = [
+        sys.executable,
+        "-m",
+        "keras_dense",
+        "predict",
+        str(elephant),
+        "--model",
+        "densenet169",
+        "--weights",
+        weights_file,
+    ]
     times = {"keras": [], "cached": []}
     engine = None
     for _ in range(rounds):
@@ -241,8 +279,12 @@ def _cli_main_command(weights_file, rounds):
                 raise RuntimeError(result.stderr[-2000:])
             if name == "cached":
                 engine = result.stderr.split("engine: ")[1].split()[0]
-    return {"keras_s": _common.median(times["keras"]), "cached_s": _common.median(times["cached"]),
-            "cached_engine": engine, "times_s": times}
+    return {
+        "keras_s": _common.median(times["keras"]),
+        "cached_s": _common.median(times["cached"]),
+        "cached_engine": engine,
+        "times_s": times,
+    }
 
 
 def memory_probe(variant, count, batch_size, weights_file):
@@ -259,8 +301,7 @@ def memory_probe(variant, count, batch_size, weights_file):
         preprocess = keras.applications.densenet.preprocess_input
 
         def run():
-            model.predict(preprocess(pixels.astype("float32")), batch_size=batch_size,
-                          verbose=0)
+            model.predict(preprocess(pixels.astype("float32")), batch_size=batch_size, verbose=0)
     else:
         from keras_dense import predict
 
@@ -268,24 +309,42 @@ def memory_probe(variant, count, batch_size, weights_file):
 
         def run():
             predict(pixels, model="densenet169", weights=weights_file, batch_size=batch_size)
+
     gc.collect()
     with _common.PeakRSS() as rss:
         run()
-    print(json.dumps({"peak_rss_gb": rss.peak_gb, "before_predict_rss_gb": rss.start_gb,
-                      "rise_gb": rss.peak_gb - rss.start_gb}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_gb": rss.peak_gb,
+                "before_predict_rss_gb": rss.start_gb,
+                "rise_gb": rss.peak_gb - rss.start_gb,
+            }
+        )
+    )
 
 
 def _probe_in_subprocess(variant, args, weights_file):
-    cmd = [sys.executable, __file__, "--probe", variant, "--memory-images",
-           str(args.memory_images), "--batch-size", str(args.batch_size),
-           "--probe-weights", weights_file]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--probe",
+        variant,
+        "--memory-images",
+        str(args.memory_images),
+        "--batch-size",
+        str(args.batch_size),
+        "--probe-weights",
+        weights_file,
+    ]
     return _common.run_probe(cmd)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="3 rounds, 64 images for memory and the folder")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 rounds, 64 images for memory and the folder"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--memory-images", type=int, default=None)
@@ -298,8 +357,7 @@ def main():
     args.memory_images = args.memory_images or (64 if args.quick else 1000)
     args.folder_images = args.folder_images or (64 if args.quick else 256)
     if args.probe:
-        return memory_probe(args.probe, args.memory_images, args.batch_size,
-                            args.probe_weights)
+        return memory_probe(args.probe, args.memory_images, args.batch_size, args.probe_weights)
 
     scratch = tempfile.mkdtemp(prefix="keras_dense_benchmark_")
     os.environ["KERAS_DENSE_CACHE"] = scratch  # a fresh engine cache: exports are timed
@@ -323,8 +381,10 @@ def run(args, scratch):
     weights_file = _weights_file(reference, scratch)
     exports = _first_call_exports(weights_file, pixels)
     variants = _variants(reference, weights_file, pixels)
-    outputs = {name: _probabilities(name, run(top=1000) if name == "default_predict" else run())
-               for name, run in variants.items()}
+    outputs = {
+        name: _probabilities(name, run(top=1000) if name == "default_predict" else run())
+        for name, run in variants.items()
+    }
     times = {name: [] for name in variants}
     cpu_times = {name: [] for name in variants}
     for _ in range(args.rounds):
@@ -339,53 +399,84 @@ def run(args, scratch):
     exact = outputs["keras_applications"]
     diff = {name: float(np.max(np.abs(out - exact))) for name, out in outputs.items()}
     for name in variants:
-        print(f"{name}: {rate[name]:.1f} images/s, x{rate[name] / base:.2f} of keras.applications, "
-              f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
-              f"image, max |p - p_keras| {diff[name]:.1e}", flush=True)
+        print(
+            f"{name}: {rate[name]:.1f} images/s, x{rate[name] / base:.2f} of keras.applications, "
+            f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
+            f"image, max |p - p_keras| {diff[name]:.1e}",
+            flush=True,
+        )
 
-    default_engine = getattr(loading.load_engine_model("densenet169", weights_file,
-                                                       job_images=args.batch_size).model,
-                             "engine", "keras")
+    default_engine = getattr(
+        loading.load_engine_model("densenet169", weights_file, job_images=args.batch_size).model,
+        "engine",
+        "keras",
+    )
     print(f"default_predict ran on: {default_engine}", flush=True)
     del variants
-    folder = _folder_rate(weights_file, args.folder_images, max(2, args.rounds // 3),
-                          args.batch_size)
+    folder = _folder_rate(
+        weights_file, args.folder_images, max(2, args.rounds // 3), args.batch_size
+    )
     if folder:
-        print(f"folder of {folder['images']} JPEGs ({folder['engine']}): "
-              f"{folder['images_per_s']['folder']:.1f} images/s vs preloaded "
-              f"{folder['images_per_s']['preloaded']:.1f}: "
-              f"{folder['folder_vs_preloaded']:.0%}", flush=True)
+        print(
+            f"folder of {folder['images']} JPEGs ({folder['engine']}): "
+            f"{folder['images_per_s']['folder']:.1f} images/s vs preloaded "
+            f"{folder['images_per_s']['preloaded']:.1f}: "
+            f"{folder['folder_vs_preloaded']:.0%}",
+            flush=True,
+        )
     cli = _cli_main_command(weights_file, rounds=2)
     if cli:
-        print(f"keras-dense predict elephant.jpg: {cli['keras_s']:.1f} s on Keras (a first "
-              f"run), {cli['cached_s']:.1f} s with the cached {cli['cached_engine']} export",
-              flush=True)
+        print(
+            f"keras-dense predict elephant.jpg: {cli['keras_s']:.1f} s on Keras (a first "
+            f"run), {cli['cached_s']:.1f} s with the cached {cli['cached_engine']} export",
+            flush=True,
+        )
     constants = _auto_constants(rate, exports, cli)
-    print(f"auto's figures measured here (keras_dense/inference/engines.py): {constants}",
-          flush=True)
-    memory = {name: _probe_in_subprocess(name, args, weights_file)
-              for name in ("keras_applications", "default_predict")}
+    print(
+        f"auto's figures measured here (keras_dense/inference/engines.py): {constants}", flush=True
+    )
+    memory = {
+        name: _probe_in_subprocess(name, args, weights_file)
+        for name in ("keras_applications", "default_predict")
+    }
     for name, m in memory.items():
-        print(f"{name}: peak RSS {m['peak_rss_gb']:.2f} GB while predicting "
-              f"{args.memory_images} images (+{m['rise_gb']:.2f} GB over the loaded model "
-              "and inputs)", flush=True)
-    _common.write_json("inference", {
-        "model": "densenet169", "batch_size": args.batch_size, "rounds": args.rounds,
-        "quick": args.quick, "images": source, "weights": args.weights or "random",
-        "machine": _common.machine(), "versions": _versions(),
-        "matmul_gflops": gflops, "gflops_per_image": flops,
-        "default_predict_engine": default_engine, "cpu_ms_per_image": cpu_ms,
-        "auto_constants": constants, "cli_main_command": cli,
-        "images_per_s": rate, "ratio_to_keras_applications": {k: r / base for k, r in rate.items()},
-        "share_of_matmul_peak": {k: r * flops / gflops for k, r in rate.items()},
-        "max_probability_difference_vs_keras_applications": diff,
-        "first_call_exports": exports, "folder": folder,
-        "memory_images": args.memory_images,
-        "peak_rss_gb": {k: v["peak_rss_gb"] for k, v in memory.items()},
-        "predict_rss_rise_gb": {k: v["rise_gb"] for k, v in memory.items()},
-        "top1_probability_median_keras": float(np.median(exact.max(axis=1))),
-        "times_s": times, "cpu_times_s": cpu_times,
-    })
+        print(
+            f"{name}: peak RSS {m['peak_rss_gb']:.2f} GB while predicting "
+            f"{args.memory_images} images (+{m['rise_gb']:.2f} GB over the loaded model "
+            "and inputs)",
+            flush=True,
+        )
+    _common.write_json(
+        "inference",
+        {
+            "model": "densenet169",
+            "batch_size": args.batch_size,
+            "rounds": args.rounds,
+            "quick": args.quick,
+            "images": source,
+            "weights": args.weights or "random",
+            "machine": _common.machine(),
+            "versions": _versions(),
+            "matmul_gflops": gflops,
+            "gflops_per_image": flops,
+            "default_predict_engine": default_engine,
+            "cpu_ms_per_image": cpu_ms,
+            "auto_constants": constants,
+            "cli_main_command": cli,
+            "images_per_s": rate,
+            "ratio_to_keras_applications": {k: r / base for k, r in rate.items()},
+            "share_of_matmul_peak": {k: r * flops / gflops for k, r in rate.items()},
+            "max_probability_difference_vs_keras_applications": diff,
+            "first_call_exports": exports,
+            "folder": folder,
+            "memory_images": args.memory_images,
+            "peak_rss_gb": {k: v["peak_rss_gb"] for k, v in memory.items()},
+            "predict_rss_rise_gb": {k: v["rise_gb"] for k, v in memory.items()},
+            "top1_probability_median_keras": float(np.median(exact.max(axis=1))),
+            "times_s": times,
+            "cpu_times_s": cpu_times,
+        },
+    )
 
 
 def _versions():

@@ -46,10 +46,12 @@ def main():
     x = preprocessing.preprocess_input(pixels, mode="torch")
     paths = {
         "keras_applications_predict": lambda: reference.predict(
-            x, batch_size=args.batch_size, verbose=0),
+            x, batch_size=args.batch_size, verbose=0
+        ),
         "ours_predict_on_batch": lambda: predict_batches(ours, x, args.batch_size),
         "keras_dense_predict_built_model": lambda: keras_dense.predict(
-            pixels, model=ours, batch_size=args.batch_size),
+            pixels, model=ours, batch_size=args.batch_size
+        ),
     }
     for run in paths.values():
         run()  # warm-up: tracing
@@ -60,13 +62,17 @@ def main():
     rates = {name: count / statistics.median(t) for name, t in times.items()}
     result = {
         **_common.machine(),
-        "model": "densenet169", "batch_size": args.batch_size, "images_per_call": count,
+        "model": "densenet169",
+        "batch_size": args.batch_size,
+        "images_per_call": count,
         "rounds": args.rounds,
         "images_per_second": {name: round(rate, 2) for name, rate in rates.items()},
         "predict_vs_keras_applications": round(
-            rates["keras_dense_predict_built_model"] / rates["keras_applications_predict"], 3),
+            rates["keras_dense_predict_built_model"] / rates["keras_applications_predict"], 3
+        ),
         "predict_vs_predict_on_batch": round(
-            rates["keras_dense_predict_built_model"] / rates["ours_predict_on_batch"], 3),
+            rates["keras_dense_predict_built_model"] / rates["ours_predict_on_batch"], 3
+        ),
     }
     print(json.dumps(result, indent=2))
     _common.write_json("predict_densenet169", result)

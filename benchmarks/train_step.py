@@ -58,9 +58,18 @@ def memory_probe(memory_efficient, batch_size, steps, jit_compile):
 
 
 def _probe_in_subprocess(memory_efficient, args):
-    cmd = [sys.executable, __file__, "--probe", str(int(memory_efficient)),
-           "--batch-size", str(args.batch_size), "--jit-compile", args.jit_compile,
-           "--memory-steps", str(args.memory_steps)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--probe",
+        str(int(memory_efficient)),
+        "--batch-size",
+        str(args.batch_size),
+        "--jit-compile",
+        args.jit_compile,
+        "--memory-steps",
+        str(args.memory_steps),
+    ]
     return _common.run_probe(cmd)
 
 
@@ -70,8 +79,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
     parser.add_argument("--memory-steps", type=int, default=None)
-    parser.add_argument("--jit-compile", default="default",
-                        help="'default' (keras_dense._device.default_jit_compile), 'True' or 'False'")
+    parser.add_argument(
+        "--jit-compile",
+        default="default",
+        help="'default' (keras_dense._device.default_jit_compile), 'True' or 'False'",
+    )
     parser.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.steps = args.steps or (3 if args.quick else 10)
@@ -88,11 +100,15 @@ def main():
     gflops = _common.matmul_gflops()
     print(f"matmul: {gflops:.0f} GFLOP/s float32", flush=True)
 
-    memory = {name: _probe_in_subprocess(lean, args)
-              for name, lean in (("plain", False), ("memory_efficient", True))}
+    memory = {
+        name: _probe_in_subprocess(lean, args)
+        for name, lean in (("plain", False), ("memory_efficient", True))
+    }
     for name, m in memory.items():
-        print(f"{name}: peak RSS {m['peak_rss_gb']:.2f} GB (+{m['rise_gb']:.2f} GB while training)",
-              flush=True)
+        print(
+            f"{name}: peak RSS {m['peak_rss_gb']:.2f} GB (+{m['rise_gb']:.2f} GB while training)",
+            flush=True,
+        )
 
     x, y = _batch(args.batch_size)
     models = {"plain": _build(False, jit), "memory_efficient": _build(True, jit)}
@@ -110,14 +126,20 @@ def main():
 
     train_flops = 3 * count_flops(models["plain"])  # forward + ~2x for the backward
     report = {
-        "model": MODEL, "batch_size": args.batch_size, "steps": args.steps,
-        "quick": args.quick, "settings": applied, "jit_compile": str(jit),
-        "machine": _common.machine(), "matmul_gflops": gflops,
+        "model": MODEL,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "quick": args.quick,
+        "settings": applied,
+        "jit_compile": str(jit),
+        "machine": _common.machine(),
+        "matmul_gflops": gflops,
         "images_per_s": rate,
         "step_time_ratio_memory_efficient_over_plain": rate["plain"] / rate["memory_efficient"],
         "peak_rss_gb": {k: v["peak_rss_gb"] for k, v in memory.items()},
         "training_rss_rise_gb": {k: v["rise_gb"] for k, v in memory.items()},
-        "peak_rss_ratio": memory["memory_efficient"]["peak_rss_gb"] / memory["plain"]["peak_rss_gb"],
+        "peak_rss_ratio": memory["memory_efficient"]["peak_rss_gb"]
+        / memory["plain"]["peak_rss_gb"],
         "rise_ratio": memory["memory_efficient"]["rise_gb"] / memory["plain"]["rise_gb"],
         "share_of_matmul_peak": {k: r * train_flops / 1e9 / gflops for k, r in rate.items()},
         "baseline_issue_images_per_s": 28.0,
@@ -126,10 +148,12 @@ def main():
     }
     for name, r in rate.items():
         print(f"{name}: {r:.1f} images/s", flush=True)
-    print(f"step time ratio (memory_efficient / plain): "
-          f"{report['step_time_ratio_memory_efficient_over_plain']:.2f}; "
-          f"peak memory ratio {report['peak_rss_ratio']:.2f} "
-          f"(rise ratio {report['rise_ratio']:.2f})")
+    print(
+        f"step time ratio (memory_efficient / plain): "
+        f"{report['step_time_ratio_memory_efficient_over_plain']:.2f}; "
+        f"peak memory ratio {report['peak_rss_ratio']:.2f} "
+        f"(rise ratio {report['rise_ratio']:.2f})"
+    )
     _common.write_json("train_step", report)
 
 

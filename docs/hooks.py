@@ -21,7 +21,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # benchmark keys -> what a reader calls them
 LABELS = {
     "keras_applications": "`keras.applications` DenseNet169 `predict`",
-    "default_predict": "`keras_dense.predict` default (`engine=\"auto\"`)",
+    "default_predict": '`keras_dense.predict` default (`engine="auto"`)',
     "keras_float32": "Keras engine, compiled predict step, float32",
     "keras_bfloat16": "Keras engine, bfloat16 copy",
     "onnxruntime": "ONNX Runtime, float32",
@@ -99,55 +99,117 @@ def _machine(data):
 
 def _inference(path, data):
     run = "quick run" if data.get("quick") else "full run"
-    out = [f"#### {_date(path, data)}: {data['model']}, batch {data['batch_size']}, "
-           f"{data['rounds']} rounds ({run})", "",
-           f"`benchmarks/results/{path.name}`: {_machine(data)}; {data.get('images', '')}, "
-           f"{data.get('weights', '')} weights.", ""]
+    out = [
+        f"#### {_date(path, data)}: {data['model']}, batch {data['batch_size']}, "
+        f"{data['rounds']} rounds ({run})",
+        "",
+        f"`benchmarks/results/{path.name}`: {_machine(data)}; {data.get('images', '')}, "
+        f"{data.get('weights', '')} weights.",
+        "",
+    ]
     ips = data["images_per_s"]
     ratio = data.get("ratio_to_keras_applications", {})
     cpu = data.get("cpu_ms_per_image", {})
     share = data.get("share_of_matmul_peak", {})
-    diff = (data.get("max_probability_difference_vs_keras_applications")
-            or data.get("max_probability_difference_vs_keras_float32") or {})
-    rows = [[_label(k), _num(v), f"{_num(ratio.get(k), 2)}x" if k in ratio else "-",
-             _num(cpu.get(k)), f"{share[k]:.0%}" if k in share else "-",
-             _sci(diff.get(k))] for k, v in ips.items()]
-    out.append(_table(["engine", "images/s", "vs keras.applications", "CPU-ms per image",
-                       "share of matmul rate", "largest probability difference"], rows))
+    diff = (
+        data.get("max_probability_difference_vs_keras_applications")
+        or data.get("max_probability_difference_vs_keras_float32")
+        or {}
+    )
+    rows = [
+        [
+            _label(k),
+            _num(v),
+            f"{_num(ratio.get(k), 2)}x" if k in ratio else "-",
+            _num(cpu.get(k)),
+            f"{share[k]:.0%}" if k in share else "-",
+            _sci(diff.get(k)),
+        ]
+        for k, v in ips.items()
+    ]
+    out.append(
+        _table(
+            [
+                "engine",
+                "images/s",
+                "vs keras.applications",
+                "CPU-ms per image",
+                "share of matmul rate",
+                "largest probability difference",
+            ],
+            rows,
+        )
+    )
     extras = []
     if "first_call_exports" in data:
-        extras.append(_table(
-            ["first call with an engine", "total s", "export s", "check difference", "MB"],
-            [[_label(k), _num(v["first_call_s"]), _num(v["export_s"]),
-              _sci(v["check_max_probability_difference"]), _num(v["size_mb"])]
-             for k, v in data["first_call_exports"].items()]))
+        extras.append(
+            _table(
+                ["first call with an engine", "total s", "export s", "check difference", "MB"],
+                [
+                    [
+                        _label(k),
+                        _num(v["first_call_s"]),
+                        _num(v["export_s"]),
+                        _sci(v["check_max_probability_difference"]),
+                        _num(v["size_mb"]),
+                    ]
+                    for k, v in data["first_call_exports"].items()
+                ],
+            )
+        )
     if "cli_main_command" in data:
         c = data["cli_main_command"]
-        extras.append(_table(["`keras-dense predict elephant.jpg`, fresh process", "wall s"],
-                             [["on Keras (first run)", _num(c["keras_s"])],
-                              [f"cached {c['cached_engine']} export", _num(c["cached_s"])]]))
+        extras.append(
+            _table(
+                ["`keras-dense predict elephant.jpg`, fresh process", "wall s"],
+                [
+                    ["on Keras (first run)", _num(c["keras_s"])],
+                    [f"cached {c['cached_engine']} export", _num(c["cached_s"])],
+                ],
+            )
+        )
     if "folder" in data:
         f = data["folder"]
-        extras.append(_table(
-            [f"{f['images']} JPEGs, {f['engine']}", "images/s"],
-            [["`predict_files` (decoding a folder)", _num(f["images_per_s"]["folder"])],
-             ["`predict` on the images preloaded", _num(f["images_per_s"]["preloaded"])]]))
+        extras.append(
+            _table(
+                [f"{f['images']} JPEGs, {f['engine']}", "images/s"],
+                [
+                    ["`predict_files` (decoding a folder)", _num(f["images_per_s"]["folder"])],
+                    ["`predict` on the images preloaded", _num(f["images_per_s"]["preloaded"])],
+                ],
+            )
+        )
     if "peak_rss_gb" in data:
         rise = data.get("predict_rss_rise_gb", {})
-        extras.append(_table(
-            [f"classifying {data.get('memory_images', '?')} preloaded images",
-             "peak RSS GB", "rise while predicting GB"],
-            [[_label(k), _num(v, 2), _num(rise.get(k), 2)]
-             for k, v in data["peak_rss_gb"].items()]))
+        extras.append(
+            _table(
+                [
+                    f"classifying {data.get('memory_images', '?')} preloaded images",
+                    "peak RSS GB",
+                    "rise while predicting GB",
+                ],
+                [
+                    [_label(k), _num(v, 2), _num(rise.get(k), 2)]
+                    for k, v in data["peak_rss_gb"].items()
+                ],
+            )
+        )
     if "auto_constants" in data:
         a = data["auto_constants"]
         saved = a["SECONDS_SAVED_PER_IMAGE"]
-        extras.append(_table(
-            ["`engine=\"auto\"` inputs measured", "seconds"],
-            [["building the Keras model", _num(a["KERAS_START_SECONDS"])],
-             ["first export", _num(a["EXPORT_SECONDS"])]]
-            + [[f"saved per image, {p} ({_label(v['runtime'])})", _num(v["seconds"], 4)]
-               for p, v in saved.items()]))
+        extras.append(
+            _table(
+                ['`engine="auto"` inputs measured', "seconds"],
+                [
+                    ["building the Keras model", _num(a["KERAS_START_SECONDS"])],
+                    ["first export", _num(a["EXPORT_SECONDS"])],
+                ]
+                + [
+                    [f"saved per image, {p} ({_label(v['runtime'])})", _num(v["seconds"], 4)]
+                    for p, v in saved.items()
+                ],
+            )
+        )
     for table in extras:
         out += ["", table]
     return "\n".join(out)
@@ -156,73 +218,170 @@ def _inference(path, data):
 def _train_step(files):
     rows = []
     for path, d in files:
-        rows.append([_date(path, d), d["machine"]["backend"], d["steps"],
-                     _num(d["images_per_s"]["plain"]), _num(d["images_per_s"]["memory_efficient"]),
-                     f"{_num(d['step_time_ratio_memory_efficient_over_plain'], 2)}x",
-                     _num(d["peak_rss_gb"]["plain"], 2), _num(d["peak_rss_gb"]["memory_efficient"], 2),
-                     _num(d["peak_rss_ratio"], 2), f"`{path.name}`"])
-    return _table(["date", "backend", "steps", "plain img/s", "memory-efficient img/s",
-                   "step time ratio", "plain peak GB", "memory-efficient peak GB",
-                   "memory ratio", "file"], rows,
-                  ["---", "---"] + ["---:"] * 7 + ["---"]) + "\n\n" + "\n".join(
-        f"- `{p.name}`: {d['model']}, batch {d['batch_size']}; {_machine(d)}." for p, d in files)
+        rows.append(
+            [
+                _date(path, d),
+                d["machine"]["backend"],
+                d["steps"],
+                _num(d["images_per_s"]["plain"]),
+                _num(d["images_per_s"]["memory_efficient"]),
+                f"{_num(d['step_time_ratio_memory_efficient_over_plain'], 2)}x",
+                _num(d["peak_rss_gb"]["plain"], 2),
+                _num(d["peak_rss_gb"]["memory_efficient"], 2),
+                _num(d["peak_rss_ratio"], 2),
+                f"`{path.name}`",
+            ]
+        )
+    return (
+        _table(
+            [
+                "date",
+                "backend",
+                "steps",
+                "plain img/s",
+                "memory-efficient img/s",
+                "step time ratio",
+                "plain peak GB",
+                "memory-efficient peak GB",
+                "memory ratio",
+                "file",
+            ],
+            rows,
+            ["---", "---"] + ["---:"] * 7 + ["---"],
+        )
+        + "\n\n"
+        + "\n".join(
+            f"- `{p.name}`: {d['model']}, batch {d['batch_size']}; {_machine(d)}." for p, d in files
+        )
+    )
 
 
 def _loops(files):
     rows = []
     for path, d in files:
         ips, extra = d["images_per_second"], d["first_epoch_extra_seconds"]
-        rows.append([_date(path, d), d["machine"]["backend"], _num(ips["lean"]), _num(ips["old"]),
-                     ", ".join(_num(r, 2) for r in d["lean_over_old_per_round"]),
-                     _num(extra["lean"]), _num(extra["old"]), _num(d["peak_rss_gb"], 2),
-                     f"`{path.name}`"])
-    return _table(["date", "backend", "lean img/s", "old img/s", "lean / old per round",
-                   "first epoch extra s (lean)", "(old)", "peak GB", "file"], rows,
-                  ["---", "---"] + ["---:"] * 6 + ["---"]) + "\n\n" + "\n".join(
-        f"- `{p.name}`: {d['model']}, batch {d['batch_size']}, {d['train_images']} images; "
-        f"{_machine(d)}." for p, d in files)
+        rows.append(
+            [
+                _date(path, d),
+                d["machine"]["backend"],
+                _num(ips["lean"]),
+                _num(ips["old"]),
+                ", ".join(_num(r, 2) for r in d["lean_over_old_per_round"]),
+                _num(extra["lean"]),
+                _num(extra["old"]),
+                _num(d["peak_rss_gb"], 2),
+                f"`{path.name}`",
+            ]
+        )
+    return (
+        _table(
+            [
+                "date",
+                "backend",
+                "lean img/s",
+                "old img/s",
+                "lean / old per round",
+                "first epoch extra s (lean)",
+                "(old)",
+                "peak GB",
+                "file",
+            ],
+            rows,
+            ["---", "---"] + ["---:"] * 6 + ["---"],
+        )
+        + "\n\n"
+        + "\n".join(
+            f"- `{p.name}`: {d['model']}, batch {d['batch_size']}, {d['train_images']} images; "
+            f"{_machine(d)}."
+            for p, d in files
+        )
+    )
 
 
 def _cifar10_train(files):
     out = []
     for path, d in files:
-        out.append(f"`{path.name}` ({_date(path, d)}): {d['model']}, {d['dataset']}, "
-                   f"{d['train_images']} training and {d['test_images']} test images, "
-                   f"{d['recipe']['epochs']} epochs of batch {d['recipe']['batch_size']}; "
-                   f"{_machine(d)}.")
-        out += ["", _table(["epoch", "wall s", "test accuracy", "training images/s"],
-                           [[e["epoch"], _num(e["wall_seconds"]), f"{e['test_accuracy']:.1%}",
-                             _num(e["train_images_per_second"])] for e in d["epochs"]]), ""]
+        out.append(
+            f"`{path.name}` ({_date(path, d)}): {d['model']}, {d['dataset']}, "
+            f"{d['train_images']} training and {d['test_images']} test images, "
+            f"{d['recipe']['epochs']} epochs of batch {d['recipe']['batch_size']}; "
+            f"{_machine(d)}."
+        )
+        out += [
+            "",
+            _table(
+                ["epoch", "wall s", "test accuracy", "training images/s"],
+                [
+                    [
+                        e["epoch"],
+                        _num(e["wall_seconds"]),
+                        f"{e['test_accuracy']:.1%}",
+                        _num(e["train_images_per_second"]),
+                    ]
+                    for e in d["epochs"]
+                ],
+            ),
+            "",
+        ]
     return "\n".join(out)
 
 
 def _predict(files):
     out = []
     for path, d in files:
-        out.append(f"`{path.name}` ({_date(path, d)}): {d['model']}, batch {d['batch_size']}, "
-                   f"{d['images_per_call']} images per call, {d['rounds']} rounds; "
-                   f"{_machine(d)}.")
-        out += ["", _table(["call", "images/s"], [[_label(k), _num(v)] for k, v in
-                                                   d["images_per_second"].items()]), ""]
+        out.append(
+            f"`{path.name}` ({_date(path, d)}): {d['model']}, batch {d['batch_size']}, "
+            f"{d['images_per_call']} images per call, {d['rounds']} rounds; "
+            f"{_machine(d)}."
+        )
+        out += [
+            "",
+            _table(
+                ["call", "images/s"],
+                [[_label(k), _num(v)] for k, v in d["images_per_second"].items()],
+            ),
+            "",
+        ]
     return "\n".join(out)
 
 
 SECTIONS = [  # file prefix, title, command, renderer
-    ("inference-", "Inference engines (DenseNet-169)", "python benchmarks/inference.py [--quick]",
-     None),
-    ("train_step-", "Training step: plain vs memory-efficient DenseNet",
-     "python benchmarks/train_step.py [--quick]", _train_step),
-    ("cifar10_loops-", "Training loop: lean vs old",
-     "python benchmarks/cifar10_train.py --compare-loops", _loops),
-    ("cifar10_train_", "Time to accuracy on CIFAR-10", "python benchmarks/cifar10_train.py",
-     _cifar10_train),
-    ("predict_densenet169-", "Repeated `keras_dense.predict` calls",
-     "python benchmarks/predict_densenet169.py", _predict),
+    (
+        "inference-",
+        "Inference engines (DenseNet-169)",
+        "python benchmarks/inference.py [--quick]",
+        None,
+    ),
+    (
+        "train_step-",
+        "Training step: plain vs memory-efficient DenseNet",
+        "python benchmarks/train_step.py [--quick]",
+        _train_step,
+    ),
+    (
+        "cifar10_loops-",
+        "Training loop: lean vs old",
+        "python benchmarks/cifar10_train.py --compare-loops",
+        _loops,
+    ),
+    (
+        "cifar10_train_",
+        "Time to accuracy on CIFAR-10",
+        "python benchmarks/cifar10_train.py",
+        _cifar10_train,
+    ),
+    (
+        "predict_densenet169-",
+        "Repeated `keras_dense.predict` calls",
+        "python benchmarks/predict_densenet169.py",
+        _predict,
+    ),
 ]
 
 
 def benchmark_files(results=RESULTS):
     """Every results file as (path, data), newest first (the names end in a time stamp)."""
+
     def stamp(path):
         match = re.search(r"\d{8}-\d{6}", path.name)
         return match.group(0) if match else ""
@@ -256,8 +415,12 @@ def render_page(markdown):
     from keras_dense.analysis import tables
 
     markdown = tables.render_markers(markdown, heading="###")
-    return re.sub(r"^<!-- benchmarks -->$", lambda _: benchmarks_markdown().rstrip("\n"),
-                  markdown, flags=re.MULTILINE)
+    return re.sub(
+        r"^<!-- benchmarks -->$",
+        lambda _: benchmarks_markdown().rstrip("\n"),
+        markdown,
+        flags=re.MULTILINE,
+    )
 
 
 def on_page_markdown(markdown, page, config, files):  # noqa: ARG001 (mkdocs' signature)

@@ -41,8 +41,16 @@ _EXPORTS = {
     "gradcam": "keras_dense.analysis.gradcam",
     "export": "keras_dense.inference.export",
 }
-_SUBPACKAGES = ("models", "weights", "imagenet", "inference", "analysis", "datasets",
-                "training", "cli")
+_SUBPACKAGES = (
+    "models",
+    "weights",
+    "imagenet",
+    "inference",
+    "analysis",
+    "datasets",
+    "training",
+    "cli",
+)
 
 __all__ = sorted(list(_EXPORTS) + list(_SUBPACKAGES))
 
@@ -77,8 +85,11 @@ def _register_serializables():
         for module in _SERIALIZABLE_MODULES:
             importlib.import_module(module)
     except Exception as error:  # never break `import keras` for the user
-        warnings.warn(f"keras_dense could not register its saved-model layers ({error}); "
-                      "loading .keras files of keras_dense models may fail.", stacklevel=2)
+        warnings.warn(
+            f"keras_dense could not register its saved-model layers ({error}); "
+            "loading .keras files of keras_dense models may fail.",
+            stacklevel=2,
+        )
 
 
 class _LoaderThenRegister:

@@ -1,4 +1,4 @@
-"""Files written so that nothing is lost: atomic writes, refused overwrites, locks, stale temporaries.
+"""Files written so that nothing is lost: atomic writes, refused overwrites, locks, cleanup.
 
 Stdlib only, and our own because the rules are ours: every temporary name we
 create carries `TEMP_MARK` (so a cleanup never touches a file we did not make),
@@ -140,13 +140,15 @@ def remove(path):
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                                 PermissionError):
+        with contextlib.suppress(
+            FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError
+        ):
             path.unlink()
 
 
-def refuse_existing(path, overwrite=False, fix="pass --overwrite to replace it, or choose "
-                                                "another path"):
+def refuse_existing(
+    path, overwrite=False, fix="pass --overwrite to replace it, or choose another path"
+):
     """Raises `OutputExistsError` when `path` exists and `overwrite` is false.
 
     Args:
@@ -157,8 +159,9 @@ def refuse_existing(path, overwrite=False, fix="pass --overwrite to replace it, 
     path = pathlib.Path(path)
     if not overwrite and (path.exists() or path.is_symlink()):
         kind = "folder" if path.is_dir() else "file"
-        raise OutputExistsError(f"{str(path)!r} exists (a {kind} keras-dense will not "
-                                f"overwrite): {fix}.")
+        raise OutputExistsError(
+            f"{str(path)!r} exists (a {kind} keras-dense will not overwrite): {fix}."
+        )
 
 
 def clean_stale(folder, max_age_s=STALE_AFTER_S):
@@ -225,15 +228,19 @@ class FolderLock:
             except FileExistsError:
                 pid = self.owner()
                 if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise LockedError(f"{self.what} {str(self.path.parent)!r} is in use by "
-                                      f"process {pid}: wait for it to end, or stop it.") from None
+                    raise LockedError(
+                        f"{self.what} {str(self.path.parent)!r} is in use by "
+                        f"process {pid}: wait for it to end, or stop it."
+                    ) from None
                 self.path.unlink(missing_ok=True)  # its process died without releasing it
                 continue
             with os.fdopen(fd, "w") as handle:
                 handle.write(str(os.getpid()))
             return self
-        raise LockedError(f"could not lock {self.what} {str(self.path.parent)!r}: another "
-                          "process took it at the same moment; try again.")
+        raise LockedError(
+            f"could not lock {self.what} {str(self.path.parent)!r}: another "
+            "process took it at the same moment; try again."
+        )
 
     def release(self):
         if self.owner() == os.getpid():
@@ -280,8 +287,9 @@ def clean_stale_once(folder, legacy=(), max_age_s=STALE_AFTER_S):
     except OSError:
         return removed
     for entry in entries:
-        if TEMP_MARK in entry.name or \
-                not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in legacy):
+        if TEMP_MARK in entry.name or not any(
+            fnmatch.fnmatchcase(entry.name, pattern) for pattern in legacy
+        ):
             continue
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:

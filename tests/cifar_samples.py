@@ -19,7 +19,10 @@ def write_binary_cifar(folder, train=160, test=40, seed=0):
     labels = (np.arange(train + test) % 10).astype(np.uint8)
     records = np.concatenate([labels[:, None], images], axis=1)
     bounds = np.linspace(0, train, 6).astype(int)
-    batches = {f"data_batch_{i + 1}.bin": records[a:b] for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))}
+    batches = {
+        f"data_batch_{i + 1}.bin": records[a:b]
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
+    }
     batches["test_batch.bin"] = records[train:]
     path = folder / "cifar-10-binary.tar.gz"
     with tarfile.open(path, "w:gz") as archive:

@@ -42,8 +42,13 @@ def _dataset_cache_in_a_temporary_folder(tmp_path_factory):
 
 def run_cli(*args, timeout=600, **kwargs):
     """Runs `keras-dense ARGS...` as a user does, in a subprocess; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "keras_dense", *args], capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_dense", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 @pytest.fixture

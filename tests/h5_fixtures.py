@@ -20,7 +20,7 @@ def old_layer_name(name):
     if name == "predictions":
         return "fc1000"
     if name.startswith("conv1_"):
-        return "conv1/" + name[len("conv1_"):]
+        return "conv1/" + name[len("conv1_") :]
     return name
 
 
@@ -108,13 +108,15 @@ def publish_stand_in(monkeypatch, tmp_path, model, name, include_top):
     weights_file = record.file_for(include_top)
     path = write_keras2_h5(model, tmp_path / weights_file.file_name)
     stand_in = dataclasses.replace(
-        weights_file, file_hash=hashlib.new(weights_file.hash_algorithm,
-                                            path.read_bytes()).hexdigest())
+        weights_file,
+        file_hash=hashlib.new(weights_file.hash_algorithm, path.read_bytes()).hexdigest(),
+    )
     field = "file" if weights_file is record.file else "notop_file"
     new_record = dataclasses.replace(record, **{field: stand_in})
     model_record = _registry.model_record(record.model)
     weights = tuple(new_record if w.tag == record.tag else w for w in model_record.weights)
-    monkeypatch.setitem(_registry._RECORDS, model_record.name,
-                        dataclasses.replace(model_record, weights=weights))
+    monkeypatch.setitem(
+        _registry._RECORDS, model_record.name, dataclasses.replace(model_record, weights=weights)
+    )
     monkeypatch.setenv("KERAS_DENSE_WEIGHTS", str(tmp_path))
     return path

@@ -1,9 +1,8 @@
 """Helpers of the keras.applications equivalence tests: real images, random weights."""
 
 import numpy as np
-from PIL import Image
-
 from conftest import shared_path
+from PIL import Image
 
 
 def real_images(size):
@@ -11,10 +10,12 @@ def real_images(size):
     folder = shared_path("images")
     paths = [folder / "elephant.jpg", folder / "elephant2.jpg"]
     paths += sorted((folder / "imagenet-samples").glob("*.JPEG"))[:2]
-    return np.stack([
-        np.asarray(Image.open(p).convert("RGB").resize((size, size)), dtype="float32")
-        for p in paths
-    ])
+    return np.stack(
+        [
+            np.asarray(Image.open(p).convert("RGB").resize((size, size)), dtype="float32")
+            for p in paths
+        ]
+    )
 
 
 def randomize_weights(model, seed=0, gamma_range=(0.6, 1.0), variance_range=(0.5, 1.5)):

@@ -45,7 +45,11 @@ KERAS_APPLICATIONS_BUILDERS = {
 # Keras names a layer explicitly (it leaves the others auto-numbered); Keras's
 # .h5 files load by layer order, so the published weights still fit.
 ORDER_ONLY_TWINS = ("inception_v3",)
-KERAS_APPLICATIONS_TWINS = {name: builder for name, builder in KERAS_APPLICATIONS_BUILDERS.items()
-                            if name not in ORDER_ONLY_TWINS}
-KERAS_APPLICATIONS_ORDER_TWINS = {name: KERAS_APPLICATIONS_BUILDERS[name]
-                                  for name in ORDER_ONLY_TWINS}
+KERAS_APPLICATIONS_TWINS = {
+    name: builder
+    for name, builder in KERAS_APPLICATIONS_BUILDERS.items()
+    if name not in ORDER_ONLY_TWINS
+}
+KERAS_APPLICATIONS_ORDER_TWINS = {
+    name: KERAS_APPLICATIONS_BUILDERS[name] for name in ORDER_ONLY_TWINS
+}

@@ -16,9 +16,11 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 EXEMPT = {"__init__.py", "__main__.py"}
 # In-function keras_dense imports allowed outside cli/: (file, module) -> why.
 ALLOWED_IN_FUNCTION = {
-    ("models/_registry.py", "keras_dense.models._builder"):
-        "register() makes each record's builder with the builder frame, which itself reads "
-        "the registry; goes when the builders are real defs",
+    (
+        "models/_registry.py",
+        "keras_dense.models._builder",
+    ): "register() makes each record's builder with the builder frame, which itself reads "
+    "the registry; goes when the builders are real defs",
 }
 
 
@@ -53,14 +55,16 @@ def _imported_modules(node, module, is_package):
         return [alias.name for alias in node.names]
     if node.level:  # relative: resolved against the importing module's package
         base = module.split(".") if is_package else module.split(".")[:-1]
-        base = base[:len(base) - node.level + 1]
+        base = base[: len(base) - node.level + 1]
         prefix = ".".join(base + ([node.module] if node.module else []))
     else:
         prefix = node.module or ""
     # `from keras_dense.models import _builder` imports a module; `... import get_model`,
     # or `from keras_dense import __version__`, an attribute of `prefix`
-    return [f"{prefix}.{alias.name}" if _is_module(f"{prefix}.{alias.name}") else prefix
-            for alias in node.names]
+    return [
+        f"{prefix}.{alias.name}" if _is_module(f"{prefix}.{alias.name}") else prefix
+        for alias in node.names
+    ]
 
 
 def keras_dense_imports():
@@ -73,7 +77,8 @@ def keras_dense_imports():
         module = _module_name(path)
         tree = ast.parse(path.read_text(encoding="utf8"), str(path))
         in_function = {
-            id(inner) for function in ast.walk(tree)
+            id(inner)
+            for function in ast.walk(tree)
             if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             for inner in ast.walk(function)
         }
@@ -82,8 +87,15 @@ def keras_dense_imports():
                 continue
             for imported in _imported_modules(node, module, path.name == "__init__.py"):
                 if imported == "keras_dense" or imported.startswith("keras_dense."):
-                    found.append((relative, node.lineno, _package_of(module), imported,
-                                  id(node) in in_function))
+                    found.append(
+                        (
+                            relative,
+                            node.lineno,
+                            _package_of(module),
+                            imported,
+                            id(node) in in_function,
+                        )
+                    )
     return found
 
 
@@ -102,11 +114,16 @@ def package_graph():
 def test_the_direction_names_every_package():
     order = dependency_order()
     named = set().union(*order)
-    packages = {p.stem for p in PACKAGE.iterdir()
-                if (p.is_dir() and (p / "__init__.py").is_file())
-                or (p.suffix == ".py" and p.name not in EXEMPT)}
-    assert packages <= named, (f"{sorted(packages - named)} missing from the dependency "
-                               f"direction in {ARCHITECTURE.relative_to(ROOT)}")
+    packages = {
+        p.stem
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / "__init__.py").is_file())
+        or (p.suffix == ".py" and p.name not in EXEMPT)
+    }
+    assert packages <= named, (
+        f"{sorted(packages - named)} missing from the dependency "
+        f"direction in {ARCHITECTURE.relative_to(ROOT)}"
+    )
     assert len(named) == sum(len(level) for level in order), "a package named twice"
 
 
@@ -116,7 +133,8 @@ def test_no_package_imports_one_to_its_right():
         f"keras_dense/{path}:{line}: {source} imports {imported} ({_package_of(imported)} is "
         f"right of {source})"
         for path, line, source, imported, _ in keras_dense_imports()
-        if _package_of(imported) is not None and source in level
+        if _package_of(imported) is not None
+        and source in level
         and level.get(_package_of(imported), len(level)) > level[source]
     ]
     assert not wrong, "imports against the dependency direction:\n" + "\n".join(wrong)
@@ -177,15 +195,19 @@ def test_no_keras_dense_import_inside_functions_outside_cli():
     for path, line, source, imported, in_function in keras_dense_imports():
         if in_function and source != "cli":
             inside.setdefault((path, imported), []).append(line)
-    unexplained = [f"keras_dense/{path}:{lines[0]}: {imported}"
-                   for (path, imported), lines in sorted(inside.items())
-                   if (path, imported) not in ALLOWED_IN_FUNCTION]
-    assert not unexplained, ("keras_dense imports inside functions:\n" + "\n".join(unexplained))
+    unexplained = [
+        f"keras_dense/{path}:{lines[0]}: {imported}"
+        for (path, imported), lines in sorted(inside.items())
+        if (path, imported) not in ALLOWED_IN_FUNCTION
+    ]
+    assert not unexplained, "keras_dense imports inside functions:\n" + "\n".join(unexplained)
 
 
 def test_imports_are_resolved_to_modules():
-    tree = ast.parse("from . import a\nfrom ..weights import resolve\nfrom .d import e\n"
-                     "from keras_dense import _files, __version__\nimport keras_dense.models\n")
+    tree = ast.parse(
+        "from . import a\nfrom ..weights import resolve\nfrom .d import e\n"
+        "from keras_dense import _files, __version__\nimport keras_dense.models\n"
+    )
     relative, parent, inner, root, plain = tree.body
     assert _imported_modules(relative, "keras_dense.x.y", False) == ["keras_dense.x"]
     assert _imported_modules(parent, "keras_dense.x.y", False) == ["keras_dense.weights.resolve"]

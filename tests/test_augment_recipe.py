@@ -1,9 +1,8 @@
 """The on-device augmentation layer and the recipe's schedules and checks."""
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 from keras_dense.training import optim
 from keras_dense.training.augment import CIFAR10_MEAN, CIFAR10_STD, ImageAugmentation
@@ -36,10 +35,17 @@ def test_training_output_is_a_shifted_maybe_flipped_window_of_the_padded_image()
     for i in range(len(images)):
         matches = [
             (dy, dx, flip)
-            for dy in range(9) for dx in range(9) for flip in (False, True)
+            for dy in range(9)
+            for dx in range(9)
+            for flip in (False, True)
             if np.allclose(
-                (padded[i, dy:dy + 32, dx:dx + 32][:, ::-1] if flip else padded[i, dy:dy + 32, dx:dx + 32]),
-                out[i], atol=1e-5,
+                (
+                    padded[i, dy : dy + 32, dx : dx + 32][:, ::-1]
+                    if flip
+                    else padded[i, dy : dy + 32, dx : dx + 32]
+                ),
+                out[i],
+                atol=1e-5,
             )
         ]
         assert matches, f"image {i} is no crop of its padded copy"
@@ -53,7 +59,9 @@ def test_same_seed_same_augmentation_other_seed_differs():
     first = ImageAugmentation(cutout=8, seed=7)(images, training=True)
     again = ImageAugmentation(cutout=8, seed=7)(images, training=True)
     other = ImageAugmentation(cutout=8, seed=8)(images, training=True)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(again))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(again)
+    )
     assert not np.allclose(keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(other))
 
 
@@ -67,7 +75,7 @@ def test_cutout_zeroes_one_square_at_most_size_by_size():
     assert areas.max() == 64 and areas.min() >= 16  # clipped at borders, centre inside
     for mask in zero:
         rows, cols = np.nonzero(mask)
-        assert mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # one rectangle
+        assert mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # one rectangle
     np.testing.assert_allclose(out[~zero], _normalized(images)[~zero], atol=1e-5)
 
 
@@ -131,8 +139,12 @@ def test_bad_recipes_and_presets_are_refused():
     loop_only = {"tta_flip", "eval_every", "checkpoint_every"}
     paper, paper95 = PRESETS["paper"].to_dict(), PRESETS["paper95"].to_dict()
     assert {key for key in paper if paper[key] != paper95[key]} == loop_only
-    for field, bad in (("eval_every", 0), ("steps_per_execution", 1.5), ("bn_momentum", 1.0),
-                       ("ema_momentum", 0.0)):
+    for field, bad in (
+        ("eval_every", 0),
+        ("steps_per_execution", 1.5),
+        ("bn_momentum", 1.0),
+        ("ema_momentum", 0.0),
+    ):
         with pytest.raises(ValueError, match=field):
             Recipe(**{field: bad})
     # A config.json written before these options existed still loads, with their defaults.

@@ -34,8 +34,12 @@ print(json.dumps({"backend": keras.backend.backend(), "shape": list(probs.shape)
 BACKENDS = {"tensorflow": "tensorflow", "torch": "torch"}  # JAX: the training suite below
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-TRAINING_TESTS = ("tests/test_trainer.py", "tests/test_augment_recipe.py", "tests/test_lean_loop.py",
-                  "tests/test_distribute.py")
+TRAINING_TESTS = (
+    "tests/test_trainer.py",
+    "tests/test_augment_recipe.py",
+    "tests/test_lean_loop.py",
+    "tests/test_distribute.py",
+)
 # Left out under JAX: learning on real CIFAR-10 (the default backend covers it; 50 s
 # more under JAX) and the check that only applies off JAX.
 NOT_UNDER_JAX = "not real_cifar10 and not off_jax and not stopped_before_its_first_epoch"
@@ -46,8 +50,9 @@ def test_forward_and_training_step_under_backend(backend):
     if importlib.util.find_spec(BACKENDS[backend]) is None:
         pytest.skip(f"the {backend} backend is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            env=env, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["backend"] == backend
@@ -60,18 +65,37 @@ def test_training_tests_pass_under_jax_with_two_devices(tmp_path):
     if importlib.util.find_spec("jax") is None:
         pytest.skip("the jax backend is not installed (pip install jax)")
     env = {
-        **os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
         # Two CPU devices; tiny models compile faster than they would run faster.
-        "XLA_FLAGS": " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=2",
-                               "--xla_backend_optimization_level=0"]).strip(),
+        "XLA_FLAGS": " ".join(
+            [
+                os.environ.get("XLA_FLAGS", ""),
+                "--xla_force_host_platform_device_count=2",
+                "--xla_backend_optimization_level=0",
+            ]
+        ).strip(),
         # The tests build the same tiny model again and again: compile it once.
         "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax_cache"),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
     }
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-               "--numprocesses=0", *TRAINING_TESTS, "-k", NOT_UNDER_JAX]  # one process, one JIT cache
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env,
-                            timeout=900)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "--numprocesses=0",
+        *TRAINING_TESTS,
+        "-k",
+        NOT_UNDER_JAX,
+    ]  # one process, one JIT cache
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=900
+    )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "passed" in summary and "skipped" not in summary, result.stdout[-3000:]

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 import keras_dense
-from keras_dense.inference import loading
-from keras_dense.inference import export
+from keras_dense.inference import export, loading
 from keras_dense.models import _builder, _registry, densenet, vgg
 
 RECORDS = keras_dense.models.model_records()
@@ -55,12 +54,21 @@ def test_every_builder_has_type_hints_a_docstring_and_the_records_defaults(recor
 
 
 def test_a_builder_whose_signature_is_not_the_frames_is_refused():
-    record = _registry.ModelRecord("test_only_model", densenet.DenseNetConfig(blocks=(1,)),
-                                   "test", params=0)
+    record = _registry.ModelRecord(
+        "test_only_model", densenet.DenseNetConfig(blocks=(1,)), "test", params=0
+    )
 
-    def TestOnly(include_top=True, weights=None, input_tensor=None, input_shape=None,
-                 pooling=None, classes=10, classifier_activation="softmax",
-                 name="test_only_model", **overrides):
+    def TestOnly(
+        include_top=True,
+        weights=None,
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=10,
+        classifier_activation="softmax",
+        name="test_only_model",
+        **overrides,
+    ):
         return _builder.build_registered("test_only_model", locals())
 
     with pytest.raises(ValueError, match="must take .*classes=1000"):
@@ -71,14 +79,21 @@ def test_a_builder_whose_signature_is_not_the_frames_is_refused():
 @pytest.mark.parametrize("record", RECORDS, ids=lambda record: record.name)
 def test_get_model_calls_the_def_which_calls_the_frame(monkeypatch, record):
     calls = []
-    monkeypatch.setattr(_builder, "build_registered",
-                        lambda name, arguments: calls.append((name, arguments)) or name)
+    monkeypatch.setattr(
+        _builder,
+        "build_registered",
+        lambda name, arguments: calls.append((name, arguments)) or name,
+    )
     assert keras_dense.get_model(record.name, pooling="avg", growth_rate=4) == record.name
-    (name, arguments), = calls
+    ((name, arguments),) = calls
     assert name == record.name
-    assert arguments == {**_builder.APPLICATION_ARGS, "classes": record.classes,
-                         "name": record.name, "pooling": "avg",
-                         "overrides": {"growth_rate": 4}}
+    assert arguments == {
+        **_builder.APPLICATION_ARGS,
+        "classes": record.classes,
+        "name": record.name,
+        "pooling": "avg",
+        "overrides": {"growth_rate": 4},
+    }
 
 
 def test_get_model_returns_the_defs_model():
@@ -87,8 +102,11 @@ def test_get_model_returns_the_defs_model():
     by_def = keras_dense.models.resnet.ResNet20(**tiny)
     assert by_name.name == by_def.name == "resnet20"
     assert _registry._weights_layout(by_name) == _registry._weights_layout(by_def)
-    assert by_name.keras_dense_record is by_def.keras_dense_record \
+    assert (
+        by_name.keras_dense_record
+        is by_def.keras_dense_record
         is keras_dense.model_record("resnet20")
+    )
 
 
 def test_a_renamed_model_keeps_its_record_for_predict_and_export():
@@ -115,16 +133,18 @@ def densenet121_body():
     return densenet.DenseNet121(include_top=False, input_shape=(32, 32, 3), name="mine")
 
 
-def test_a_model_with_published_weights_carries_their_tag(monkeypatch, tmp_path,
-                                                          densenet121_body):
-    h5_fixtures.publish_stand_in(monkeypatch, tmp_path, densenet121_body,
-                                 "densenet121.keras_imagenet", include_top=False)
-    model = densenet.DenseNet121(include_top=False, weights="imagenet", input_shape=(32, 32, 3),
-                                 name="mine")
+def test_a_model_with_published_weights_carries_their_tag(monkeypatch, tmp_path, densenet121_body):
+    h5_fixtures.publish_stand_in(
+        monkeypatch, tmp_path, densenet121_body, "densenet121.keras_imagenet", include_top=False
+    )
+    model = densenet.DenseNet121(
+        include_top=False, weights="imagenet", input_shape=(32, 32, 3), name="mine"
+    )
     record, weights = _registry.record_of(model)
     assert record.name == "densenet121" and weights.name == "densenet121.keras_imagenet"
-    general = densenet.DenseNet([6, 12, 24, 16], include_top=False, weights="imagenet",
-                                input_shape=(32, 32, 3))  # a general builder, the same weights
+    general = densenet.DenseNet(
+        [6, 12, 24, 16], include_top=False, weights="imagenet", input_shape=(32, 32, 3)
+    )  # a general builder, the same weights
     assert _registry.record_of(general)[1].name == "densenet121.keras_imagenet"
 
 
@@ -142,8 +162,9 @@ def test_a_keras_file_round_trip_keeps_the_model_findable(tmp_path, densenet121_
     assert loaded.name == "mine" and not hasattr(loaded, "keras_dense_record")
     assert _registry.record_of(loaded)[0].name == "densenet121"  # by its architecture
     x = np.zeros((1, 32, 32, 3), "float32")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0),
-                               densenet121_body.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), densenet121_body.predict(x, verbose=0), atol=1e-6
+    )
 
 
 def test_a_tiny_model_loaded_from_a_keras_file_is_found_by_its_name(tmp_path):

@@ -68,13 +68,15 @@ def test_the_library_uses_the_same_tuples():
 def test_each_library_check_accepts_the_choices_and_refuses_others():
     for engine in _choices.ENGINES:
         engines.check_engine(engine)
-    with pytest.raises(ValueError, match="engine must be one of auto, keras, onnxruntime, "
-                                         "openvino; got 'tensorrt'"):
+    with pytest.raises(
+        ValueError, match="engine must be one of auto, keras, onnxruntime, openvino; got 'tensorrt'"
+    ):
         engines.check_engine("tensorrt")
     for format in _choices.EXPORT_FORMATS:
         export.check_format(format)
-    with pytest.raises(ValueError, match="format must be one of onnx, openvino, saved_model, "
-                                         "litert; got 'tflite'"):
+    with pytest.raises(
+        ValueError, match="format must be one of onnx, openvino, saved_model, litert; got 'tflite'"
+    ):
         export.check_format("tflite")
     for value in _choices.PRECISIONS:
         precision.check_precision(value)
@@ -108,7 +110,9 @@ def test_recipes_and_evaluate_refuse_values_outside_the_choices(tmp_path):
 
 
 def test_the_choices_module_and_the_parser_import_no_keras():
-    code = ("import sys; from keras_dense.cli import build_parser; build_parser(); "
-            "heavy = [m for m in ('keras', 'numpy', 'tensorflow', 'torch', 'jax') "
-            "if m in sys.modules]; assert not heavy, heavy")
+    code = (
+        "import sys; from keras_dense.cli import build_parser; build_parser(); "
+        "heavy = [m for m in ('keras', 'numpy', 'tensorflow', 'torch', 'jax') "
+        "if m in sys.modules]; assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -35,8 +35,12 @@ def _python_batch(images, labels):
     # The official layout: rows of 3072 bytes, R plane then G then B.
     rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
     return pickle.dumps(
-        {b"batch_label": b"batch", b"labels": [int(v) for v in labels],
-         b"data": rows, b"filenames": [b"x.png"] * len(images)},
+        {
+            b"batch_label": b"batch",
+            b"labels": [int(v) for v in labels],
+            b"data": rows,
+            b"filenames": [b"x.png"] * len(images),
+        },
         protocol=2,
     )
 
@@ -77,8 +81,12 @@ def cache(tmp_path):
 
 def test_python_tar_and_its_extracted_folder(tmp_path, cache):
     images, labels = _official_arrays()
-    files = {name: _python_batch(*batch) for name, batch in zip(BATCH_NAMES, _batches(images, labels))}
-    files["batches.meta"] = pickle.dumps({b"label_names": [n.encode() for n in CLASS_NAMES]}, protocol=2)
+    files = {
+        name: _python_batch(*batch) for name, batch in zip(BATCH_NAMES, _batches(images, labels))
+    }
+    files["batches.meta"] = pickle.dumps(
+        {b"label_names": [n.encode() for n in CLASS_NAMES]}, protocol=2
+    )
     archive = _write_tar(tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py", files)
     _assert_matches(cifar10.load(archive, cache_dir=cache), images, labels)
 
@@ -91,8 +99,10 @@ def test_python_tar_and_its_extracted_folder(tmp_path, cache):
 
 def test_binary_tar_and_folder_holding_it(tmp_path, cache):
     images, labels = _official_arrays(seed=1)
-    files = {f"{name}.bin": _binary_batch(*batch)
-             for name, batch in zip(BATCH_NAMES, _batches(images, labels))}
+    files = {
+        f"{name}.bin": _binary_batch(*batch)
+        for name, batch in zip(BATCH_NAMES, _batches(images, labels))
+    }
     files["batches.meta.txt"] = "\n".join(CLASS_NAMES).encode()
     _write_tar(tmp_path / "cifar-10-binary.tar.gz", "cifar-10-batches-bin", files)
     _assert_matches(cifar10.load(tmp_path, cache_dir=cache), images, labels)
@@ -106,10 +116,14 @@ def test_restricted_unpickler_refuses_and_does_not_execute(tmp_path, cache):
             return (os.system, (f"touch {marker}",))
 
     images, labels = _official_arrays()
-    files = {name: _python_batch(*batch) for name, batch in zip(BATCH_NAMES, _batches(images, labels))}
+    files = {
+        name: _python_batch(*batch) for name, batch in zip(BATCH_NAMES, _batches(images, labels))
+    }
     files["data_batch_3"] = pickle.dumps(Exploit(), protocol=2)
     archive = _write_tar(tmp_path / "cifar-10-python.tar.gz", "cifar-10-batches-py", files)
-    with pytest.raises(DataSourceError, match=r"not safe to read: refused to load (posix|os|nt)\.system"):
+    with pytest.raises(
+        DataSourceError, match=r"not safe to read: refused to load (posix|os|nt)\.system"
+    ):
         cifar10.load(archive, cache_dir=cache)
     assert not marker.exists()
     assert not cache.exists() or not list(cache.glob("*.npz"))  # nothing cached
@@ -168,8 +182,10 @@ def test_single_zip_and_folder_of_split_zips(tmp_path, cache):
 
 def test_second_load_comes_from_the_cache(tmp_path, cache, monkeypatch):
     images, labels = _official_arrays()
-    files = {f"{name}.bin": _binary_batch(*batch)
-             for name, batch in zip(BATCH_NAMES, _batches(images, labels))}
+    files = {
+        f"{name}.bin": _binary_batch(*batch)
+        for name, batch in zip(BATCH_NAMES, _batches(images, labels))
+    }
     archive = _write_tar(tmp_path / "cifar-10-binary.tar.gz", "cifar-10-batches-bin", files)
     cifar10.load(archive, cache_dir=cache)
     assert len(list(cache.glob("cifar10-*.npz"))) == 1
@@ -206,13 +222,14 @@ def test_corrupt_archive_and_batch(tmp_path):
         cifar10.load(good, use_cache=False)
 
     images, labels = _official_arrays()
-    files = {f"{name}.bin": _binary_batch(*batch)
-             for name, batch in zip(BATCH_NAMES, _batches(images, labels))}
+    files = {
+        f"{name}.bin": _binary_batch(*batch)
+        for name, batch in zip(BATCH_NAMES, _batches(images, labels))
+    }
     files["data_batch_2.bin"] = files["data_batch_2.bin"][:-7]  # truncated
     bad = _write_tar(tmp_path / "cifar-10-binary.tar.gz", "cifar-10-batches-bin", files)
     with pytest.raises(DataSourceError, match="whole number of 3073-byte records"):
         cifar10.load(bad, use_cache=False)
-
 
 
 def test_truncated_zip_is_reported_as_damaged_or_truncated(tmp_path):

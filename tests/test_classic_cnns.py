@@ -1,15 +1,13 @@
 """LeNet-5, AlexNet, VGG, GoogLeNet: reference parameter counts, structure,
 keras.applications equivalence of VGG16/19, argument checks and the CLI."""
 
-
+import keras
 import numpy as np
 import pytest
-
-import keras
+from conftest import run_cli
 from keras import layers
 
 import keras_dense
-from conftest import run_cli
 from keras_dense.models import alexnet, googlenet, lenet, vgg
 
 
@@ -51,9 +49,7 @@ def test_trainable_parameters_match_the_references(name, kwargs, expected, sourc
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, kwargs, expected, source", REFERENCE_COUNTS_SLOW)
-def test_trainable_parameters_of_full_size_models_match_torchvision(
-    name, kwargs, expected, source
-):
+def test_trainable_parameters_of_full_size_models_match_torchvision(name, kwargs, expected, source):
     _check_count(name, kwargs, expected)
 
 
@@ -94,7 +90,7 @@ def test_vgg_bn_puts_batch_norm_between_convolution_and_relu():
     model = keras_dense.get_model("vgg11_bn", input_shape=(32, 32, 3), width=0.125, fc_units=16)
     names = [layer.name for layer in model.layers]
     i = names.index("block1_conv1")
-    assert names[i:i + 3] == ["block1_conv1", "block1_conv1_bn", "block1_conv1_relu"]
+    assert names[i : i + 3] == ["block1_conv1", "block1_conv1_bn", "block1_conv1_relu"]
     assert model.get_layer("block1_conv1").activation.__name__ == "linear"
     assert model.get_layer("block1_conv1_bn").epsilon == pytest.approx(1e-5)
     # configuration A: 1, 1, 2, 2, 2 convolutions per block
@@ -115,12 +111,27 @@ def test_googlenet_has_nine_inception_blocks_with_the_paper_filters():
     model = googlenet.GoogLeNet()
     concats = [layer for layer in model.layers if layer.name.endswith("_concat")]
     assert [layer.name.split("_")[0] for layer in concats] == [
-        "inception3a", "inception3b", "inception4a", "inception4b", "inception4c",
-        "inception4d", "inception4e", "inception5a", "inception5b",
+        "inception3a",
+        "inception3b",
+        "inception4a",
+        "inception4b",
+        "inception4c",
+        "inception4d",
+        "inception4e",
+        "inception5a",
+        "inception5b",
     ]
     # Paper, table 1: output depths 256, 480, 512, 512, 512, 528, 832, 832, 1024.
     assert [layer.output.shape[-1] for layer in concats] == [
-        256, 480, 512, 512, 512, 528, 832, 832, 1024
+        256,
+        480,
+        512,
+        512,
+        512,
+        528,
+        832,
+        832,
+        1024,
     ]
     assert model.get_layer("inception5b_concat").output.shape[1:3] == (7, 7)
     assert model.get_layer("inception3a_5x5_conv").kernel_size == (5, 5)
@@ -142,8 +153,9 @@ def test_googlenet_auxiliary_classifiers_train_with_the_main_head():
     base = googlenet.GoogLeNet(width=0.125, input_shape=(224, 224, 3), classes=classes)
     aux_trainable = _trainable(model) - _trainable(base)
     in_channels = (512 // 8, 528 // 8)
-    expected = sum(c * 16 + 2 * 16 + (4 * 4 * 16) * 128 + 128 + 128 * classes + classes
-                   for c in in_channels)
+    expected = sum(
+        c * 16 + 2 * 16 + (4 * 4 * 16) * 128 + 128 + 128 * classes + classes for c in in_channels
+    )
     assert aux_trainable == expected
     keras.backend.clear_session()
     # Training at 96x96 (the auxiliary pooling sees a 6x6 map) keeps the test quick.
@@ -152,7 +164,8 @@ def test_googlenet_auxiliary_classifiers_train_with_the_main_head():
     )
     small.compile(
         optimizer=keras.optimizers.Adam(1e-2),
-        loss=["sparse_categorical_crossentropy"] * 3, loss_weights=[1.0, 0.3, 0.3],
+        loss=["sparse_categorical_crossentropy"] * 3,
+        loss_weights=[1.0, 0.3, 0.3],
         run_eagerly=True,  # tracing the three-output graph costs more than five steps
     )
     x = np.random.default_rng(0).uniform(size=(8, 96, 96, 3)).astype("float32")
@@ -165,17 +178,20 @@ def test_googlenet_auxiliary_classifiers_train_with_the_main_head():
     "build, message",
     [
         (lambda: googlenet.GoogLeNet(branch5x5_kernel=4), "branch5x5_kernel must be 5"),
-        (lambda: googlenet.GoogLeNet(aux_logits=True, include_top=False),
-         "aux_logits=True needs include_top=True"),
-        (lambda: googlenet.GoogLeNet(aux_logits=True, input_shape=(64, 64, 3)),
-         "at least 65x65"),
+        (
+            lambda: googlenet.GoogLeNet(aux_logits=True, include_top=False),
+            "aux_logits=True needs include_top=True",
+        ),
+        (lambda: googlenet.GoogLeNet(aux_logits=True, input_shape=(64, 64, 3)), "at least 65x65"),
         (lambda: googlenet.GoogLeNet(width=0), "width must be a positive multiplier"),
         (lambda: vgg.VGG("F"), "cfg must be one of"),
         (lambda: vgg.VGG((64, 128)), "cfg must end with 'M'"),
-        (lambda: vgg.VGG16C(weights="imagenet"), "vgg16_c cannot load weights='imagenet': vgg16_c has no published weights"),
+        (
+            lambda: vgg.VGG16C(weights="imagenet"),
+            "vgg16_c cannot load weights='imagenet': vgg16_c has no published weights",
+        ),
         (lambda: vgg.VGG16(dropout_rate=1.0), r"dropout_rate must be in \[0, 1\)"),
-        (lambda: vgg.VGG16(input_shape=(16, 16, 3), include_top=False),
-         "at least 32x32"),
+        (lambda: vgg.VGG16(input_shape=(16, 16, 3), include_top=False), "at least 32x32"),
         (lambda: alexnet.AlexNet(input_shape=(32, 32, 3)), "at least 63x63"),
         (lambda: alexnet.AlexNet(weights="keras_imagenet"), "alexnet's tags are tv_imagenet"),
         (lambda: lenet.LeNet5(subsampling="sum"), "subsampling must be 'max' or 'avg'"),

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-import keras_dense
 from conftest import run_cli
 
+import keras_dense
 
 
 def test_list_shows_every_model_with_family_input_and_params():
@@ -57,6 +57,11 @@ def test_debug_shows_the_backend_start_up_lines_and_tracebacks():
     import os
 
     env = {**os.environ, "KERAS_DENSE_DEBUG": "1"}
-    result = subprocess.run([sys.executable, "-m", "keras_dense", "summary", "densenet12"],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_dense", "summary", "densenet12"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode != 0 and "Traceback" in result.stderr

@@ -1,11 +1,13 @@
-"""DenseNet: paper parameter counts, configurations, argument checks (the keras.applications twins: test_twins.py)."""
+"""DenseNet: paper parameter counts, configurations, argument checks.
+
+The keras.applications twins are in test_twins.py.
+"""
 
 import inspect
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 import keras_dense
 from keras_dense.models import densenet
@@ -13,8 +15,12 @@ from keras_dense.models import densenet
 
 @pytest.mark.parametrize(
     "name, paper_millions",
-    [("densenet_40_k12", 1.0), ("densenet_bc_100_k12", 0.8),
-     ("densenet_bc_250_k24", 15.3), ("densenet_bc_190_k40", 25.6)],
+    [
+        ("densenet_40_k12", 1.0),
+        ("densenet_bc_100_k12", 0.8),
+        ("densenet_bc_250_k24", 15.3),
+        ("densenet_bc_190_k40", 25.6),
+    ],
 )
 def test_cifar_parameter_counts_agree_with_the_paper(name, paper_millions):
     # The paper counts what Torch counts: trainable parameters (BN moving
@@ -138,15 +144,18 @@ def test_general_builder_loads_the_weights_of_the_model_its_blocks_describe():
 
 
 def test_linear_head_dropout_is_applied():
-    model = keras_dense.get_model("densenet_bc_100_k12", head_dropout=0.3, blocks=(1, 1, 1),
-                                  growth_rate=4)
+    model = keras_dense.get_model(
+        "densenet_bc_100_k12", head_dropout=0.3, blocks=(1, 1, 1), growth_rate=4
+    )
     assert model.get_layer("top_dropout").rate == 0.3
-    notes = keras_dense.get_model("densenet121_cifar", head_dropout=0.2, blocks=(1, 1, 1, 1),
-                                  growth_rate=4)
+    notes = keras_dense.get_model(
+        "densenet121_cifar", head_dropout=0.2, blocks=(1, 1, 1, 1), growth_rate=4
+    )
     assert notes.get_layer("fc1_drop").rate == 0.2 and notes.get_layer("fc2_drop").rate == 0.2
 
 
 # --- dense_resnet: the notes' ResNet whose stages are dense blocks ----------------------
+
 
 def _layers_per_block(model):
     names = [layer.name for layer in model.layers]
@@ -171,8 +180,9 @@ def test_dense_resnet_follows_the_notes():
 
 
 def test_dense_resnet_arguments_change_the_architecture():
-    model = densenet.DenseResNet(blocks=(2, 1, 3), growth_rate=6, init_filters=8,
-                                 reduction=0.25, classes=3, dropout_rate=0.1)
+    model = densenet.DenseResNet(
+        blocks=(2, 1, 3), growth_rate=6, init_filters=8, reduction=0.25, classes=3, dropout_rate=0.1
+    )
     assert _layers_per_block(model) == (2, 1, 3, 0)
     assert model.get_layer("conv2_block1_2_conv").filters == 6
     assert model.get_layer("pool2_conv").filters == (8 + 2 * 6) // 4
@@ -188,30 +198,39 @@ def test_dense_resnet_is_memory_efficient_too():
     assert any("recompute" in layer.name for layer in lean.layers)
     lean.set_weights(plain.get_weights())
     x = np.random.default_rng(0).uniform(size=(2, 16, 16, 3)).astype("float32")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(lean(x)),
-                               keras.ops.convert_to_numpy(plain(x)), atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(lean(x)), keras.ops.convert_to_numpy(plain(x)), atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"blocks": ()}, "blocks must be positive integers"),
-    ({"growth_rate": 0}, "growth_rate must be a positive integer"),
-    ({"init_filters": -1}, "init_filters must be a positive integer"),
-    ({"reduction": 0}, r"reduction \(compression\) must be in \(0, 1\]"),
-    ({"dropout_rate": 1.0}, r"dropout_rate must be in \[0, 1\)"),
-    ({"weights": "imagenet"}, "dense_resnet cannot load weights='imagenet': dense_resnet has no "
-                              "published weights"),
-    ({"input_shape": (4, 4, 3)}, "Input size must be at least 8x8"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"blocks": ()}, "blocks must be positive integers"),
+        ({"growth_rate": 0}, "growth_rate must be a positive integer"),
+        ({"init_filters": -1}, "init_filters must be a positive integer"),
+        ({"reduction": 0}, r"reduction \(compression\) must be in \(0, 1\]"),
+        ({"dropout_rate": 1.0}, r"dropout_rate must be in \[0, 1\)"),
+        (
+            {"weights": "imagenet"},
+            "dense_resnet cannot load weights='imagenet': dense_resnet has no published weights",
+        ),
+        ({"input_shape": (4, 4, 3)}, "Input size must be at least 8x8"),
+    ],
+)
 def test_dense_resnet_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         densenet.DenseResNet(**kwargs)
 
 
 def test_builders_take_keras_applications_positional_arguments():
-    model = densenet.DenseNet121(False, None, None, (64, 64, 3), "avg", blocks=(1, 1, 1, 1),
-                                 growth_rate=4)
+    model = densenet.DenseNet121(
+        False, None, None, (64, 64, 3), "avg", blocks=(1, 1, 1, 1), growth_rate=4
+    )
     assert model.output_shape == (None, 8)  # stem 2k = 8, +4 per block, halved between
     with pytest.raises(TypeError, match="multiple values for argument 'include_top'"):
         densenet.DenseNet121(False, include_top=True)
     assert list(inspect.signature(densenet.DenseNet121).parameters)[:2] == [
-        "include_top", "weights"]
+        "include_top",
+        "weights",
+    ]

@@ -4,16 +4,16 @@ import json
 import os
 import time
 
+import h5_fixtures
 import numpy as np
 import pytest
-
-import h5_fixtures
-import keras_dense
 from conftest import run_cli, shared_path
-from keras_dense.inference import background, cache, engines, export as export_lib, runtimes
+
+import keras_dense
+from keras_dense.inference import background, cache, engines, runtimes
+from keras_dense.inference import export as export_lib
 from keras_dense.inference import predict as predict_lib
 from keras_dense.models import densenet
-
 
 DEFAULT_RUNTIME = engines.RUNTIME_PREFERENCE["float32"][0]  # in the default install
 
@@ -65,27 +65,31 @@ def test_auto_picks_the_engine_expected_to_finish_first(monkeypatch):
 
 def test_an_engine_not_installed_is_one_line_with_the_pip_command(monkeypatch, tiny_model):
     monkeypatch.setattr(runtimes, "installed", lambda engine: False)
-    with pytest.raises(runtimes.EngineNotInstalledError,
-                       match=r"^The openvino engine needs openvino, which is not installed; "
-                             r"install it with: pip install openvino$"):
+    with pytest.raises(
+        runtimes.EngineNotInstalledError,
+        match=r"^The openvino engine needs openvino, which is not installed; "
+        r"install it with: pip install openvino$",
+    ):
         keras_dense.predict(_pixels(), model=tiny_model, engine="openvino")
-    with pytest.raises(ValueError, match="engine must be one of auto, keras, onnxruntime, "
-                                         "openvino; got 'tensorrt'"):
+    with pytest.raises(
+        ValueError, match="engine must be one of auto, keras, onnxruntime, openvino; got 'tensorrt'"
+    ):
         keras_dense.predict(_pixels(), model=tiny_model, engine="tensorrt")
 
 
 def test_onnxruntime_refuses_bfloat16_in_one_sentence(tiny_model):
     with pytest.raises(ValueError, match="The onnxruntime engine does not compute in bfloat16"):
-        keras_dense.predict(_pixels(), model=tiny_model, engine="onnxruntime",
-                            precision="bfloat16")
+        keras_dense.predict(_pixels(), model=tiny_model, engine="onnxruntime", precision="bfloat16")
 
 
 def test_repeated_predict_on_a_built_model_exports_once_and_follows_training(
-        engine_cache, tiny_model, monkeypatch):
+    engine_cache, tiny_model, monkeypatch
+):
     exports = []
     real_write = export_lib.write_export
-    monkeypatch.setattr(export_lib, "write_export",
-                        lambda *args: exports.append(args[2]) or real_write(*args))
+    monkeypatch.setattr(
+        export_lib, "write_export", lambda *args: exports.append(args[2]) or real_write(*args)
+    )
     x = _pixels()
     expected = keras_dense.predict(x, model=tiny_model, engine="keras")
     for _ in range(3):
@@ -95,9 +99,11 @@ def test_repeated_predict_on_a_built_model_exports_once_and_follows_training(
     assert len(exports) == 1
     h5_fixtures.randomize(tiny_model, seed=4, logit_scale=1.0)  # as training would
     retrained = keras_dense.predict(x, model=tiny_model, engine=DEFAULT_RUNTIME)
-    np.testing.assert_allclose(_probabilities(retrained),
-                               _probabilities(keras_dense.predict(x, model=tiny_model,
-                                                                  engine="keras")), atol=1e-5)
+    np.testing.assert_allclose(
+        _probabilities(retrained),
+        _probabilities(keras_dense.predict(x, model=tiny_model, engine="keras")),
+        atol=1e-5,
+    )
     assert len(exports) == 2
     assert len(list(engine_cache.iterdir())) == 1  # the retrained export replaced the first
 
@@ -114,8 +120,10 @@ def test_a_damaged_or_unreadable_entry_is_rebuilt_not_trusted(engine_cache, tiny
     engines._OPENED.clear()  # as in a new process
     with caplog.at_level("WARNING", logger="keras_dense.inference"):
         rebuilt = keras_dense.predict(x, model=tiny_model, engine=DEFAULT_RUNTIME)
-    assert f"is not usable: {weights_file.name} does not have its recorded sha256; it is " \
-           "rebuilt" in caplog.text
+    assert (
+        f"is not usable: {weights_file.name} does not have its recorded sha256; it is "
+        "rebuilt" in caplog.text
+    )
     assert f"exporting densenet121 for {DEFAULT_RUNTIME}" in caplog.text
     np.testing.assert_allclose(_probabilities(rebuilt), expected, atol=1e-5)
     (cache.entry_dir(key) / "entry.json").write_text("{")
@@ -129,16 +137,18 @@ def test_predict_files_decodes_ahead_and_keeps_order_and_errors(tmp_path, tiny_m
     for i, image in enumerate(pixels):
         Image.fromarray(image).save(tmp_path / f"{i}.png")
     (tmp_path / "3.png").write_text("not an image")
-    results = list(predict_lib.predict_files([tmp_path], model=tiny_model, batch_size=2,
-                                             engine="keras"))
+    results = list(
+        predict_lib.predict_files([tmp_path], model=tiny_model, batch_size=2, engine="keras")
+    )
     assert [os.path.basename(r.path) for r in results] == [f"{i}.png" for i in range(7)]
     assert results[3].error and "3.png" in results[3].error
     good = [i for i in range(7) if i != 3]
     expected = keras_dense.predict(pixels[good], model=tiny_model, engine="keras")
     for row, i in zip(expected, good):
         assert [c for c, _, _ in results[i].predictions] == [c for c, _, _ in row]
-        np.testing.assert_allclose([p for *_, p in results[i].predictions],
-                                   [p for *_, p in row], atol=1e-5)
+        np.testing.assert_allclose(
+            [p for *_, p in results[i].predictions], [p for *_, p in row], atol=1e-5
+        )
 
 
 def test_cli_exports_in_the_background_and_later_processes_reuse_it(tmp_path):
@@ -151,8 +161,17 @@ def test_cli_exports_in_the_background_and_later_processes_reuse_it(tmp_path):
     env = {**os.environ, "KERAS_DENSE_CACHE": str(tmp_path / "cache"), background.SWITCH: "1"}
 
     def predict(*extra):
-        result = run_cli("predict", str(elephant), "--model", "densenet121", "--weights",
-                         str(weights), "--json", *extra, env=env)
+        result = run_cli(
+            "predict",
+            str(elephant),
+            "--model",
+            "densenet121",
+            "--weights",
+            str(weights),
+            "--json",
+            *extra,
+            env=env,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         report = json.loads(result.stdout)
         return report["engine"], report["results"][0]["predictions"], result.stderr
@@ -169,10 +188,20 @@ def test_cli_exports_in_the_background_and_later_processes_reuse_it(tmp_path):
     assert engine == DEFAULT_RUNTIME and f"engine: {DEFAULT_RUNTIME} (float32)" in log
     assert "exporting" not in log
     assert [p["wnid"] for p in predictions] == [p["wnid"] for p in expected]
-    np.testing.assert_allclose([p["probability"] for p in predictions],
-                               [p["probability"] for p in expected], atol=1e-5)
+    np.testing.assert_allclose(
+        [p["probability"] for p in predictions], [p["probability"] for p in expected], atol=1e-5
+    )
     # Grad-CAM needs the Keras model even when predict would open the cached export
-    explained = run_cli("explain", str(elephant), "--model", "densenet121", "--weights",
-                        str(weights), "--out", str(tmp_path / "cam.png"), env=env)
+    explained = run_cli(
+        "explain",
+        str(elephant),
+        "--model",
+        "densenet121",
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path / "cam.png"),
+        env=env,
+    )
     assert explained.returncode == 0, explained.stderr[-2000:]
     assert (tmp_path / "cam.png").is_file()

@@ -24,8 +24,7 @@ def test_every_record_family_is_its_module_and_in_the_tuple():
 
 def test_the_other_family_lists_are_derived_from_the_tuple():
     assert models.FAMILIES is _families.FAMILIES
-    assert _registry.FAMILY_MODULES == tuple(f"keras_dense.models.{f}"
-                                             for f in _families.FAMILIES)
+    assert _registry.FAMILY_MODULES == tuple(f"keras_dense.models.{f}" for f in _families.FAMILIES)
     assert tables.FAMILY_TITLES is _families.FAMILY_TITLES
     assert set(torchvision.LAYOUTS) <= set(_families.FAMILIES)
     assert set(_families.FAMILY_ALIASES.values()) <= set(_families.FAMILIES)
@@ -36,8 +35,9 @@ def test_the_other_family_lists_are_derived_from_the_tuple():
 @pytest.mark.parametrize("family", [*_families.FAMILIES, *_families.FAMILY_ALIASES])
 def test_list_family_finds_the_models_of_every_family(family, capsys):
     names = keras_dense.list_models(family=family)
-    assert names and all(keras_dense.model_record(n).family == _families.family_name(family)
-                         for n in names)
+    assert names and all(
+        keras_dense.model_record(n).family == _families.family_name(family) for n in names
+    )
     assert main(["list", "--family", family]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
     assert listed == names

@@ -8,11 +8,11 @@ and equal the same layers of the full model.
 
 import math
 
+import h5_fixtures
 import keras
 import numpy as np
 import pytest
 
-import h5_fixtures
 import keras_dense
 from keras_dense.models import feature_maps
 
@@ -54,10 +54,13 @@ def test_feature_maps_have_their_strides_and_equal_the_full_models_layers(name, 
 
 def test_out_indices_pick_maps_in_order():
     arch, side = FAMILY_CASES["resnet50"]
-    model = keras_dense.features("resnet50", out_indices=[4, 1], input_shape=(side, side, 3),
-                                 **arch)
+    model = keras_dense.features(
+        "resnet50", out_indices=[4, 1], input_shape=(side, side, 3), **arch
+    )
     assert [(i.layer, i.stride) for i in model.feature_info] == [
-        ("conv5_block1_out", 32), ("conv2_block1_out", 4)]
+        ("conv5_block1_out", 32),
+        ("conv2_block1_out", 4),
+    ]
     assert [tuple(o.shape[1:3]) for o in model.outputs] == [(2, 2), (16, 16)]
 
 
@@ -66,27 +69,36 @@ def test_published_weights_load_into_the_feature_model(tmp_path, monkeypatch):
     shape = (64, 64, 3)
     body = keras_dense.get_model("densenet121", include_top=False, input_shape=shape)
     h5_fixtures.randomize(body, seed=4)
-    h5_fixtures.publish_stand_in(monkeypatch, tmp_path, body, "densenet121.keras_imagenet",
-                                 include_top=False)
-    model = keras_dense.features("densenet121", weights="imagenet", out_indices=(1, 4),
-                                 input_shape=shape)
+    h5_fixtures.publish_stand_in(
+        monkeypatch, tmp_path, body, "densenet121.keras_imagenet", include_top=False
+    )
+    model = keras_dense.features(
+        "densenet121", weights="imagenet", out_indices=(1, 4), input_shape=shape
+    )
     x = np.random.default_rng(1).normal(size=(1, *shape)).astype("float32")
-    expected = keras.Model(body.inputs, [body.get_layer("conv2_block6_concat").output,
-                                         body.output]).predict_on_batch(x)
+    expected = keras.Model(
+        body.inputs, [body.get_layer("conv2_block6_concat").output, body.output]
+    ).predict_on_batch(x)
     for ours, theirs in zip(model.predict_on_batch(x), expected):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
     assert [(i.layer, i.channels, i.stride) for i in model.feature_info] == [
-        ("conv2_block6_concat", 256, 4), ("relu", 1024, 32)]
+        ("conv2_block6_concat", 256, 4),
+        ("relu", 1024, 32),
+    ]
 
 
 def test_bad_requests_are_one_clear_sentence():
-    with pytest.raises(ValueError, match=r"out_indices must be .* 0 \(conv1_relu, stride 2\), "
-                                         r".* 4 \(relu, stride 32\); got \(0, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"out_indices must be .* 0 \(conv1_relu, stride 2\), "
+        r".* 4 \(relu, stride 32\); got \(0, 5\)",
+    ):
         keras_dense.features("densenet121", out_indices=(0, 5))
     with pytest.raises(ValueError, match="out_indices repeats an index"):
         keras_dense.features("densenet121", out_indices=(1, 1))
-    with pytest.raises(ValueError, match="features builds the body without a head; drop "
-                                         "include_top, pooling"):
+    with pytest.raises(
+        ValueError, match="features builds the body without a head; drop include_top, pooling"
+    ):
         keras_dense.features("densenet121", include_top=True, pooling="avg")
     with pytest.raises(ValueError, match="The lenet models have no multi-scale feature maps"):
         keras_dense.features("lenet5")
@@ -94,6 +106,12 @@ def test_bad_requests_are_one_clear_sentence():
 
 def test_cifar_models_start_at_stride_one():
     assert feature_maps.feature_layers("densenet_bc_100_k12") == [
-        ("conv2_block16_concat", 1), ("conv3_block16_concat", 2), ("relu", 4)]
+        ("conv2_block16_concat", 1),
+        ("conv3_block16_concat", 2),
+        ("relu", 4),
+    ]
     assert feature_maps.feature_layers("resnet20", depths=(1, 1, 1)) == [
-        ("conv2_block1_out", 1), ("conv3_block1_out", 2), ("conv4_block1_out", 4)]
+        ("conv2_block1_out", 1),
+        ("conv3_block1_out", 2),
+        ("conv4_block1_out", 4),
+    ]

@@ -1,9 +1,8 @@
 """keras_dense.finetune: a frozen (or partly frozen) backbone with a new head."""
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 from keras import layers
 
 import keras_dense
@@ -16,8 +15,7 @@ INPUT_SHAPE = (32, 32, 3)
 def _finetune(**kwargs):
     keras.utils.set_random_seed(0)
     return keras_dense.finetune(
-        "vgg11_bn", **{"classes": 3, "weights": None, "input_shape": INPUT_SHAPE, **TINY,
-                       **kwargs}
+        "vgg11_bn", **{"classes": 3, "weights": None, "input_shape": INPUT_SHAPE, **TINY, **kwargs}
     )
 
 
@@ -43,16 +41,15 @@ def test_frozen_backbone_is_unchanged_and_the_head_learns():
     model = _finetune()
     backbone = model.get_layer("vgg11_bn")
     assert not backbone.trainable
-    assert [w.path for w in model.trainable_weights] == [
-        "predictions/kernel", "predictions/bias"
-    ]
+    assert [w.path for w in model.trainable_weights] == ["predictions/kernel", "predictions/bias"]
     before = _snapshot(backbone)
     head_before = _snapshot(model.get_layer("predictions"))
     _train(model)
     assert _changed(before, _snapshot(backbone)) == set()  # BN moving statistics included
     assert any("moving_mean" in path for path in before)
     assert _changed(head_before, _snapshot(model.get_layer("predictions"))) == {
-        "predictions/kernel", "predictions/bias"
+        "predictions/kernel",
+        "predictions/bias",
     }
 
 
@@ -65,7 +62,10 @@ def test_trailing_layers_train_while_batch_norm_stays_in_inference_mode():
     _train(model)
     changed = _changed(before, _snapshot(backbone))
     assert changed == {
-        "block5_conv1/kernel", "block5_conv1/bias", "block5_conv2/kernel", "block5_conv2/bias"
+        "block5_conv1/kernel",
+        "block5_conv1/bias",
+        "block5_conv2/kernel",
+        "block5_conv2/bias",
     }
 
 

@@ -14,8 +14,14 @@ def _randomize_bn_statistics(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n),
-                               rng.normal(0, 0.2, n), rng.uniform(0.5, 2.0, n)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, n),
+                    rng.normal(0, 0.2, n),
+                    rng.normal(0, 0.2, n),
+                    rng.uniform(0.5, 2.0, n),
+                ]
+            )
 
 
 def _images(n=4, size=32, seed=0):
@@ -42,7 +48,7 @@ def test_folded_model_gives_the_same_outputs():
     model = _small_imagenet_densenet(classifier_activation=None)
     folded = fold.fold_batch_norms(model)
     names = {layer.name for layer in folded.layers}
-    assert "conv1_bn" not in names and "conv2_block1_1_bn" in {l.name for l in model.layers}
+    assert "conv1_bn" not in names and "conv2_block1_1_bn" in {layer.name for layer in model.layers}
     assert "conv2_block1_1_bn" not in names and "conv2_block1_0_bn" in names
     assert folded.get_layer("conv1_conv").use_bias
     x = _images()
@@ -108,11 +114,24 @@ def test_cli_predict_bfloat16_reports_the_difference(tmp_path):
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype("uint8")
     Image.fromarray(pixels).save(tmp_path / "a.png")
     result = subprocess.run(
-        [sys.executable, "-m", "keras_dense", "predict", str(tmp_path / "a.png"), "--model",
-         "densenet121", "--weights", "none", "--top", "2",
-         "--precision", "bfloat16"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "keras_dense",
+            "predict",
+            str(tmp_path / "a.png"),
+            "--model",
+            "densenet121",
+            "--weights",
+            "none",
+            "--top",
+            "2",
+            "--precision",
+            "bfloat16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "largest probability difference against float32 on the first 1 images" in (
-        result.stderr)
+    assert "largest probability difference against float32 on the first 1 images" in (result.stderr)

@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 
+import h5_fixtures
 import keras
 import numpy as np
 import pytest
+from conftest import REPO_ROOT, run_cli, shared_path
 from PIL import Image
 
-import h5_fixtures
 import keras_dense
-from conftest import REPO_ROOT, run_cli, shared_path
 from keras_dense.analysis import gradcam
 
 SIDE = 32
@@ -31,8 +31,12 @@ def colour_model():
     x = keras.layers.GlobalAveragePooling2D(name="avg")(x)
     dense = keras.layers.Dense(2, activation="softmax", name="predictions")
     model = keras.Model(image, dense(x), name="colours")
-    conv.set_weights([np.array([[1, -1, 0], [-1, 1, 0]], "float32").T.reshape(1, 1, 3, 2),
-                      np.zeros(2, "float32")])
+    conv.set_weights(
+        [
+            np.array([[1, -1, 0], [-1, 1, 0]], "float32").T.reshape(1, 1, 3, 2),
+            np.zeros(2, "float32"),
+        ]
+    )
     dense.set_weights([np.eye(2, dtype="float32") * 5, np.zeros(2, "float32")])
     return model
 
@@ -53,11 +57,14 @@ def test_the_heatmap_peaks_where_the_class_is_decided(nested):
         model = keras.Model(image, model(image, training=False), name="outer")
     top = gradcam.explain(model, two_patches())
     assert top.class_index == 0 and top.layer == "pool" and top.heatmap.shape == (8, 8)
-    assert top.score == pytest.approx(keras.ops.convert_to_numpy(
-        model(two_patches()[None]))[0, 0], rel=1e-5)
+    assert top.score == pytest.approx(
+        keras.ops.convert_to_numpy(model(two_patches()[None]))[0, 0], rel=1e-5
+    )
     green = keras_dense.gradcam(model, two_patches(), class_index=1)
-    for heatmap, (rows, cols) in ((top.heatmap, (slice(0, 3), slice(0, 3))),
-                                  (green, (slice(5, 8), slice(5, 8)))):
+    for heatmap, (rows, cols) in (
+        (top.heatmap, (slice(0, 3), slice(0, 3))),
+        (green, (slice(5, 8), slice(5, 8))),
+    ):
         peak = np.unravel_index(np.argmax(heatmap), heatmap.shape)
         assert rows.start <= peak[0] < rows.stop and cols.start <= peak[1] < cols.stop, heatmap
         outside = heatmap.copy()
@@ -66,8 +73,14 @@ def test_the_heatmap_peaks_where_the_class_is_decided(nested):
 
 
 def finetuned_model():
-    model = keras_dense.finetune("densenet121", classes=3, weights=None, input_shape=(128, 128, 3),
-                                 blocks=(1, 2, 1, 1), growth_rate=4)
+    model = keras_dense.finetune(
+        "densenet121",
+        classes=3,
+        weights=None,
+        input_shape=(128, 128, 3),
+        blocks=(1, 2, 1, 1),
+        growth_rate=4,
+    )
     return h5_fixtures.randomize(model, seed=7, logit_scale=1.0)
 
 
@@ -105,8 +118,12 @@ print(json.dumps({{"class": result.class_index, "heatmap": result.heatmap.tolist
 
 
 def _installed(backend):
-    return importlib.util.find_spec({"torch": "torch", "jax": "jax",
-                                     "tensorflow": "tensorflow"}[backend]) is not None
+    return (
+        importlib.util.find_spec(
+            {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow"}[backend]
+        )
+        is not None
+    )
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "torch", "jax"])
@@ -120,8 +137,9 @@ def test_every_backend_gives_the_same_heatmap(backend):
     reference = gradcam.explain(finetuned_model(), x)
     env = {**os.environ, "KERAS_BACKEND": backend}
     script = BACKEND_SCRIPT.format(tests=str(REPO_ROOT / "tests"))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=env, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     theirs = json.loads(result.stdout.strip().splitlines()[-1])
     assert theirs["class"] == reference.class_index
@@ -132,8 +150,11 @@ def test_every_backend_gives_the_same_heatmap(backend):
 def test_bad_requests_are_one_clear_sentence():
     image = keras.Input((8, 8, 3))
     flat = keras.Model(image, keras.layers.Dense(2)(keras.layers.Flatten()(image)), name="mlp")
-    with pytest.raises(ValueError, match="Grad-CAM needs a convolutional feature map, and "
-                                         "model 'mlp' has no convolutional layer"):
+    with pytest.raises(
+        ValueError,
+        match="Grad-CAM needs a convolutional feature map, and "
+        "model 'mlp' has no convolutional layer",
+    ):
         gradcam.gradcam(flat, np.zeros((8, 8, 3)))
     model = colour_model()
     with pytest.raises(ValueError, match="Layer 'avg' does not output a 4D feature map"):
@@ -151,8 +172,18 @@ def test_explain_writes_the_overlay_and_names_the_class(tmp_path, capsys):
 
     elephant = shared_path("images", "elephant.jpg")
     out = tmp_path / "cam.png"
-    result = run_cli("explain", str(elephant), "--model", "densenet121", "--weights", "none",
-                     "--class", "386", "--out", str(out))
+    result = run_cli(
+        "explain",
+        str(elephant),
+        "--model",
+        "densenet121",
+        "--weights",
+        "none",
+        "--class",
+        "386",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "class 386 African_elephant (n02504458)" in result.stdout
     assert "layer relu" in result.stdout
@@ -160,5 +191,7 @@ def test_explain_writes_the_overlay_and_names_the_class(tmp_path, capsys):
         assert written.size == original.size and written.mode == "RGB"
     assert not list(tmp_path.glob(".*tmp*"))
     assert main(["explain", str(elephant), "--out", str(tmp_path / "cam.txt")]) == 2
-    assert "cam.txt has no image extension Pillow can write; use .png or .jpg" in \
-        capsys.readouterr().err
+    assert (
+        "cam.txt has no image extension Pillow can write; use .png or .jpg"
+        in capsys.readouterr().err
+    )

@@ -75,8 +75,9 @@ def _wait_for_exit(pid, deadline_s=600):
 
 
 def _key(name="tiny"):
-    return cache.entry_key(name, {"source": "test", "hash": "sha256:0"}, "onnxruntime",
-                           "float32", "architecture")
+    return cache.entry_key(
+        name, {"source": "test", "hash": "sha256:0"}, "onnxruntime", "float32", "architecture"
+    )
 
 
 def _writer(path):
@@ -89,6 +90,7 @@ def _mode(path):
 
 
 # --- class 2: nothing from the working folder; a dead export leaves a record --------------
+
 
 def test_background_export_imports_nothing_from_the_working_folder(tmp_path, monkeypatch):
     work = tmp_path / "work"
@@ -112,12 +114,14 @@ def test_background_export_imports_nothing_from_the_working_folder(tmp_path, mon
 
 
 def test_a_killed_export_leaves_a_failure_record_and_is_retried_with_back_off(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv(background.SWITCH, "1")
     # a stand-in export that runs until it is killed
-    monkeypatch.setattr(background, "command",
-                        lambda *a: [sys.executable, "-c", "import time; time.sleep(600)"])
+    monkeypatch.setattr(
+        background, "command", lambda *a: [sys.executable, "-c", "import time; time.sleep(600)"]
+    )
     lock = background.lock_path("resnet20", RUNTIME, "float32")
 
     def start():
@@ -141,8 +145,11 @@ def test_a_killed_export_leaves_a_failure_record_and_is_retried_with_back_off(
 
     def age(seconds):  # the record as if written `seconds` earlier
         record = json.loads(background.failure_path(lock).read_text())
-        record = {**record, "failed_at": record["failed_at"] - seconds,
-                  "retry_at": record["retry_at"] - seconds}
+        record = {
+            **record,
+            "failed_at": record["failed_at"] - seconds,
+            "retry_at": record["retry_at"] - seconds,
+        }
         background.failure_path(lock).write_text(json.dumps(record))
 
     age(3601)
@@ -163,8 +170,7 @@ def test_a_killed_export_leaves_a_failure_record_and_is_retried_with_back_off(
     assert background.read_failure(lock) is None and not lock.exists()
 
 
-def test_the_export_reads_a_tag_as_a_tag_and_a_path_as_an_absolute_path(tmp_path,
-                                                                       monkeypatch):
+def test_the_export_reads_a_tag_as_a_tag_and_a_path_as_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "imagenet").mkdir()  # as for `keras-dense validate imagenet/val`
     (tmp_path / "mine.weights.h5").write_bytes(b"")
@@ -189,21 +195,35 @@ def test_an_export_error_is_recorded_with_its_attempt_count(tmp_path, monkeypatc
         background.release(lock, ValueError("no such weights"))
         record = background.read_failure(lock)
         assert record["attempts"] == attempt and record["error"] == "ValueError: no such weights"
-        assert record["retry_at"] - record["failed_at"] == \
-            pytest.approx(min(3600 * 4 ** (attempt - 1), 7 * DAY))
+        assert record["retry_at"] - record["failed_at"] == pytest.approx(
+            min(3600 * 4 ** (attempt - 1), 7 * DAY)
+        )
     assert not lock.exists()
 
 
 # --- class 6: a cache that cannot be written or read -------------------------------------
 
+
 def test_predict_prints_its_results_and_succeeds_when_the_cache_cannot_be_written(
-        tmp_path, hostile):
+    tmp_path, hostile
+):
     elephant = shared_path("images", "elephant.jpg")
     weights = tmp_path / "resnet18.weights.h5"
     keras_dense.get_model("resnet18", weights=None).save_weights(weights)
     env = {**os.environ, "KERAS_DENSE_CACHE": str(hostile), background.SWITCH: "1"}
-    result = run_cli("predict", str(elephant), "--model", "resnet18", "--weights", str(weights),
-                     "--preprocess", "torch", "--json", env=env, cwd=tmp_path)
+    result = run_cli(
+        "predict",
+        str(elephant),
+        "--model",
+        "resnet18",
+        "--weights",
+        str(weights),
+        "--preprocess",
+        "torch",
+        "--json",
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(json.loads(result.stdout)["results"][0]["predictions"]) == 5
     assert "Traceback" not in result.stderr
@@ -213,9 +233,11 @@ def test_predict_prints_its_results_and_succeeds_when_the_cache_cannot_be_writte
 
 @pytest.mark.parametrize("where", ["under_a_file", "a_file"])
 def test_engine_cache_that_cannot_be_written_keeps_the_export_for_this_process(
-        hostile, monkeypatch, caplog, where):
-    monkeypatch.setenv("KERAS_DENSE_CACHE", str(hostile if where == "under_a_file"
-                                                 else hostile.parent))
+    hostile, monkeypatch, caplog, where
+):
+    monkeypatch.setenv(
+        "KERAS_DENSE_CACHE", str(hostile if where == "under_a_file" else hostile.parent)
+    )
     with caplog.at_level(logging.WARNING, "keras_dense.inference"):
         path = cache.store(_key(), _writer)
     assert path.read_bytes() == b"an export"
@@ -225,8 +247,9 @@ def test_engine_cache_that_cannot_be_written_keeps_the_export_for_this_process(
 
 
 @pytest.mark.parametrize("damage", ["truncated_entry", "entry_is_a_folder", "corrupt_export"])
-def test_engine_cache_entry_that_cannot_be_read_is_exported_again(tmp_path, monkeypatch,
-                                                                   caplog, damage):
+def test_engine_cache_entry_that_cannot_be_read_is_exported_again(
+    tmp_path, monkeypatch, caplog, damage
+):
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     path = cache.store(_key(), _writer)
     entry = path.parent / cache.ENTRY_FILE
@@ -244,29 +267,35 @@ def test_engine_cache_entry_that_cannot_be_read_is_exported_again(tmp_path, monk
 
 
 def test_converted_weights_load_when_their_cache_cannot_be_written(
-        stand_in, tiny_reference, monkeypatch, hostile, caplog):  # noqa: F811
+    stand_in, tiny_reference, monkeypatch, hostile, caplog
+):  # noqa: F811
     module, images = tiny_reference
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(hostile))
     with caplog.at_level(logging.WARNING, "keras_dense.weights"):
-        model = keras_dense.get_model("densenet161", weights="tv_imagenet",
-                                      classifier_activation=None)
-    np.testing.assert_allclose(_logits(model, images), torch_outputs(module, images),
-                               rtol=0, atol=1e-5)
+        model = keras_dense.get_model(
+            "densenet161", weights="tv_imagenet", classifier_activation=None
+        )
+    np.testing.assert_allclose(
+        _logits(model, images), torch_outputs(module, images), rtol=0, atol=1e-5
+    )
     assert "could not be cached" in caplog.text
 
 
 def test_converted_weights_whose_record_cannot_be_read_are_converted_again(
-        stand_in, tiny_reference, monkeypatch, caplog):  # noqa: F811
+    stand_in, tiny_reference, monkeypatch, caplog
+):  # noqa: F811
     module, images = tiny_reference
     keras_dense.get_model("densenet161", weights="tv_imagenet")
     sidecar = converted.converted_dir() / f"{PUBLISHED}.json"
     sidecar.unlink()
     sidecar.mkdir()  # cannot be read, nor replaced
     with caplog.at_level(logging.WARNING, "keras_dense.weights"):
-        model = keras_dense.get_model("densenet161", weights="tv_imagenet",
-                                      classifier_activation=None)
-    np.testing.assert_allclose(_logits(model, images), torch_outputs(module, images),
-                               rtol=0, atol=1e-5)
+        model = keras_dense.get_model(
+            "densenet161", weights="tv_imagenet", classifier_activation=None
+        )
+    np.testing.assert_allclose(
+        _logits(model, images), torch_outputs(module, images), rtol=0, atol=1e-5
+    )
     assert "cannot be read" in caplog.text and "could not be cached" in caplog.text
 
 
@@ -279,8 +308,7 @@ def _tiny_cifar_tree(root):
     return root
 
 
-def test_decoded_cifar_loads_when_its_cache_cannot_be_written_or_read(tmp_path, hostile,
-                                                                      caplog):
+def test_decoded_cifar_loads_when_its_cache_cannot_be_written_or_read(tmp_path, hostile, caplog):
     source = _tiny_cifar_tree(tmp_path / "cifar")
     with caplog.at_level(logging.WARNING, "keras_dense.datasets"):
         (x_train, y_train), _, names = cifar10.load(source, cache_dir=hostile)
@@ -291,7 +319,7 @@ def test_decoded_cifar_loads_when_its_cache_cannot_be_written_or_read(tmp_path, 
     cifar10.load(source, cache_dir=folder)
     (npz,) = folder.glob("cifar10-*.npz")
     data = npz.read_bytes()
-    for damaged in (data[:len(data) // 2], data[:200] + bytes(len(data) - 200)):
+    for damaged in (data[: len(data) // 2], data[:200] + bytes(len(data) - 200)):
         npz.write_bytes(damaged)
         caplog.clear()
         with caplog.at_level(logging.WARNING, "keras_dense.datasets"):
@@ -301,6 +329,7 @@ def test_decoded_cifar_loads_when_its_cache_cannot_be_written_or_read(tmp_path, 
 
 
 # --- class 6: the umask, stale temporaries --------------------------------------------------
+
 
 def test_cache_entries_follow_the_umask(tmp_path, monkeypatch, umask_022):
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
@@ -336,13 +365,22 @@ def _temporaries(folder, names):
     return created
 
 
-def test_stale_temporaries_are_removed_when_a_cache_is_next_used(tmp_path, monkeypatch,
-                                                                 fresh_cleanup):
+def test_stale_temporaries_are_removed_when_a_cache_is_next_used(
+    tmp_path, monkeypatch, fresh_cleanup
+):
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     engines_dir = cache.cache_dir()
-    created = _temporaries(engines_dir, [
-        ".staging-{}", "tiny.part123{}", "{}.npz.tmp", ".{}.tmp",
-        f".entry{_files.TEMP_MARK}123-{{}}", "keep-{}.onnx"])
+    created = _temporaries(
+        engines_dir,
+        [
+            ".staging-{}",
+            "tiny.part123{}",
+            "{}.npz.tmp",
+            ".{}.tmp",
+            f".entry{_files.TEMP_MARK}123-{{}}",
+            "keep-{}.onnx",
+        ],
+    )
     datasets = tmp_path / "datasets"
     created.update(_temporaries(datasets, ["tmp{}.npz.tmp", f".x.npz{_files.TEMP_MARK}1-{{}}"]))
     assert cache.lookup(_key()) is None  # the engine cache is used

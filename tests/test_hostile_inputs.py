@@ -34,8 +34,9 @@ TEXT_PPM = b"P3\n2 2\n255\n1 2 3 x\n"  # ValueError: invalid literal for int()
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    model = densenet.DenseNet([1, 1, 1, 1], input_shape=(32, 32, 3), growth_rate=4,
-                              name="densenet121")
+    model = densenet.DenseNet(
+        [1, 1, 1, 1], input_shape=(32, 32, 3), growth_rate=4, name="densenet121"
+    )
     return h5_fixtures.randomize(model, seed=3, logit_scale=1.0)
 
 
@@ -61,6 +62,7 @@ def _folder_with_bad_images(tmp_path):
 
 # --- class 4: every input file, one line ------------------------------------------------
 
+
 def test_a_malformed_header_is_one_error_naming_the_file(tmp_path):
     bad = tmp_path / "bad.ppm"
     bad.write_bytes(BAD_PPM)
@@ -70,8 +72,12 @@ def test_a_malformed_header_is_one_error_naming_the_file(tmp_path):
 
 def test_predict_files_goes_on_after_any_decoder_error(tmp_path, tiny_model):
     folder, good = _folder_with_bad_images(tmp_path)
-    results = {os.path.basename(r.path): r for r in predict.predict_files(
-        [folder], model=tiny_model, top=2, batch_size=3, engine="keras")}
+    results = {
+        os.path.basename(r.path): r
+        for r in predict.predict_files(
+            [folder], model=tiny_model, top=2, batch_size=3, engine="keras"
+        )
+    }
     assert sorted(results) == ["a.png", "bad.ppm", "text.ppm", "z.png"]
     for name in ("a.png", "z.png"):
         assert results[name].error is None and len(results[name].predictions) == 2
@@ -81,8 +87,20 @@ def test_predict_files_goes_on_after_any_decoder_error(tmp_path, tiny_model):
 
 def test_cli_predict_exits_3_naming_each_skipped_file(tmp_path, tiny_everywhere, capsys):
     folder, good = _folder_with_bad_images(tmp_path)
-    status = main(["predict", str(folder), "--weights", "none", "--engine", "keras",
-                   "--precision", "bfloat16", "--top", "1"])
+    status = main(
+        [
+            "predict",
+            str(folder),
+            "--weights",
+            "none",
+            "--engine",
+            "keras",
+            "--precision",
+            "bfloat16",
+            "--top",
+            "1",
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == EXIT_SKIPPED == 3
     assert all(str(path) in out for path in good)
@@ -103,15 +121,17 @@ def test_cli_explain_names_the_unreadable_image_in_one_line(tmp_path, tiny_every
 def _labels(tmp_path, images_ok):
     """A spreadsheet's CSV: a BOM, CRLF, a short row, a shifted row, blank lines, a bad label."""
     wnid = classes.class_index()[7][0]
-    rows = ["file,wnid,note",
-            f"{images_ok[0].name},{wnid},first",
-            "short.png",                       # line 3: no label
-            "",                                # blank: passed over
-            f"x,y.png,{wnid},shifted",         # line 5: an unquoted comma
-            ",,",                              # only empty fields: passed over
-            f"{images_ok[1].name},{wnid}",     # short of the note only: used
-            "bad.ppm," + wnid,                 # an image that does not decode
-            "c.png,n99999999"]                 # line 9: not a wnid
+    rows = [
+        "file,wnid,note",
+        f"{images_ok[0].name},{wnid},first",
+        "short.png",  # line 3: no label
+        "",  # blank: passed over
+        f"x,y.png,{wnid},shifted",  # line 5: an unquoted comma
+        ",,",  # only empty fields: passed over
+        f"{images_ok[1].name},{wnid}",  # short of the note only: used
+        "bad.ppm," + wnid,  # an image that does not decode
+        "c.png,n99999999",
+    ]  # line 9: not a wnid
     path = tmp_path / "labels.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
     return path
@@ -123,8 +143,7 @@ def test_validate_reads_a_spreadsheet_csv_and_skips_bad_rows_and_images(tmp_path
     report = validate(folder, model=tiny_model, labels=labels, batch_size=2, engine="keras")
     assert report["images"] == 2
     skipped = [(os.path.basename(e["path"]), e.get("line")) for e in report["errors"]]
-    assert skipped == [("labels.csv", 3), ("labels.csv", 5), ("labels.csv", 9),
-                       ("bad.ppm", None)]
+    assert skipped == [("labels.csv", 3), ("labels.csv", 5), ("labels.csv", 9), ("bad.ppm", None)]
     assert all(os.path.basename(e["path"]) in e["error"] for e in report["errors"])
     assert "line 3 has 1 field(s)" in report["errors"][0]["error"]
     assert "more than the header's 3" in report["errors"][1]["error"]
@@ -141,12 +160,20 @@ def test_cli_validate_exits_3_and_names_rows_and_files(tmp_path, tiny_everywhere
     assert err.count("keras-dense: error: ") == 4 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"file,wnid\na.png,n01440764\n\xff\xfe.png,n01440764\n", r"labels\.csv line 3 is not UTF-8"),
-    (b'file,wnid\na.png,n01440764\n"b.png,n01440764\nc.png,n01440764\n',
-     r"labels\.csv line 3: unexpected end of data \(malformed quoting\)"),
-    (b'file,wnid\n"a.png"x,n01440764\n', r"labels\.csv line 2: .* \(malformed quoting\)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            b"file,wnid\na.png,n01440764\n\xff\xfe.png,n01440764\n",
+            r"labels\.csv line 3 is not UTF-8",
+        ),
+        (
+            b'file,wnid\na.png,n01440764\n"b.png,n01440764\nc.png,n01440764\n',
+            r"labels\.csv line 3: unexpected end of data \(malformed quoting\)",
+        ),
+        (b'file,wnid\n"a.png"x,n01440764\n', r"labels\.csv line 2: .* \(malformed quoting\)"),
+    ],
+)
 def test_labels_csv_refused_whole_in_one_line(tmp_path, content, message):
     path = tmp_path / "labels.csv"
     path.write_bytes(content)
@@ -156,6 +183,7 @@ def test_labels_csv_refused_whole_in_one_line(tmp_path, content, message):
 
 
 # --- class 7: bounded reads ---------------------------------------------------------------
+
 
 def test_image_file_over_the_byte_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
     path = _png(tmp_path / "big.png", size=(64, 64))
@@ -167,8 +195,11 @@ def test_image_file_over_the_byte_cap_is_refused_before_it_is_read(tmp_path, mon
 def test_centre_crop_of_a_thin_strip_is_refused_before_it_is_enlarged(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "MAX_PIXELS", 10_000)  # the 2x400 strip itself is within it
     path = _png(tmp_path / "strip.png", size=(2, 400))
-    with pytest.raises(images.ImageLoadError, match=r"strip\.png at 2x400 pixels is too "
-                                                    r"elongated to centre-crop"):
+    with pytest.raises(
+        images.ImageLoadError,
+        match=r"strip\.png at 2x400 pixels is too "
+        r"elongated to centre-crop",
+    ):
         images.load_image(path, size=(32, 32), crop=True)
     assert images.load_image(path, size=(32, 32)).shape == (32, 32, 3)  # a resize is bounded
 
@@ -201,16 +232,24 @@ def test_zip_bomb_member_is_refused_by_its_declared_size(tmp_path):
 
     path = _image_zip(tmp_path / "bomb.zip", bomb)
     assert path.stat().st_size < 2 << 20
-    with pytest.raises(DataSourceError, match=r"'cifar/train/cat/9\.png' is 209,715,200 bytes, "
-                                              r"more than the 1,048,576"):
+    with pytest.raises(
+        DataSourceError,
+        match=r"'cifar/train/cat/9\.png' is 209,715,200 bytes, "
+        r"more than the 1,048,576",
+    ):
         cifar10.load(path, use_cache=False)
 
 
 def test_zip_member_compressed_too_well_is_refused(tmp_path):
-    path = _image_zip(tmp_path / "ratio.zip",
-                      lambda archive: archive.writestr("cifar/test/dog/7.bmp", bytes(500_000)))
-    with pytest.raises(DataSourceError, match=r"'cifar/test/dog/7\.bmp' declares 500,000 bytes "
-                                              r"compressed to \d+, more than 100x"):
+    path = _image_zip(
+        tmp_path / "ratio.zip",
+        lambda archive: archive.writestr("cifar/test/dog/7.bmp", bytes(500_000)),
+    )
+    with pytest.raises(
+        DataSourceError,
+        match=r"'cifar/test/dog/7\.bmp' declares 500,000 bytes "
+        r"compressed to \d+, more than 100x",
+    ):
         cifar10.load(path, use_cache=False)
 
 
@@ -218,15 +257,18 @@ def _patch_declared_size(path, member, size):
     """Rewrites `member`'s uncompressed size in the zip's central directory."""
     data = bytearray(path.read_bytes())
     entry = data.rfind(b"PK\x01\x02" + bytes(0), 0, data.rfind(member.encode()))
-    assert data[entry + 46:entry + 46 + len(member)] == member.encode()
-    data[entry + 24:entry + 28] = struct.pack("<I", size)
+    assert data[entry + 46 : entry + 46 + len(member)] == member.encode()
+    data[entry + 24 : entry + 28] = struct.pack("<I", size)
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("declared, message", [
-    (500_000_000, r"'cifar/train/cat/0\.jpg' is 500,000,000 bytes, more than"),
-    (100, r"'cifar/train/cat/0\.jpg' could not be decoded \(BadZipFile"),
-])
+@pytest.mark.parametrize(
+    "declared, message",
+    [
+        (500_000_000, r"'cifar/train/cat/0\.jpg' is 500,000,000 bytes, more than"),
+        (100, r"'cifar/train/cat/0\.jpg' could not be decoded \(BadZipFile"),
+    ],
+)
 def test_zip_member_declaring_a_wrong_size_is_one_line_naming_it(tmp_path, declared, message):
     path = _image_zip(tmp_path / "lying.zip")
     _patch_declared_size(path, "cifar/train/cat/0.jpg", declared)
@@ -240,10 +282,15 @@ def test_pillow_decompression_bomb_in_a_member_is_one_line(tmp_path):
     png = bytearray(buffer.getvalue())
     png[16:24] = struct.pack(">II", 100_000, 100_000)  # IHDR width and height
     png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
-    path = _image_zip(tmp_path / "pillow-bomb.zip",
-                      lambda archive: archive.writestr("cifar/train/cat/5.png", bytes(png)))
-    with pytest.raises(DataSourceError, match=r"'cifar/train/cat/5\.png' could not be decoded "
-                                              r"\(DecompressionBombError"):
+    path = _image_zip(
+        tmp_path / "pillow-bomb.zip",
+        lambda archive: archive.writestr("cifar/train/cat/5.png", bytes(png)),
+    )
+    with pytest.raises(
+        DataSourceError,
+        match=r"'cifar/train/cat/5\.png' could not be decoded "
+        r"\(DecompressionBombError",
+    ):
         cifar10.load(path, use_cache=False)
 
 
@@ -259,18 +306,25 @@ def _binary_tar(path, sizes=None):
 
 
 def test_tar_member_over_the_batch_cap_is_refused_before_it_is_read(tmp_path):
-    path = _binary_tar(tmp_path / "cifar-10-binary.tar.gz",
-                       {"data_batch_2.bin": 3073 * 25_000})  # 77 MB of zeros, 75 KB as gz
-    with pytest.raises(DataSourceError, match=r"'data_batch_2\.bin': it is 76,825,000 bytes, more "
-                                              r"than the 67,108,864"):
+    path = _binary_tar(
+        tmp_path / "cifar-10-binary.tar.gz", {"data_batch_2.bin": 3073 * 25_000}
+    )  # 77 MB of zeros, 75 KB as gz
+    with pytest.raises(
+        DataSourceError,
+        match=r"'data_batch_2\.bin': it is 76,825,000 bytes, more "
+        r"than the 67,108,864",
+    ):
         cifar10.load(path, use_cache=False)
 
 
 def test_tar_listing_stops_at_the_declared_total(tmp_path, monkeypatch):
     path = _binary_tar(tmp_path / "cifar-10-binary.tar.gz")
     monkeypatch.setattr(cifar10, "MAX_TAR_BYTES", 10_000)
-    with pytest.raises(DataSourceError, match=r"declares more than 10,000 bytes \(at member "
-                                              r"'cifar-10-batches-bin/data_batch_\d\.bin'\)"):
+    with pytest.raises(
+        DataSourceError,
+        match=r"declares more than 10,000 bytes \(at member "
+        r"'cifar-10-batches-bin/data_batch_\d\.bin'\)",
+    ):
         cifar10.load(path, use_cache=False)
 
 
@@ -284,8 +338,11 @@ def test_python_batch_of_shared_rows_is_refused_not_expanded(tmp_path):
     folder.mkdir()
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         (folder / name).write_bytes(batch)
-    with pytest.raises(DataSourceError, match=r"'data_batch_1': a CIFAR-10 python batch's "
-                                              r"'data' must be an integer array"):
+    with pytest.raises(
+        DataSourceError,
+        match=r"'data_batch_1': a CIFAR-10 python batch's "
+        r"'data' must be an integer array",
+    ):
         cifar10.load(folder, use_cache=False)
 
 
@@ -296,8 +353,9 @@ def test_a_pickle_reducing_to_a_file_write_runs_nothing(tmp_path):
         def __reduce__(self):  # run by a plain pickle.load
             return (exec, (f"open({str(marker)!r}, 'w').write('pwned')",))
 
-    marker_free = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
-                                b"extra": [Writes()]}, protocol=2)
+    marker_free = pickle.dumps(
+        {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0], b"extra": [Writes()]}, protocol=2
+    )
     pickle.loads(marker_free)  # the exploit works on a plain unpickler
     assert marker.exists()
     marker.unlink()

@@ -30,8 +30,11 @@ ONE_EPOCH = Recipe(epochs=1, batch_size=32, lr=0.05, warmup_epochs=0.0, label_sm
 
 def _digests(folder):
     """Every file under `folder` (relative name -> sha256): what must stay byte-identical."""
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def _one_line_error(capsys, *argv):
@@ -46,6 +49,7 @@ def _no_temporaries(folder):
 
 
 # --- export ---------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def saved_model_export():
@@ -68,22 +72,42 @@ def test_export_never_deletes_a_folder_of_user_files(tmp_path, saved_model_expor
         with pytest.raises(_files.OutputExistsError, match="never replaces it"):
             saved_model_export(folder, **overwrite)
         assert _digests(folder) == before
-    err = _one_line_error(capsys, "export", "lenet5", "--weights", "none", "--format",
-                          "saved_model", "--out", str(folder), "--overwrite")
+    err = _one_line_error(
+        capsys,
+        "export",
+        "lenet5",
+        "--weights",
+        "none",
+        "--format",
+        "saved_model",
+        "--out",
+        str(folder),
+        "--overwrite",
+    )
     assert "not even with --overwrite" in err
     assert _digests(folder) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging left
 
 
-def test_reexport_replaces_our_own_export_atomically(tmp_path, saved_model_export, monkeypatch,
-                                                     capsys):
+def test_reexport_replaces_our_own_export_atomically(
+    tmp_path, saved_model_export, monkeypatch, capsys
+):
     from keras_dense.inference import export as export_lib
 
     out = tmp_path / "model_sm"
     saved_model_export(out)
     first = _digests(out)
-    err = _one_line_error(capsys, "export", "lenet5", "--weights", "none", "--format",
-                          "saved_model", "--out", str(out))
+    err = _one_line_error(
+        capsys,
+        "export",
+        "lenet5",
+        "--weights",
+        "none",
+        "--format",
+        "saved_model",
+        "--out",
+        str(out),
+    )
     assert "pass --overwrite" in err
     assert _digests(out) == first
 
@@ -111,14 +135,28 @@ def test_reexport_replaces_our_own_export_atomically(tmp_path, saved_model_expor
     assert _no_temporaries(tmp_path)
 
 
-def test_reexport_without_check_leaves_no_stale_passed_report(tmp_path, saved_model_export,
-                                                              capsys):
+def test_reexport_without_check_leaves_no_stale_passed_report(tmp_path, saved_model_export, capsys):
     out = tmp_path / "model_sm"
     saved_model_export(out)
     report = out.with_name(out.name + ".check.json")
     assert json.loads(report.read_text())["passed"] is True
-    assert main(["export", "lenet5", "--weights", "none", "--format", "saved_model", "--out",
-                 str(out), "--overwrite", "--no-check"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "lenet5",
+                "--weights",
+                "none",
+                "--format",
+                "saved_model",
+                "--out",
+                str(out),
+                "--overwrite",
+                "--no-check",
+            ]
+        )
+        == 0
+    )
     assert "not checked" in capsys.readouterr().out
     written = json.loads(report.read_text())
     assert written["checked"] is False and not written["passed"]
@@ -127,14 +165,16 @@ def test_reexport_without_check_leaves_no_stale_passed_report(tmp_path, saved_mo
 
 # --- train / resume ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished 1-epoch tiny run, and its data; each test works on a copy."""
     folder = tmp_path_factory.mktemp("finished")
     data = write_binary_cifar(folder)
     run = folder / "run"
-    trainer.train(TINY_MODEL, data=data, out=run, recipe=ONE_EPOCH, model_kwargs=TINY_ARCH,
-                  verbose=0)
+    trainer.train(
+        TINY_MODEL, data=data, out=run, recipe=ONE_EPOCH, model_kwargs=TINY_ARCH, verbose=0
+    )
     return run, data
 
 
@@ -154,29 +194,58 @@ def test_train_refuses_a_folder_of_user_files_and_leaves_it_byte_identical(tmp_p
     (folder / "best.keras").write_bytes(b"my own model")
     before = _digests(folder)
     for overwrite in ({}, {"overwrite": True}):
-        with pytest.raises(_files.OutputExistsError, match="'thesis.tex'.*not even with "
-                                                           "--overwrite"):
-            trainer.train(TINY_MODEL, data=data, out=folder, recipe=ONE_EPOCH,
-                          model_kwargs=TINY_ARCH, verbose=0, **overwrite)
-    err = _one_line_error(capsys, "train", TINY_MODEL, "--data", str(data), "--out", str(folder),
-                          "--epochs", "1")
+        with pytest.raises(
+            _files.OutputExistsError, match="'thesis.tex'.*not even with --overwrite"
+        ):
+            trainer.train(
+                TINY_MODEL,
+                data=data,
+                out=folder,
+                recipe=ONE_EPOCH,
+                model_kwargs=TINY_ARCH,
+                verbose=0,
+                **overwrite,
+            )
+    err = _one_line_error(
+        capsys, "train", TINY_MODEL, "--data", str(data), "--out", str(folder), "--epochs", "1"
+    )
     assert "not a keras-dense run" in err
     assert _digests(folder) == before and sorted(p.name for p in folder.iterdir()) == [
-        "best.keras", "thesis.tex"]
+        "best.keras",
+        "thesis.tex",
+    ]
 
 
 def test_train_over_a_run_is_refused_then_started_over_with_overwrite(run_copy, capsys):
     run, data = run_copy
     before = _digests(run)
-    err = _one_line_error(capsys, "train", TINY_MODEL, "--data", str(data), "--out", str(run),
-                          "--epochs", "1", *sum((["--arch", f"{k}={v}"] for k, v in
-                                                 {"blocks": "1,1,1", "growth_rate": 4}.items()),
-                                                []))
+    err = _one_line_error(
+        capsys,
+        "train",
+        TINY_MODEL,
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        *sum(
+            (["--arch", f"{k}={v}"] for k, v in {"blocks": "1,1,1", "growth_rate": 4}.items()), []
+        ),
+    )
     assert f"already holds a run; continue it with --resume {run}" in err and "--overwrite" in err
     assert _digests(run) == before
 
-    trainer.train(TINY_MODEL, data=data, out=run, recipe=ONE_EPOCH, model_kwargs=TINY_ARCH,
-                  seed=5, overwrite=True, verbose=0)
+    trainer.train(
+        TINY_MODEL,
+        data=data,
+        out=run,
+        recipe=ONE_EPOCH,
+        model_kwargs=TINY_ARCH,
+        seed=5,
+        overwrite=True,
+        verbose=0,
+    )
     assert json.loads((run / "config.json").read_text())["seed"] == 5
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     after = _digests(run)
@@ -216,9 +285,11 @@ def test_resume_with_epochs_extends_a_finished_run(run_copy, capsys):
     assert int(keras.ops.convert_to_numpy(extended.optimizer.iterations)) == 2 * steps
     assert extended.optimizer._learning_rate.get_config()["decay_steps"] == 2 * steps
     # The second epoch trained at a learning rate above 0 (the finished cosine was at 0).
-    kernels = [(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
-               for a, b in zip(trained.trainable_weights, extended.trainable_weights)
-               if "kernel" in a.path]
+    kernels = [
+        (keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for a, b in zip(trained.trainable_weights, extended.trainable_weights)
+        if "kernel" in a.path
+    ]
     assert kernels and any(not np.allclose(a, b, atol=1e-6) for a, b in kernels)
     assert not (run / _files.FolderLock.FILE).exists()
 
@@ -237,16 +308,27 @@ def test_resume_refuses_recipe_flags_but_not_epochs(tmp_path, capsys):
     assert "is not a training run folder" in err
 
 
-RUN_FILES = {"config.json", "last.keras", "best.keras", "history.csv", "metrics.json",
-             "curves.png", "confusion.png"}
+RUN_FILES = {
+    "config.json",
+    "last.keras",
+    "best.keras",
+    "history.csv",
+    "metrics.json",
+    "curves.png",
+    "confusion.png",
+}
 NAMES = sorted(RUN_FILES) + ["notes.txt", "data", ".keras-dense.lock"]
 
 
 @settings(max_examples=60, deadline=None)
-@given(names=st.sets(st.sampled_from(NAMES), max_size=4), overwrite=st.booleans(),
-       lone_config=st.sampled_from(["{}", '{"model": "x"}', '{"mine": 1}', "not json"]))
-def test_check_new_run_decides_without_touching_anything(tmp_path_factory, names, overwrite,
-                                                         lone_config):
+@given(
+    names=st.sets(st.sampled_from(NAMES), max_size=4),
+    overwrite=st.booleans(),
+    lone_config=st.sampled_from(["{}", '{"model": "x"}', '{"mine": 1}', "not json"]),
+)
+def test_check_new_run_decides_without_touching_anything(
+    tmp_path_factory, names, overwrite, lone_config
+):
     folder = tmp_path_factory.mktemp("folder")
     for name in names:
         (folder / name).write_text(lone_config if name == "config.json" else name)
@@ -266,6 +348,7 @@ def test_check_new_run_decides_without_touching_anything(tmp_path_factory, names
 
 # --- explain / weights convert ----------------------------------------------------------------
 
+
 def test_explain_and_convert_refuse_an_existing_out(tmp_path, capsys):
     from PIL import Image
 
@@ -275,8 +358,9 @@ def test_explain_and_convert_refuse_an_existing_out(tmp_path, capsys):
     Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(image)
     cam = tmp_path / "cam.png"
     cam.write_bytes(b"my heatmap")
-    err = _one_line_error(capsys, "explain", str(image), "--model", "lenet5", "--weights", "none",
-                          "--out", str(cam))
+    err = _one_line_error(
+        capsys, "explain", str(image), "--model", "lenet5", "--weights", "none", "--out", str(cam)
+    )
     assert "cam.png" in err and "--overwrite" in err and cam.read_bytes() == b"my heatmap"
     with pytest.raises(_files.OutputExistsError, match="overwrite=True"):
         images.save_image(np.zeros((4, 4, 3), np.uint8), cam)
@@ -287,9 +371,20 @@ def test_explain_and_convert_refuse_an_existing_out(tmp_path, capsys):
 
     weights = tmp_path / "resnet18.weights.h5"
     weights.write_bytes(b"converted last week")
-    err = _one_line_error(capsys, "weights", "convert", str(tmp_path / "resnet18.pth"),
-                          "--model", "resnet18", "--out", str(weights))
+    err = _one_line_error(
+        capsys,
+        "weights",
+        "convert",
+        str(tmp_path / "resnet18.pth"),
+        "--model",
+        "resnet18",
+        "--out",
+        str(weights),
+    )
     assert "resnet18.weights.h5" in err and "--overwrite" in err
     assert weights.read_bytes() == b"converted last week"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.png", "photo.png",
-                                                          "resnet18.weights.h5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cam.png",
+        "photo.png",
+        "resnet18.weights.h5",
+    ]

@@ -45,7 +45,8 @@ def hostile_cwd(tmp_path, monkeypatch):
     def offline(weights_file, target_dir=None, timeout=None, extra_dirs=()):
         asked.append(weights_file.file_name)
         raise WeightsUnavailableError(
-            resolve.unavailable_message(weights_file, "offline in this test", extra_dirs))
+            resolve.unavailable_message(weights_file, "offline in this test", extra_dirs)
+        )
 
     monkeypatch.setattr(resolve, "download_file", offline)
     return work, asked
@@ -68,8 +69,9 @@ def test_get_model_imagenet_asks_for_the_published_file_not_the_local_folder(hos
     (hostile_cwd[0] / "imagenet" / "val").rmdir()
     (hostile_cwd[0] / "imagenet").rmdir()
     (hostile_cwd[0] / "imagenet").write_bytes(b"a file named imagenet, not weights")
-    with pytest.raises(WeightsUnavailableError,
-                       match="densenet121_weights_tf_dim_ordering_tf_kernels.h5"):
+    with pytest.raises(
+        WeightsUnavailableError, match="densenet121_weights_tf_dim_ordering_tf_kernels.h5"
+    ):
         keras_dense.get_model("densenet121", weights="imagenet")
     assert asked == ["densenet121_weights_tf_dim_ordering_tf_kernels.h5"]
 
@@ -87,11 +89,15 @@ def test_a_file_named_like_a_tag_is_reachable_as_a_path(hostile_cwd):
 
 def test_a_tag_the_model_lacks_keeps_its_refusal_beside_a_file_of_that_name(hostile_cwd):
     (hostile_cwd[0] / "tv_imagenet").write_bytes(b"junk")
-    with pytest.raises(ValueError, match="resnet50 cannot load weights='tv_imagenet': resnet50's "
-                                         "tags are keras_imagenet"):
+    with pytest.raises(
+        ValueError,
+        match="resnet50 cannot load weights='tv_imagenet': resnet50's tags are keras_imagenet",
+    ):
         keras_dense.get_model("resnet50", weights="tv_imagenet")
-    with pytest.raises(ValueError, match="lenet5 cannot load weights='keras_imagenet': lenet5 "
-                                         "has no published weights"):
+    with pytest.raises(
+        ValueError,
+        match="lenet5 cannot load weights='keras_imagenet': lenet5 has no published weights",
+    ):
         keras_dense.get_model("lenet5", weights="keras_imagenet")
 
 
@@ -117,17 +123,29 @@ def test_none_words_and_command_line_values(hostile_cwd):
 _TAGS = sorted({"imagenet", *(w.tag for w in weights_records())})
 _NAMES = sorted(w.name for w in weights_records())
 _SUFFIXES = (*pretrained.WEIGHTS_FILE_SUFFIXES, ".weights.h5", ".H5", ".txt", "")
-_EXISTING = ("imagenet", "keras_imagenet", "densenet121.keras_imagenet", "tv_imagenet",
-             "weights.h5", "plain", "none")
+_EXISTING = (
+    "imagenet",
+    "keras_imagenet",
+    "densenet121.keras_imagenet",
+    "tv_imagenet",
+    "weights.h5",
+    "plain",
+    "none",
+)
 _words = st.one_of(
-    st.sampled_from(_TAGS), st.sampled_from(_NAMES), st.sampled_from(_EXISTING),
+    st.sampled_from(_TAGS),
+    st.sampled_from(_NAMES),
+    st.sampled_from(_EXISTING),
     st.text(alphabet=string.ascii_letters + string.digits + "._-/\\~ ", max_size=20),
     st.text(max_size=12),  # any unicode: NUL, surrogates, separators
 )
 _arguments = st.one_of(
-    st.builds(lambda prefix, word, suffix: prefix + word + suffix,
-              st.sampled_from(("", "", "./", "../", "/", "~/", "sub/")), _words,
-              st.sampled_from(_SUFFIXES)),
+    st.builds(
+        lambda prefix, word, suffix: prefix + word + suffix,
+        st.sampled_from(("", "", "./", "../", "/", "~/", "sub/")),
+        _words,
+        st.sampled_from(_SUFFIXES),
+    ),
     st.builds(str.upper, _words),
     st.none(),
 )
@@ -150,11 +168,13 @@ def _snapshot(folder):
     return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in folder.rglob("*"))
 
 
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=_arguments)
-def test_classifier_returns_a_kind_or_one_line_error_and_writes_nothing(populated, monkeypatch,
-                                                                         value):
+def test_classifier_returns_a_kind_or_one_line_error_and_writes_nothing(
+    populated, monkeypatch, value
+):
     monkeypatch.chdir(populated)
     before = _snapshot(populated)
     try:
@@ -178,6 +198,7 @@ def test_classifier_returns_a_kind_or_one_line_error_and_writes_nothing(populate
 
 
 # --- class 8: dependency floors ------------------------------------------------------------
+
 
 def _requirements():
     from packaging.requirements import Requirement
@@ -233,11 +254,20 @@ def test_old_torch_is_refused_for_pth_files_with_one_line(tmp_path, monkeypatch)
         torch_state.read_state_dict(path)
     message = str(error.value)
     assert len(message.splitlines()) == 1 and isinstance(error.value, ValueError)
-    for part in ("PyTorch 2.5.1+cpu is installed", "needs PyTorch >= 2.10",
-                 'pip install "torch>=2.10"'):
+    for part in (
+        "PyTorch 2.5.1+cpu is installed",
+        "needs PyTorch >= 2.10",
+        'pip install "torch>=2.10"',
+    ):
         assert part in message
-    for version, refused in (("2.9.1", True), ("2.10.0", False), ("2.13.0+cpu", False),
-                             ("2.10.0a0+git1234", False), ("garbage", True), ("3.0", False)):
+    for version, refused in (
+        ("2.9.1", True),
+        ("2.10.0", False),
+        ("2.13.0+cpu", False),
+        ("2.10.0a0+git1234", False),
+        ("garbage", True),
+        ("3.0", False),
+    ):
         if refused:
             with pytest.raises(torch_state.TorchUnavailableError):
                 torch_state.check_torch_version(version)

@@ -4,20 +4,20 @@ import hashlib
 import io
 import json
 
+import h5_fixtures
 import keras
 import numpy as np
 import pytest
+from conftest import run_cli, shared_path
 from keras.applications import imagenet_utils as keras_imagenet
 from PIL import Image
 
-import h5_fixtures
 import keras_dense
-from conftest import run_cli, shared_path
 from keras_dense.imagenet import classes, images, preprocessing
 from keras_dense.models import densenet, inception_v3, resnet, vgg
 
-
 # --- preprocess_input / decode_predictions -------------------------------------------
+
 
 @pytest.mark.parametrize("mode", preprocessing.MODES)
 @pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
@@ -66,6 +66,7 @@ def test_decode_predictions_refuses_wrong_shapes():
 
 # --- image loading -------------------------------------------------------------------
 
+
 def save(image, path, **kwargs):
     image.save(path, **kwargs)
     return path
@@ -78,8 +79,10 @@ def test_modes_are_converted_to_rgb(tmp_path):
     cmyk = Image.new("CMYK", (10, 8), (0, 0, 0, 0))  # no ink: white
     deep = Image.fromarray(np.full((8, 10), 65535, np.uint16))  # 16-bit white
     expected = {
-        "gray.png": (gray, (100, 100, 100)), "rgba.png": (rgba, (255, 255, 255)),
-        "palette.png": (palette, (0, 0, 255)), "cmyk.jpg": (cmyk, (255, 255, 255)),
+        "gray.png": (gray, (100, 100, 100)),
+        "rgba.png": (rgba, (255, 255, 255)),
+        "palette.png": (palette, (0, 0, 255)),
+        "cmyk.jpg": (cmyk, (255, 255, 255)),
         "deep.png": (deep, (255, 255, 255)),
     }
     for name, (image, rgb) in expected.items():
@@ -136,6 +139,7 @@ def test_find_images_walks_folders(tmp_path):
 
 # --- predict -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_imagenet_model():
     """A small 1000-class DenseNet at 32x32, registered name for its preprocessing."""
@@ -149,21 +153,27 @@ def test_predict_paths_pil_and_arrays_agree(tiny_imagenet_model, tmp_path):
     paths = [save(Image.fromarray(a), tmp_path / f"{i}.png") for i, a in enumerate(batch)]
     from_arrays = keras_dense.predict(batch, model=tiny_imagenet_model, top=3, batch_size=2)
     from_paths = keras_dense.predict(paths, model=tiny_imagenet_model, top=3)
-    from_pil = keras_dense.predict([Image.fromarray(a) for a in batch],
-                                   model=tiny_imagenet_model, top=3)
+    from_pil = keras_dense.predict(
+        [Image.fromarray(a) for a in batch], model=tiny_imagenet_model, top=3
+    )
     # Different batch sizes (2 and 3 here) may round differently: labels equal,
     # probabilities within float tolerance, never ==.
     for other in (from_paths, from_pil):
-        assert [[label for _, label, _ in row] for row in other] == \
-            [[label for _, label, _ in row] for row in from_arrays]
-        np.testing.assert_allclose([[p for _, _, p in row] for row in other],
-                                   [[p for _, _, p in row] for row in from_arrays],
-                                   rtol=1e-5, atol=1e-6)
+        assert [[label for _, label, _ in row] for row in other] == [
+            [label for _, label, _ in row] for row in from_arrays
+        ]
+        np.testing.assert_allclose(
+            [[p for _, _, p in row] for row in other],
+            [[p for _, _, p in row] for row in from_arrays],
+            rtol=1e-5,
+            atol=1e-6,
+        )
     x = keras_imagenet.preprocess_input(batch.astype("float32"), mode="torch")
     expected = tiny_imagenet_model.predict_on_batch(x)
     for row, probs in zip(from_arrays, expected):
         assert [label for _, label, _ in row] == [
-            classes.class_index()[i][1] for i in np.argsort(probs)[::-1][:3]]
+            classes.class_index()[i][1] for i in np.argsort(probs)[::-1][:3]
+        ]
         np.testing.assert_allclose([p for _, _, p in row], np.sort(probs)[::-1][:3], atol=1e-6)
 
 
@@ -212,37 +222,49 @@ def test_fast_copy_is_made_once_and_follows_the_weights():
     model = densenet.DenseNet([1, 1, 1, 1], input_shape=(32, 32, 3), name="densenet121")
     h5_fixtures.randomize(model, seed=4, logit_scale=1.0)
     x = preprocessing.preprocess_input(
-        np.random.default_rng(2).integers(0, 256, (2, 32, 32, 3)).astype("uint8"), mode="torch")
+        np.random.default_rng(2).integers(0, 256, (2, 32, 32, 3)).astype("uint8"), mode="torch"
+    )
     first = inference.inference_model(model, "bfloat16", fold_bn=True)
     assert inference.inference_model(model, "bfloat16", fold_bn=True) is first
     h5_fixtures.randomize(model, seed=5, logit_scale=1.0)  # the model changes, e.g. by training
     copy = inference.inference_model(model, "bfloat16", fold_bn=True)
     assert copy is first
-    np.testing.assert_allclose(inference.predict_batches(copy, x),
-                               inference.predict_batches(model, x), atol=3e-2)
+    np.testing.assert_allclose(
+        inference.predict_batches(copy, x), inference.predict_batches(model, x), atol=3e-2
+    )
     folded = inference.inference_model(model, "float32", fold_bn=True)
-    np.testing.assert_allclose(inference.predict_batches(folded, x),
-                               inference.predict_batches(model, x), atol=1e-5)
+    np.testing.assert_allclose(
+        inference.predict_batches(folded, x), inference.predict_batches(model, x), atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("module, mode", [(densenet, "torch"), (resnet, "caffe"), (vgg, "caffe"),
-                                          (inception_v3, "tf")])
+@pytest.mark.parametrize(
+    "module, mode", [(densenet, "torch"), (resnet, "caffe"), (vgg, "caffe"), (inception_v3, "tf")]
+)
 def test_family_preprocess_input_takes_keras_argument_order(module, mode):
     x = np.random.default_rng(0).integers(0, 256, (2, 3, 5, 4)).astype("float32")
-    theirs = getattr(keras.applications, module.__name__.rsplit(".", 1)[-1]
-                     .replace("vgg", "vgg16")).preprocess_input(x.copy(), "channels_first")
+    theirs = getattr(
+        keras.applications, module.__name__.rsplit(".", 1)[-1].replace("vgg", "vgg16")
+    ).preprocess_input(x.copy(), "channels_first")
     np.testing.assert_array_equal(module.preprocess_input(x, "channels_first"), theirs)
     assert module.preprocess_input(x[..., :3], data_format="channels_last").shape == (2, 3, 5, 3)
-    np.testing.assert_array_equal(preprocessing.preprocess_input(x, "channels_first", mode),
-                                  theirs)
-
+    np.testing.assert_array_equal(preprocessing.preprocess_input(x, "channels_first", mode), theirs)
 
 
 def test_cli_reports_bad_files_and_classifies_the_rest(tmp_path):
     good = save(Image.new("RGB", (50, 40), (200, 10, 10)), tmp_path / "good.png")
     (tmp_path / "bad.jpg").write_text("not an image")
-    result = run_cli("predict", str(tmp_path), "--model", "densenet121", "--weights", "none",
-                     "--top", "2", "--json")
+    result = run_cli(
+        "predict",
+        str(tmp_path),
+        "--model",
+        "densenet121",
+        "--weights",
+        "none",
+        "--top",
+        "2",
+        "--json",
+    )
     assert result.returncode == 3, result.stderr  # EXIT_SKIPPED (issue 20; was 1, a crash's)
     report = json.loads(result.stdout)
     assert [r["path"] for r in report["results"]] == [str(good)]
@@ -265,8 +287,10 @@ def test_cli_weights_list_and_verify(tmp_path, tiny_imagenet_model):
     fake.write_bytes(path.read_bytes())
     result = run_cli("weights", "verify", str(fake))
     assert result.returncode == 2
-    assert ("published densenet121_weights_tf_dim_ordering_tf_kernels.h5 has "
-            "9d60b8095a5708f2dcce2bca79d332c7") in result.stderr
+    assert (
+        "published densenet121_weights_tf_dim_ordering_tf_kernels.h5 has "
+        "9d60b8095a5708f2dcce2bca79d332c7"
+    ) in result.stderr
 
 
 @pytest.mark.slow
@@ -277,23 +301,27 @@ def test_cli_predict_matches_keras_applications_densenet169(tmp_path, monkeypatc
     elephant = shared_path("images", "elephant.jpg")
     reference = keras.applications.DenseNet169(weights=None)
     h5_fixtures.randomize(reference, seed=0, logit_scale=0.5)
-    path = h5_fixtures.write_keras2_h5(reference, tmp_path / "densenet169_fixture.h5",
-                                       naming="keras2-slash")
+    path = h5_fixtures.write_keras2_h5(
+        reference, tmp_path / "densenet169_fixture.h5", naming="keras2-slash"
+    )
     del reference
     keras.backend.clear_session()
     theirs_model = keras.applications.DenseNet169(weights=str(path))
-    monkeypatch.setattr(keras_src, "CLASS_INDEX",
-                        json.load(open(shared_path("imagenet_class_index.json"))))
+    monkeypatch.setattr(
+        keras_src, "CLASS_INDEX", json.load(open(shared_path("imagenet_class_index.json")))
+    )
     pixels = keras.utils.img_to_array(keras.utils.load_img(elephant, target_size=(224, 224)))
     x = keras.applications.densenet.preprocess_input(pixels[None])
     theirs = keras.applications.densenet.decode_predictions(theirs_model.predict(x, verbose=0))[0]
 
-    result = run_cli("predict", str(elephant), "--model", "densenet169", "--weights", str(path),
-                     "--json")
+    result = run_cli(
+        "predict", str(elephant), "--model", "densenet169", "--weights", str(path), "--json"
+    )
     assert result.returncode == 0, result.stderr
     assert "loaded 338 layers by order" in result.stderr
     ours = json.loads(result.stdout)["results"][0]["predictions"]
-    assert [(p["wnid"], p["label"]) for p in ours] == [(w, l) for w, l, _ in theirs]
-    np.testing.assert_allclose([p["probability"] for p in ours], [s for _, _, s in theirs],
-                               rtol=0, atol=1e-5)
+    assert [(p["wnid"], p["label"]) for p in ours] == [(wnid, label) for wnid, label, _ in theirs]
+    np.testing.assert_allclose(
+        [p["probability"] for p in ours], [s for _, _, s in theirs], rtol=0, atol=1e-5
+    )
     assert theirs[0][2] - theirs[4][2] > 1e-3  # the top-5 is not a near-tie

@@ -1,8 +1,7 @@
 """Inception v3: its blocks and argument checks (the keras.applications twin: test_twins.py)."""
 
-import pytest
-
 import keras
+import pytest
 
 import keras_dense
 from keras_dense.models import inception_v3
@@ -35,8 +34,11 @@ def test_fewer_blocks_keep_keras_numbering():
     model = inception_v3.InceptionV3(
         input_shape=(75, 75, 3), width=0.0625, blocks=(1, 2, 1), classes=4
     )
-    mixed = [layer.name for layer in model.layers
-             if layer.name.startswith("mixed") and "_" not in layer.name]
+    mixed = [
+        layer.name
+        for layer in model.layers
+        if layer.name.startswith("mixed") and "_" not in layer.name
+    ]
     assert mixed == ["mixed0", "mixed1", "mixed2", "mixed3", "mixed4", "mixed5"]
     # mixed0: 35x35, mixed1: reduction, mixed2-3: 17x17, mixed4: reduction, mixed5: 8x8
     assert model.get_layer("mixed2_7x7_1_conv").filters == 8  # first 17x17 block: 128
@@ -44,14 +46,20 @@ def test_fewer_blocks_keep_keras_numbering():
     assert "mixed5_0" in [layer.name for layer in model.layers]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"width": 0}, "width must be a positive channel multiplier"),
-    ({"blocks": (3, 5, 2)}, "blocks must be 3 counts"),
-    ({"blocks": (0, 1, 1)}, "blocks must be 3 counts"),
-    ({"weights": "imagenet", "width": 0.5}, "fits only the published architecture, and width was changed"),
-    ({"include_top": False, "input_shape": (74, 74, 3)}, "at least 75x75"),
-    ({"weights": "imagenet", "classes": 10}, "1000-class classifier"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"width": 0}, "width must be a positive channel multiplier"),
+        ({"blocks": (3, 5, 2)}, "blocks must be 3 counts"),
+        ({"blocks": (0, 1, 1)}, "blocks must be 3 counts"),
+        (
+            {"weights": "imagenet", "width": 0.5},
+            "fits only the published architecture, and width was changed",
+        ),
+        ({"include_top": False, "input_shape": (74, 74, 3)}, "at least 75x75"),
+        ({"weights": "imagenet", "classes": 10}, "1000-class classifier"),
+    ],
+)
 def test_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         inception_v3.InceptionV3(**kwargs)

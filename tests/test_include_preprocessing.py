@@ -1,4 +1,4 @@
-"""include_preprocessing=True: the model takes RGB 0-255 and applies its weights' mode as a layer."""
+"""include_preprocessing=True: the model takes RGB 0-255 and applies its weights' mode itself."""
 
 import keras
 import numpy as np
@@ -13,12 +13,10 @@ from keras_dense.models import _builder
 CASES = {
     "densenet121": ({"blocks": (1, 2, 1, 1), "growth_rate": 4}, 32, "torch"),
     "vgg16": ({"width": 1 / 16, "fc_units": 8}, 32, "caffe"),
-    "resnet50": ({"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4}, 32,
-                 "caffe"),
+    "resnet50": ({"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4}, 32, "caffe"),
     "inception_v3": ({"width": 1 / 16, "blocks": (1, 1, 1)}, 75, "tf"),
     # no published weights: torchvision's layouts, torchvision's preprocessing
-    "resnet18": ({"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4}, 32,
-                 "torch"),
+    "resnet18": ({"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4}, 32, "torch"),
     "googlenet": ({"width": 1 / 8}, 32, "torch"),
     "alexnet": ({"width": 1 / 8, "fc_units": 8}, 64, "torch"),
 }
@@ -32,15 +30,19 @@ def _pixels(side, count=2, seed=0):
 def test_inside_equals_outside_preprocessing(name):
     arch, side, mode = CASES[name]
     shape = (side, side, 3)
-    inside = keras_dense.get_model(name, include_preprocessing=True, input_shape=shape,
-                                   classes=5, **arch)
+    inside = keras_dense.get_model(
+        name, include_preprocessing=True, input_shape=shape, classes=5, **arch
+    )
     outside = keras_dense.get_model(name, input_shape=shape, classes=5, **arch)
     outside.set_weights(inside.get_weights())
     assert included_mode(inside) == mode and included_mode(outside) is None
     x = _pixels(side)
-    np.testing.assert_allclose(inside.predict_on_batch(x),
-                               outside.predict_on_batch(preprocess_input(x, mode=mode)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        inside.predict_on_batch(x),
+        outside.predict_on_batch(preprocess_input(x, mode=mode)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_the_mode_follows_the_weights_asked_for_or_the_argument():
@@ -51,17 +53,22 @@ def test_the_mode_follows_the_weights_asked_for_or_the_argument():
     assert _builder.preprocessing_mode("tf", tagged, record.config, record) == "tf"
     assert _builder.preprocessing_mode(False, tagged, record.config, record) is None
     # a general builder finds the record whose weights fit its config
-    assert _builder.preprocessing_mode(True, None, keras_dense.model_record("densenet169").config
-                                       ) == "torch"
-    with pytest.raises(ValueError, match="include_preprocessing must be True, False or one of "
-                                         "caffe, tf, torch; got 'yes'"):
+    assert (
+        _builder.preprocessing_mode(True, None, keras_dense.model_record("densenet169").config)
+        == "torch"
+    )
+    with pytest.raises(
+        ValueError,
+        match="include_preprocessing must be True, False or one of caffe, tf, torch; got 'yes'",
+    ):
         keras_dense.get_model("densenet121", include_preprocessing="yes")
 
 
 def test_survives_keras_save_and_reload_and_export(tmp_path):
     arch, side, _ = CASES["densenet121"]
-    model = keras_dense.get_model("densenet121", include_preprocessing="caffe",
-                                  input_shape=(side, side, 3), classes=5, **arch)
+    model = keras_dense.get_model(
+        "densenet121", include_preprocessing="caffe", input_shape=(side, side, 3), classes=5, **arch
+    )
     x = _pixels(side, seed=1)
     expected = model.predict_on_batch(x)
     model.save(tmp_path / "model.keras")
@@ -70,8 +77,9 @@ def test_survives_keras_save_and_reload_and_export(tmp_path):
     assert reloaded.get_layer("preprocessing").mode == "caffe"
     np.testing.assert_allclose(reloaded.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("model.export writes a TensorFlow SavedModel; the backend is "
-                    f"{keras.backend.backend()}")
+        pytest.skip(
+            f"model.export writes a TensorFlow SavedModel; the backend is {keras.backend.backend()}"
+        )
     import tensorflow as tf
 
     model.export(tmp_path / "saved", verbose=False)
@@ -82,14 +90,20 @@ def test_survives_keras_save_and_reload_and_export(tmp_path):
 
 def test_predict_does_not_preprocess_twice():
     arch, side, _ = CASES["densenet121"]
-    inside = keras_dense.get_model("densenet121", include_preprocessing=True,
-                                   input_shape=(side, side, 3), **arch)
+    inside = keras_dense.get_model(
+        "densenet121", include_preprocessing=True, input_shape=(side, side, 3), **arch
+    )
     outside = keras_dense.get_model("densenet121", input_shape=(side, side, 3), **arch)
     outside.set_weights(inside.get_weights())
     x = _pixels(side, seed=2)
     ours = keras_dense.predict(x, model=inside, top=3)
     theirs = keras_dense.predict(x, model=outside, top=3)
-    assert [[label for _, label, _ in row] for row in ours] == \
-        [[label for _, label, _ in row] for row in theirs]
-    np.testing.assert_allclose([[p for *_, p in row] for row in ours],
-                               [[p for *_, p in row] for row in theirs], rtol=1e-5, atol=1e-6)
+    assert [[label for _, label, _ in row] for row in ours] == [
+        [label for _, label, _ in row] for row in theirs
+    ]
+    np.testing.assert_allclose(
+        [[p for *_, p in row] for row in ours],
+        [[p for *_, p in row] for row in theirs],
+        rtol=1e-5,
+        atol=1e-6,
+    )

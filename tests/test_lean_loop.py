@@ -3,12 +3,11 @@
 `tests/test_backends.py` runs this file again under JAX (in a subprocess).
 """
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-
 from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+
 from keras_dense.training import data as data_lib
 from keras_dense.training import evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe, auto_bn_momentum
@@ -51,9 +50,14 @@ def test_bn_momentum_reaches_every_batch_norm_including_recomputed_ones():
 
     model = get_model(TINY_MODEL, classes=10, memory_efficient=True, **TINY_ARCH)
     trainer.set_bn_momentum(model, 0.8)
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    assert len(norms) > len([layer for layer in model.layers
-                             if isinstance(layer, keras.layers.BatchNormalization)])
+    norms = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert len(norms) > len(
+        [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    )
     assert {layer.momentum for layer in norms} == {0.8}
 
 
@@ -129,12 +133,26 @@ class _Observer(keras.callbacks.Callback):
 
 
 def test_lean_loop_compiles_once_and_tests_and_checkpoints_every_n_epochs(tmp_path, tiny_data):
-    recipe = Recipe(epochs=3, batch_size=32, lr=0.05, warmup_epochs=0.0, eval_every=2,
-                    checkpoint_every=2, steps_per_execution=2)
+    recipe = Recipe(
+        epochs=3,
+        batch_size=32,
+        lr=0.05,
+        warmup_epochs=0.0,
+        eval_every=2,
+        checkpoint_every=2,
+        steps_per_execution=2,
+    )
     run = tmp_path / "run"
     observer = _Observer(run)
-    metrics = trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe,
-                            model_kwargs=TINY_ARCH, callbacks=[observer], verbose=0)
+    metrics = trainer.train(
+        TINY_MODEL,
+        data=tiny_data,
+        out=run,
+        recipe=recipe,
+        model_kwargs=TINY_ARCH,
+        callbacks=[observer],
+        verbose=0,
+    )
     assert set(observer.sizes) <= {32, None}  # 170 images at batch 32: 5 full batches, one shape
     assert metrics["train_images"] == 160 and metrics["test_images"] == 37
     history = run_folder.read_history(run)
@@ -150,8 +168,12 @@ def test_lean_loop_compiles_once_and_tests_and_checkpoints_every_n_epochs(tmp_pa
         model = _tiny_model()
         sizes = _traced_batch_sizes(model, "train_step")
         x = np.zeros((170, 32, 32, 3), "uint8")
-        model.fit(data_lib.EpochBatches(x, np.eye(10, dtype="float32")[np.arange(170) % 10], 32,
-                                        drop_remainder=False), verbose=0)
+        model.fit(
+            data_lib.EpochBatches(
+                x, np.eye(10, dtype="float32")[np.arange(170) % 10], 32, drop_remainder=False
+            ),
+            verbose=0,
+        )
         assert sorted(sizes) == [10, 32]
 
 
@@ -170,20 +192,46 @@ class _StopAfter(keras.callbacks.Callback):
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_curve(tmp_path, tiny_data):
-    recipe = Recipe(epochs=3, batch_size=32, lr=0.05, warmup_epochs=0.0, use_ema=True,
-                    ema_momentum=0.6, tta_flip=True, cutout=8)
-    whole = trainer.train(TINY_MODEL, data=tiny_data, out=tmp_path / "whole", recipe=recipe,
-                          model_kwargs=TINY_ARCH, verbose=0)
+    recipe = Recipe(
+        epochs=3,
+        batch_size=32,
+        lr=0.05,
+        warmup_epochs=0.0,
+        use_ema=True,
+        ema_momentum=0.6,
+        tta_flip=True,
+        cutout=8,
+    )
+    whole = trainer.train(
+        TINY_MODEL,
+        data=tiny_data,
+        out=tmp_path / "whole",
+        recipe=recipe,
+        model_kwargs=TINY_ARCH,
+        verbose=0,
+    )
     run = tmp_path / "cut"
     with pytest.raises(_Interrupt):
-        trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
-                      callbacks=[_StopAfter(2)], verbose=0)
+        trainer.train(
+            TINY_MODEL,
+            data=tiny_data,
+            out=run,
+            recipe=recipe,
+            model_kwargs=TINY_ARCH,
+            callbacks=[_StopAfter(2)],
+            verbose=0,
+        )
     assert run_folder.read_state(run / run_folder.LAST_FILE)["epoch"] == 2
     resumed = trainer.resume(run, verbose=0)
     expected, got = run_folder.read_history(tmp_path / "whole"), run_folder.read_history(run)
     assert [row["epoch"] for row in got] == [1, 2, 3]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
-        np.testing.assert_allclose([row[key] for row in got], [row[key] for row in expected],
-                                   rtol=1e-4, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(
+            [row[key] for row in got],
+            [row[key] for row in expected],
+            rtol=1e-4,
+            atol=1e-6,
+            err_msg=key,
+        )
     assert resumed["test_accuracy"] == pytest.approx(whole["test_accuracy"])
     assert resumed["per_class_accuracy"] == pytest.approx(whole["per_class_accuracy"])

@@ -3,12 +3,12 @@
 import importlib.util
 import pathlib
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_dense
 from model_table import KERAS_APPLICATIONS_BUILDERS, MODEL_CASES
+
+import keras_dense
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 DOCS = README.parent / "docs"
@@ -48,8 +48,7 @@ def test_record_matches_its_built_model(name):
         assert notop.count_params() == weights.notop_params
         built[arch] = weights.notop_params
         if weights.arch:
-            assert record.build(**weights.arch).count_params() == (weights.params
-                                                                   or record.params)
+            assert record.build(**weights.arch).count_params() == (weights.params or record.params)
         keras.backend.clear_session()
 
 
@@ -115,7 +114,8 @@ def test_save_and_reload_gives_equal_outputs(case, tmp_path):
     reloaded = keras.saving.load_model(path)
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(reloaded(x)), keras.ops.convert_to_numpy(model(x)),
+        keras.ops.convert_to_numpy(reloaded(x)),
+        keras.ops.convert_to_numpy(model(x)),
         atol=1e-6,
     )
 
@@ -125,8 +125,11 @@ def test_training_lowers_the_loss_on_a_tiny_batch(case):
     keras.utils.set_random_seed(0)
     model = _tiny(case)
     # Eager steps: tracing a graph costs more than ten steps of a tiny model.
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
-                  run_eagerly=True)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss="sparse_categorical_crossentropy",
+        run_eagerly=True,
+    )
     x = _batch(case, n=8)
     y = np.arange(8) % case.classes
     losses = model.fit(x, y, epochs=10, batch_size=8, verbose=0).history["loss"]

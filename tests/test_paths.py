@@ -53,8 +53,9 @@ def test_the_default_root_is_keras_home_keras_dense(clean_env, monkeypatch):
 
 
 def test_an_unknown_kind_is_refused():
-    with pytest.raises(ValueError, match="kind must be one of engines, converted, cifar10; "
-                                         "got 'weights'"):
+    with pytest.raises(
+        ValueError, match="kind must be one of engines, converted, cifar10; got 'weights'"
+    ):
         _paths.cache_dir("weights")
 
 
@@ -76,8 +77,11 @@ def test_every_caching_module_asks_paths(clean_env, monkeypatch):
 
 def test_no_other_module_reads_the_cache_variables():
     read = re.compile(r"environ(\.get\(|\[)\s*[\"'](KERAS_DENSE_CACHE|KERAS_HOME)[\"']")
-    readers = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-               if read.search(path.read_text(encoding="utf8"))]
+    readers = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if read.search(path.read_text(encoding="utf8"))
+    ]
     assert readers == ["_paths.py"]
 
 
@@ -93,8 +97,9 @@ def _tiny_cifar_tree(root):
 def test_the_engine_and_cifar_caches_land_under_keras_dense_cache(clean_env, monkeypatch):
     root = clean_env / "cache"
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(root))
-    key = cache.entry_key("tiny", {"source": "test", "hash": "sha256:0"}, "onnxruntime",
-                          "float32", "architecture")
+    key = cache.entry_key(
+        "tiny", {"source": "test", "hash": "sha256:0"}, "onnxruntime", "float32", "architecture"
+    )
 
     def write(path):
         path.write_bytes(b"an export")

@@ -31,8 +31,12 @@ BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 
 def _settings(examples):
-    return settings(max_examples=examples, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 @st.composite
@@ -42,9 +46,9 @@ def mutated(draw, valid):
     if kind == "random":
         return draw(st.binary(max_size=512))
     if kind == "header":  # a valid start, so the format is recognised, then noise
-        return valid[:draw(st.integers(1, min(len(valid), 64)))] + draw(st.binary(max_size=256))
+        return valid[: draw(st.integers(1, min(len(valid), 64)))] + draw(st.binary(max_size=256))
     if kind == "truncate":
-        return valid[:draw(st.integers(0, len(valid) - 1))]
+        return valid[: draw(st.integers(0, len(valid) - 1))]
     data = bytearray(valid)
     if kind == "flip":
         for _ in range(draw(st.integers(1, 8))):
@@ -56,8 +60,10 @@ def mutated(draw, valid):
 
 
 def _snapshot(folder):
-    return {path: (path.stat().st_size, path.stat().st_mtime_ns)
-            for path in pathlib.Path(folder).rglob("*")}
+    return {
+        path: (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in pathlib.Path(folder).rglob("*")
+    }
 
 
 def _assert_one_line(error, *names):
@@ -69,6 +75,7 @@ def _assert_one_line(error, *names):
 
 # --- images ---------------------------------------------------------------------------------
 
+
 @functools.cache
 def _valid_image(fmt):
     pixels = np.random.default_rng(0).integers(0, 256, (9, 12, 3), dtype=np.uint8)
@@ -78,8 +85,9 @@ def _valid_image(fmt):
 
 
 @_settings(400)
-@given(fmt=st.sampled_from(("JPEG", "PNG", "PPM", "GIF", "BMP")), data=st.data(),
-       crop=st.booleans())
+@given(
+    fmt=st.sampled_from(("JPEG", "PNG", "PPM", "GIF", "BMP")), data=st.data(), crop=st.booleans()
+)
 def test_load_image_gives_pixels_or_one_error_naming_the_file(fmt, data, crop):
     content = data.draw(mutated(_valid_image(fmt)))
     with tempfile.TemporaryDirectory() as folder:
@@ -99,6 +107,7 @@ def test_load_image_gives_pixels_or_one_error_naming_the_file(fmt, data, crop):
 
 # --- labels CSVs ----------------------------------------------------------------------------
 
+
 @functools.cache
 def _valid_labels():
     wnids = [wnid for wnid, _ in classes.class_index().values()]
@@ -106,15 +115,38 @@ def _valid_labels():
     writer = csv.writer(buffer)
     writer.writerow(["file", "wnid", "note"])
     for i in range(6):
-        writer.writerow([f"img_{i}.JPEG", wnids[i * 97], f"a, \"quoted\" note {i}"])
+        writer.writerow([f"img_{i}.JPEG", wnids[i * 97], f'a, "quoted" note {i}'])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-HEADERS = (["file", "wnid"], ["\ufefffile", "wnid", "note"], ["ImageId", "PredictionString"],
-           ["path", "class_index"], [" image ", "label", ""])
-FIELD = st.one_of(st.text(max_size=12), st.sampled_from(
-    ["file", "wnid", "label", "n01440764", "n01443537 1 2 3 4", "7", "-1", "1000", "x.jpg",
-     "", " ", "a\nb.jpg", "\x00", '"']))
+HEADERS = (
+    ["file", "wnid"],
+    ["\ufefffile", "wnid", "note"],
+    ["ImageId", "PredictionString"],
+    ["path", "class_index"],
+    [" image ", "label", ""],
+)
+FIELD = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "file",
+            "wnid",
+            "label",
+            "n01440764",
+            "n01443537 1 2 3 4",
+            "7",
+            "-1",
+            "1000",
+            "x.jpg",
+            "",
+            " ",
+            "a\nb.jpg",
+            "\x00",
+            '"',
+        ]
+    ),
+)
 
 
 @st.composite
@@ -156,17 +188,29 @@ def test_labels_csv_gives_rows_or_one_error_with_its_line(content):
 
 # --- CIFAR-10 archives ----------------------------------------------------------------------
 
+
 def _official_batches():
     rng = np.random.default_rng(0)
     rows = rng.integers(0, 256, (6 * 2, 3072), dtype=np.uint8)
     labels = rng.integers(0, 10, 6 * 2)
-    python = {name: pickle.dumps({b"batch_label": name.encode(), b"data": rows[2 * i:2 * i + 2],
-                                  b"labels": [int(v) for v in labels[2 * i:2 * i + 2]],
-                                  b"filenames": [b"x.png"] * 2}, protocol=2)
-              for i, name in enumerate(BATCHES)}
-    binary = {f"{name}.bin": np.concatenate([labels[2 * i:2 * i + 2, None].astype(np.uint8),
-                                             rows[2 * i:2 * i + 2]], axis=1).tobytes()
-              for i, name in enumerate(BATCHES)}
+    python = {
+        name: pickle.dumps(
+            {
+                b"batch_label": name.encode(),
+                b"data": rows[2 * i : 2 * i + 2],
+                b"labels": [int(v) for v in labels[2 * i : 2 * i + 2]],
+                b"filenames": [b"x.png"] * 2,
+            },
+            protocol=2,
+        )
+        for i, name in enumerate(BATCHES)
+    }
+    binary = {
+        f"{name}.bin": np.concatenate(
+            [labels[2 * i : 2 * i + 2, None].astype(np.uint8), rows[2 * i : 2 * i + 2]], axis=1
+        ).tobytes()
+        for i, name in enumerate(BATCHES)
+    }
     return python, binary
 
 

@@ -8,16 +8,15 @@ Then `weights="imagenet"` resolves, verifies and loads it, and our model gives
 keras.applications' outputs; `finetune(..., weights="imagenet")` starts from it.
 """
 
+import h5_fixtures
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_dense
-from keras_dense.imagenet.preprocessing import preprocess_input
-
-import h5_fixtures
 from conftest import shared_path
 from model_table import KERAS_APPLICATIONS_ORDER_TWINS, KERAS_APPLICATIONS_TWINS
+
+import keras_dense
+from keras_dense.imagenet.preprocessing import preprocess_input
 
 TWINS = {**KERAS_APPLICATIONS_TWINS, **KERAS_APPLICATIONS_ORDER_TWINS}
 # One per family; the no-top files keep the fixtures small (VGG16's top alone is 480 MB).
@@ -30,10 +29,12 @@ def _images():
 
     folder = shared_path("images", "imagenet-samples")
     paths = sorted(folder.glob("*.JPEG"))[:3]
-    return np.stack([
-        np.asarray(Image.open(p).convert("RGB").resize((INPUT_SIZE, INPUT_SIZE)), "float32")
-        for p in paths
-    ])
+    return np.stack(
+        [
+            np.asarray(Image.open(p).convert("RGB").resize((INPUT_SIZE, INPUT_SIZE)), "float32")
+            for p in paths
+        ]
+    )
 
 
 @pytest.fixture
@@ -44,8 +45,9 @@ def published_notop_file(tmp_path, monkeypatch, request):
         weights=None, include_top=False, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
     )
     h5_fixtures.randomize(reference, seed=1)
-    h5_fixtures.publish_stand_in(monkeypatch, tmp_path, reference, f"{name}.keras_imagenet",
-                                 include_top=False)
+    h5_fixtures.publish_stand_in(
+        monkeypatch, tmp_path, reference, f"{name}.keras_imagenet", include_top=False
+    )
     return name, reference
 
 
@@ -62,12 +64,14 @@ def test_imagenet_weights_load_and_match_keras_applications(published_notop_file
     assert np.abs(expected[0] - expected[1]).max() > 1e-3  # the images are told apart
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
-    tuned = keras_dense.finetune(name, classes=3, weights="imagenet",
-                                 input_shape=(INPUT_SIZE, INPUT_SIZE, 3))
+    tuned = keras_dense.finetune(
+        name, classes=3, weights="imagenet", input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
+    )
     backbone = tuned.get_layer(name)
     for ours_w, ref_w in zip(backbone.weights, reference.weights):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours_w),
-                                      keras.ops.convert_to_numpy(ref_w))
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(ours_w), keras.ops.convert_to_numpy(ref_w)
+        )
     assert tuned.output_shape == (None, 3)
     keras.backend.clear_session()
 
@@ -75,6 +79,10 @@ def test_imagenet_weights_load_and_match_keras_applications(published_notop_file
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
 def test_published_models_know_their_preprocessing(name):
     record = keras_dense.model_record(name)
-    expected_mode = {"densenet121": "torch", "vgg16": "caffe", "resnet50": "caffe",
-                     "inception_v3": "tf"}[name]
+    expected_mode = {
+        "densenet121": "torch",
+        "vgg16": "caffe",
+        "resnet50": "caffe",
+        "inception_v3": "tf",
+    }[name]
     assert record.preprocess == expected_mode == record.weights_record("keras_imagenet").preprocess

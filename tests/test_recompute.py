@@ -47,17 +47,25 @@ def _run(backend, bottleneck, dropout=0.0):
         pytest.skip(f"the {backend} backend is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     script = SCRIPT.replace("BOTTLENECK", str(bottleneck)).replace("DROPOUT", str(dropout))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=env, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # JAX (its own subprocess, as each backend): the bottleneck layer, whose two
 # recomputed stages cover the plain layer's one.
-@pytest.mark.parametrize("backend,bottleneck", [
-    ("tensorflow", True), ("tensorflow", False), ("torch", True), ("torch", False), ("jax", True),
-])
+@pytest.mark.parametrize(
+    "backend,bottleneck",
+    [
+        ("tensorflow", True),
+        ("tensorflow", False),
+        ("torch", True),
+        ("torch", False),
+        ("jax", True),
+    ],
+)
 def test_memory_efficient_matches_plain(backend, bottleneck):
     report = _run(backend, bottleneck)
     plain_paths, lean_paths = report["paths"]
@@ -87,27 +95,32 @@ def test_memory_efficient_keeps_weights_saves_and_reloads(tmp_path):
 
     from keras_dense.models import densenet
 
-    kw = dict(blocks=(2, 2), growth_rate=4, stem="cifar", default_size=16, classes=3,
-              input_shape=(16, 16, 3))
+    kw = dict(
+        blocks=(2, 2),
+        growth_rate=4,
+        stem="cifar",
+        default_size=16,
+        classes=3,
+        input_shape=(16, 16, 3),
+    )
     plain = densenet.DenseNet(**kw)
     path = str(tmp_path / "plain.weights.h5")
     plain.save_weights(path)
     lean = densenet.DenseNet(**kw, weights=path, memory_efficient=True)
     x = np.random.default_rng(1).uniform(0, 1, (2, 16, 16, 3)).astype("float32")
-    np.testing.assert_allclose(plain.predict(x, verbose=0), lean.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(plain.predict(x, verbose=0), lean.predict(x, verbose=0), atol=1e-6)
     lean.save(tmp_path / "lean.keras")
     again = keras.saving.load_model(tmp_path / "lean.keras")
-    np.testing.assert_allclose(again.predict(x, verbose=0), lean.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(again.predict(x, verbose=0), lean.predict(x, verbose=0), atol=1e-6)
 
 
 def test_memory_efficient_reaches_every_builder():
     from keras_dense.models import densenet
 
-    model = densenet.DenseNetCIFAR(depth=40, growth_rate=2, bottleneck=False,
-                                   memory_efficient=True)
+    model = densenet.DenseNetCIFAR(depth=40, growth_rate=2, bottleneck=False, memory_efficient=True)
     assert any(layer.name.endswith("_recompute") for layer in model.layers)
-    assert densenet.DenseNet121(memory_efficient=True, input_shape=(32, 32, 3),
-                                include_top=False).count_params() == (
-        densenet.DenseNet121(input_shape=(32, 32, 3), include_top=False).count_params())
+    assert densenet.DenseNet121(
+        memory_efficient=True, input_shape=(32, 32, 3), include_top=False
+    ).count_params() == (
+        densenet.DenseNet121(input_shape=(32, 32, 3), include_top=False).count_params()
+    )

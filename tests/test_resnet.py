@@ -3,34 +3,45 @@
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
-
-import keras
+from keras_twins import randomize_weights
 
 import keras_dense
 from keras_dense.models import resnet
-from keras_twins import randomize_weights
 
 
 def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-@pytest.mark.parametrize("name, torchvision_trainable", [
-    ("resnet18", 11_689_512), ("resnet34", 21_797_672),
-])
+@pytest.mark.parametrize(
+    "name, torchvision_trainable",
+    [
+        ("resnet18", 11_689_512),
+        ("resnet34", 21_797_672),
+    ],
+)
 def test_basic_block_resnets_have_torchvision_trainable_parameters(name, torchvision_trainable):
     model = keras_dense.get_model(name)
     assert _trainable(model) == torchvision_trainable
-    assert not any(getattr(layer, "use_bias", False) for layer in model.layers
-                   if isinstance(layer, keras.layers.Conv2D))
+    assert not any(
+        getattr(layer, "use_bias", False)
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    )
     keras.backend.clear_session()
 
 
-@pytest.mark.parametrize("name, paper_millions", [
-    ("resnet20", 0.27), ("resnet56", 0.85), ("resnet110", 1.7),
-])
+@pytest.mark.parametrize(
+    "name, paper_millions",
+    [
+        ("resnet20", 0.27),
+        ("resnet56", 0.85),
+        ("resnet110", 1.7),
+    ],
+)
 def test_cifar_resnets_have_the_papers_parameter_counts(name, paper_millions):
     # The paper counts trainable parameters with option A (parameter-free) shortcuts.
     model = keras_dense.get_model(name)
@@ -46,7 +57,9 @@ def test_cifar_resnet_follows_the_paper():
     assert model.get_layer("conv1_conv").kernel_size == (3, 3)
     assert model.get_layer("conv1_conv").filters == 16
     assert [model.get_layer(f"conv{s}_block1_out").output.shape[1:] for s in (2, 3, 4)] == [
-        (32, 32, 16), (16, 16, 32), (8, 8, 64)
+        (32, 32, 16),
+        (16, 16, 32),
+        (8, 8, 64),
     ]
     # option A: strided subsampling and zero channels, no projection convolution
     assert isinstance(model.get_layer("conv3_block1_0_pad"), resnet.ChannelZeroPadding)
@@ -84,30 +97,39 @@ def test_blocks_give_the_expected_shapes_and_names():
 
 def test_strided_convolutions_pad_symmetrically_as_torchvision():
     # Keras 'same' at stride 2 pads bottom/right only; torchvision pads 1 on each side.
-    model = resnet.ResNet18(depths=(1, 1, 1, 1), widths=(4, 4, 4, 4), stem_filters=4,
-                            input_shape=(32, 32, 3), include_top=False)
+    model = resnet.ResNet18(
+        depths=(1, 1, 1, 1),
+        widths=(4, 4, 4, 4),
+        stem_filters=4,
+        input_shape=(32, 32, 3),
+        include_top=False,
+    )
     assert model.get_layer("conv3_block1_1_pad").padding == ((1, 1), (1, 1))
     assert model.get_layer("conv3_block1_1_conv").padding == "valid"
     assert model.get_layer("conv2_block1_1_conv").padding == "same"
 
 
 def test_config_overrides_change_the_architecture():
-    model = resnet.ResNet50(depths=(1, 2, 1, 1), widths=(8, 8, 16, 16), input_shape=(64, 64, 3),
-                            classes=3)
+    model = resnet.ResNet50(
+        depths=(1, 2, 1, 1), widths=(8, 8, 16, 16), input_shape=(64, 64, 3), classes=3
+    )
     assert model.get_layer("conv3_block2_3_conv").filters == 32
     assert "conv3_block3_out" not in [layer.name for layer in model.layers]
     assert model.output_shape == (None, 3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"depths": (2, 0, 2, 2)}, "depths must be positive integers"),
-    ({"widths": (64, 128)}, "widths must be 4 positive integers"),
-    ({"block": "wide"}, "block must be one of"),
-    ({"shortcut": "conv"}, "shortcut must be one of"),
-    ({"stem": "tiny"}, "stem must be one of"),
-    ({"input_shape": (16, 16, 3)}, "Input size must be at least 32x32"),
-    ({"pooling": "sum", "include_top": False}, "pooling must be None, 'avg' or 'max'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"depths": (2, 0, 2, 2)}, "depths must be positive integers"),
+        ({"widths": (64, 128)}, "widths must be 4 positive integers"),
+        ({"block": "wide"}, "block must be one of"),
+        ({"shortcut": "conv"}, "shortcut must be one of"),
+        ({"stem": "tiny"}, "stem must be one of"),
+        ({"input_shape": (16, 16, 3)}, "Input size must be at least 32x32"),
+        ({"pooling": "sum", "include_top": False}, "pooling must be None, 'avg' or 'max'"),
+    ],
+)
 def test_bad_arguments_are_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         resnet.ResNet18(**kwargs)
@@ -122,13 +144,23 @@ def test_bad_cifar_depth_and_channel_reducing_zero_padding_are_refused():
 
 def test_registry_metadata():
     assert keras_dense.list_models(family="resnet") == [
-        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "resnet50_v1_5", "resnet101_v1_5", "resnet152_v1_5",
-        "resnet20", "resnet56", "resnet110",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "resnet50_v1_5",
+        "resnet101_v1_5",
+        "resnet152_v1_5",
+        "resnet20",
+        "resnet56",
+        "resnet110",
     ]
     for name in ("resnet50", "resnet101", "resnet152"):
         entry = keras_dense.model_record(name)
-        assert entry.preprocess == "caffe" and entry.default_weights.name == f"{name}.keras_imagenet"
+        assert (
+            entry.preprocess == "caffe" and entry.default_weights.name == f"{name}.keras_imagenet"
+        )
     for name in ("resnet18", "resnet34", "resnet50_v1_5"):  # torchvision's only
         entry = keras_dense.model_record(name)
         assert entry.preprocess == "torch" and entry.default_weights.name == f"{name}.tv_imagenet"
@@ -138,7 +170,9 @@ def test_registry_metadata():
 def test_summary_command_for_a_cifar_resnet():
     result = subprocess.run(
         [sys.executable, "-m", "keras_dense", "summary", "resnet20", "--layers"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "Total params:         271,098" in result.stdout
@@ -179,8 +213,14 @@ def _torchvision_resnet_forward(model, images, depths):
 def test_basic_block_resnet_computes_what_torchvision_computes():
     depths = (2, 1, 1, 1)
     keras.utils.set_random_seed(0)
-    model = resnet.ResNet18(depths=depths, widths=(8, 8, 16, 16), stem_filters=8,
-                            input_shape=(64, 64, 3), classes=7, classifier_activation=None)
+    model = resnet.ResNet18(
+        depths=depths,
+        widths=(8, 8, 16, 16),
+        stem_filters=8,
+        input_shape=(64, 64, 3),
+        classes=7,
+        classifier_activation=None,
+    )
     randomize_weights(model, gamma_range=(0.5, 1.5))
     images = np.random.default_rng(1).standard_normal((2, 64, 64, 3)).astype("float32")
     expected = _torchvision_resnet_forward(model, images, depths)

@@ -23,15 +23,26 @@ from model_table import MODEL_CASES
 
 TOLERANCE = 1e-5
 # The saved models that hold keras_dense's own Keras objects.
-CUSTOM = ("resnet20", "densenet121_memory_efficient", "dense_resnet_memory_efficient",
-          "densenet121_include_preprocessing", "resnet20_finetuned", "run_last")
+CUSTOM = (
+    "resnet20",
+    "densenet121_memory_efficient",
+    "dense_resnet_memory_efficient",
+    "densenet121_include_preprocessing",
+    "resnet20_finetuned",
+    "run_last",
+)
 # backend: (import order, the models loaded, all when empty). Every model under TensorFlow
 # (keras_dense, TensorFlow, Keras) and torch (Keras first); under JAX, which takes seconds a
 # model on a CPU (it compiles every initializer and op), the models with keras_dense's own
 # objects but dense_resnet's (the same layer as the memory-efficient DenseNet's).
-BACKENDS = {"tensorflow": ("keras_dense_then_tensorflow", ()), "torch": ("keras_first", ()),
-            "jax": ("keras_dense_first", tuple(name for name in CUSTOM
-                                               if not name.startswith("dense_resnet")))}
+BACKENDS = {
+    "tensorflow": ("keras_dense_then_tensorflow", ()),
+    "torch": ("keras_first", ()),
+    "jax": (
+        "keras_dense_first",
+        tuple(name for name in CUSTOM if not name.startswith("dense_resnet")),
+    ),
+}
 
 # argv: ORDER, then the mode's arguments. ORDER: "keras_first", "keras_dense_first", or
 # "keras_dense_then_tensorflow" (TensorFlow asks importlib for Keras's spec, then imports it).
@@ -53,7 +64,9 @@ import numpy as np
 
 # argv: ORDER FOLDER DATA. Writes FOLDER/NAME.keras (or a run folder) and FOLDER/NAME.npz
 # (the input and the outputs), and FOLDER/manifest.json: {NAME: path of its .keras file}.
-SAVE = IMPORTS + r"""
+SAVE = (
+    IMPORTS
+    + r"""
 from keras_dense.models import get_model, model_record, model_records
 from keras_dense.training import trainer
 from keras_dense.training.recipe import Recipe
@@ -113,10 +126,13 @@ for kept in ("best", "last"):
          images)
 (folder / "manifest.json").write_text(json.dumps(manifest))
 """
+)
 
 # argv: ORDER FOLDER [NAME,NAME...]. Loads the named models (default all), prints
 # {"backend": ..., "failures": {NAME: why it failed}} as JSON.
-LOAD = IMPORTS + r"""
+LOAD = (
+    IMPORTS
+    + r"""
 folder = pathlib.Path(sys.argv[2])
 manifest = json.loads((folder / "manifest.json").read_text())
 names = sys.argv[3].split(",") if len(sys.argv) > 3 else list(manifest)
@@ -134,16 +150,27 @@ for name in names:
         failures[name] = f"{type(error).__name__}: {str(error)[:300]}"
 print(json.dumps({"backend": keras.backend.backend(), "failures": failures}))
 """.replace("TOLERANCE", repr(TOLERANCE))
+)
 
 
 def _start(code, *args, folder, backend="tensorflow", log):
     """Starts `python -c CODE ARGS...` in a fresh process under `backend`, in `folder`, with
     this checkout first on the path and its output in `folder/log.out`, `folder/log.err`."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO_ROOT),
-           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_DENSE_BACKGROUND_EXPORT": "0"}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "PYTHONPATH": str(REPO_ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERAS_DENSE_BACKGROUND_EXPORT": "0",
+    }
     with open(folder / f"{log}.out", "w") as out, open(folder / f"{log}.err", "w") as err:
-        process = subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=out,
-                                   stderr=err, cwd=folder, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, *map(str, args)],
+            stdout=out,
+            stderr=err,
+            cwd=folder,
+            env=env,
+        )
     process.log = folder / log
     return process
 
@@ -182,13 +209,22 @@ def started(saved):
     shutil.copytree(saved / "run", saved / "run_resumed")
     backends = [backend for backend in BACKENDS if importlib.util.find_spec(backend)]
     processes = {
-        backend: _start(LOAD, order, saved, *([",".join(names)] if names else []),
-                        folder=saved, backend=backend, log=f"load_{backend}")
-        for backend, (order, names) in BACKENDS.items() if backend in backends
+        backend: _start(
+            LOAD,
+            order,
+            saved,
+            *([",".join(names)] if names else []),
+            folder=saved,
+            backend=backend,
+            log=f"load_{backend}",
+        )
+        for backend, (order, names) in BACKENDS.items()
+        if backend in backends
     }
     processes["evaluate"] = _start(CLI, "evaluate", saved / "run", folder=saved, log="evaluate")
-    processes["resume"] = _start(CLI, "train", "--resume", saved / "run_resumed", "--quiet",
-                                 folder=saved, log="resume")
+    processes["resume"] = _start(
+        CLI, "train", "--resume", saved / "run_resumed", "--quiet", folder=saved, log="resume"
+    )
     yield processes
     for process in processes.values():
         if process.poll() is None:

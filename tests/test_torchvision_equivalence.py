@@ -1,4 +1,4 @@
-"""Every model with torchvision weights gives torchvision's outputs once its state dict is converted.
+"""Every model with torchvision weights gives torchvision's outputs once its weights are converted.
 
 Each torchvision model is built with seeded random weights and perturbed
 batch-norm statistics (`randomize_like_trained`), its classifier scaled so
@@ -15,16 +15,16 @@ torchvision's adaptive pooling makes there); the others run smaller.
 
 import gc
 
+import keras
 import numpy as np
 import pytest
+from keras_twins import real_images
+from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
 
-import keras
 import keras_dense
 from keras_dense.imagenet.preprocessing import preprocess_input
 from keras_dense.models.pretrained import from_torchvision
 from keras_dense.weights.torchvision import LAYOUTS, torchvision_weights
-from keras_twins import real_images
-from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
 
 TOLERANCE = 1e-4
 LOGIT_SCALE = 2.0  # largest |logit| after scaling the classifier
@@ -51,10 +51,18 @@ CASES = {
     "alexnet": ("alexnet", {}, 224, ()),
     # as torchvision builds them for its weights: transform_input, and (Inception v3)
     # the auxiliary classifier, whose keys are left out of the conversion
-    "googlenet": ("googlenet", {"transform_input": True, "aux_logits": False,
-                                "init_weights": True}, 96, ()),
-    "inception_v3": ("inception_v3", {"transform_input": True, "aux_logits": True,
-                                      "init_weights": True}, 139, ()),
+    "googlenet": (
+        "googlenet",
+        {"transform_input": True, "aux_logits": False, "init_weights": True},
+        96,
+        (),
+    ),
+    "inception_v3": (
+        "inception_v3",
+        {"transform_input": True, "aux_logits": True, "init_weights": True},
+        139,
+        (),
+    ),
 }
 
 
@@ -100,19 +108,28 @@ def test_converted_weights_give_torchvision_outputs(name, torchvision):
     batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     randomize_like_trained(reference, batch, small_gamma=small_gamma)
     expected = _scaled_outputs(reference, LAYOUTS[record.family].classifier, images)
-    aux_params = sum(p.numel() for key, p in reference.named_parameters()
-                     if key.startswith(LAYOUTS[record.family].training_only))
+    aux_params = sum(
+        p.numel()
+        for key, p in reference.named_parameters()
+        if key.startswith(LAYOUTS[record.family].training_only)
+    )
     torch_params = sum(p.numel() for p in reference.parameters()) - aux_params
 
-    model = record.build(weights=None, input_shape=(size, size, 3), classifier_activation=None,
-                         **torchvision_weights(record).arch)
+    model = record.build(
+        weights=None,
+        input_shape=(size, size, 3),
+        classifier_activation=None,
+        **torchvision_weights(record).arch,
+    )
     from_torchvision(reference.state_dict(), model)
     got = keras.ops.convert_to_numpy(model(images, training=False))
 
     difference = float(np.abs(got - expected).max())
     spread = float(np.abs(expected[0] - expected[-1]).max())
-    print(f"\n{name}: largest |difference| {difference:.2e} (largest |logit| "
-          f"{np.abs(expected).max():.1f}, photos differ by {spread:.2f}, {size}x{size})")
+    print(
+        f"\n{name}: largest |difference| {difference:.2e} (largest |logit| "
+        f"{np.abs(expected).max():.1f}, photos differ by {spread:.2f}, {size}x{size})"
+    )
     assert got.shape == expected.shape == (len(images), 1000)
     assert spread > 0.1 * LOGIT_SCALE  # the photos are told apart
     assert difference <= TOLERANCE

@@ -12,10 +12,12 @@ import hashlib
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
+from keras_twins import real_images
+from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
 
-import keras
 import keras_dense
 from keras_dense.cli import main as cli_main
 from keras_dense.imagenet.preprocessing import preprocess_input
@@ -29,10 +31,10 @@ from keras_dense.weights import (
     WeightsUnavailableError,
     converted,
     resolve,
+)
+from keras_dense.weights import (
     torchvision as tv_weights,
 )
-from keras_twins import real_images
-from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
 
 PUBLISHED = "densenet161.tv_imagenet"
 TINY_DENSENET = {"growth_rate": 4, "block_config": (1, 2, 1, 1), "num_init_features": 8}
@@ -59,8 +61,9 @@ def _old_style_keys(state):
     """The key names of torchvision's published DenseNet files (`norm.1`, not `norm1`)."""
     import re
 
-    return {re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", k): v
-            for k, v in state.items()}
+    return {
+        re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", k): v for k, v in state.items()
+    }
 
 
 @pytest.fixture
@@ -83,11 +86,15 @@ def stand_in(tmp_path, monkeypatch, tiny_reference):
     torch.save(_old_style_keys(module.state_dict()), path, _use_new_zipfile_serialization=False)
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     model = _registry.model_record("densenet161")
-    tiny = densenet.DenseNetConfig(blocks=(1, 2, 1, 1), growth_rate=4,
-                                   bn_epsilon=densenet.TORCH_BN_EPSILON, default_size=SIZE)
+    tiny = densenet.DenseNetConfig(
+        blocks=(1, 2, 1, 1), growth_rate=4, bn_epsilon=densenet.TORCH_BN_EPSILON, default_size=SIZE
+    )
     weights = dataclasses.replace(record, file=dataclasses.replace(record.file, file_hash=sha256))
-    monkeypatch.setitem(_registry._RECORDS, "densenet161",
-                        dataclasses.replace(model, config=tiny, weights=(weights,)))
+    monkeypatch.setitem(
+        _registry._RECORDS,
+        "densenet161",
+        dataclasses.replace(model, config=tiny, weights=(weights,)),
+    )
     return path
 
 
@@ -98,17 +105,21 @@ def _logits(model, images):
 def _count_conversions(monkeypatch):
     calls = []
     convert = tv_weights.convert_into
-    monkeypatch.setattr(tv_weights, "convert_into",
-                        lambda *a, **k: calls.append(1) or convert(*a, **k))
+    monkeypatch.setattr(
+        tv_weights, "convert_into", lambda *a, **k: calls.append(1) or convert(*a, **k)
+    )
     return calls
 
 
 # --- the records ----------------------------------------------------------------------
 
+
 def test_records_are_torchvisions_published_weights(torchvision):
     """File name, URL, hash prefix and accuracies are exactly torchvision's `Weights` enums."""
     _, tv = torchvision
-    tagged = [w for w in keras_dense.models.weights_records() if w.file_format == "torch_state_dict"]
+    tagged = [
+        w for w in keras_dense.models.weights_records() if w.file_format == "torch_state_dict"
+    ]
     published = {}
     for record in tagged:
         enum = tv.models.get_model_weights(record.model.replace("_v1_5", ""))
@@ -130,8 +141,10 @@ def test_records_are_torchvisions_published_weights(torchvision):
 
 
 def test_keras_weights_stay_the_default_and_torchvision_is_second():
-    assert [w.tag for w in keras_dense.model_record("densenet169").weights] == \
-        ["keras_imagenet", "tv_imagenet"]
+    assert [w.tag for w in keras_dense.model_record("densenet169").weights] == [
+        "keras_imagenet",
+        "tv_imagenet",
+    ]
     assert keras_dense.model_record("densenet161").default_weights.tag == "tv_imagenet"
     assert keras_dense.model_record("googlenet").preprocess == "torch"
 
@@ -145,8 +158,10 @@ def test_torchvision_layout_options_are_checked():
 
 # --- offline first, verified, converted once, cached -----------------------------------
 
-def test_tag_loads_from_torchs_cache_converts_once_and_reuses(stand_in, tiny_reference,
-                                                              monkeypatch):
+
+def test_tag_loads_from_torchs_cache_converts_once_and_reuses(
+    stand_in, tiny_reference, monkeypatch
+):
     module, images = tiny_reference
     expected = torch_outputs(module, images)
     conversions = _count_conversions(monkeypatch)
@@ -159,26 +174,30 @@ def test_tag_loads_from_torchs_cache_converts_once_and_reuses(stand_in, tiny_ref
     assert conversions == [1]
 
     again = keras_dense.get_model("densenet161", weights="imagenet", classifier_activation=None)
-    features = keras_dense.get_model("densenet161", weights="tv_imagenet", include_top=False,
-                                     pooling="avg")
+    features = keras_dense.get_model(
+        "densenet161", weights="tv_imagenet", include_top=False, pooling="avg"
+    )
     assert conversions == [1]  # reused, not converted again
     np.testing.assert_allclose(_logits(again, images), expected, rtol=0, atol=1e-5)
     head = model.get_layer("predictions")
     np.testing.assert_allclose(
         _logits(features, images) @ keras.ops.convert_to_numpy(head.kernel)
-        + keras.ops.convert_to_numpy(head.bias), expected, rtol=0, atol=1e-5)
+        + keras.ops.convert_to_numpy(head.bias),
+        expected,
+        rtol=0,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncated", "stale", "no_record"])
-def test_damaged_or_stale_cache_is_converted_again(stand_in, tiny_reference, monkeypatch,
-                                                   damage):
+def test_damaged_or_stale_cache_is_converted_again(stand_in, tiny_reference, monkeypatch, damage):
     module, images = tiny_reference
     keras_dense.get_model("densenet161", weights="tv_imagenet")
     cached = converted.converted_dir() / f"{PUBLISHED}.weights.h5"
     sidecar = cached.with_name(f"{PUBLISHED}.json")
     if damage == "corrupt":  # same size, a flipped stretch in the middle
         data = bytearray(cached.read_bytes())
-        data[len(data) // 2:len(data) // 2 + 64] = bytes(64)
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
         cached.write_bytes(bytes(data))
     elif damage == "truncated":
         cached.write_bytes(cached.read_bytes()[:1000])
@@ -189,12 +208,16 @@ def test_damaged_or_stale_cache_is_converted_again(stand_in, tiny_reference, mon
     conversions = _count_conversions(monkeypatch)
     model = keras_dense.get_model("densenet161", weights="tv_imagenet", classifier_activation=None)
     assert conversions == [1]
-    np.testing.assert_allclose(_logits(model, images), torch_outputs(module, images),
-                               rtol=0, atol=1e-5)
-    assert json.loads(sidecar.read_text())["sha256"] == \
-        hashlib.sha256(cached.read_bytes()).hexdigest()
-    assert sorted(p.name for p in cached.parent.iterdir()) == \
-        [f"{PUBLISHED}.json", f"{PUBLISHED}.weights.h5"]  # no partial files left
+    np.testing.assert_allclose(
+        _logits(model, images), torch_outputs(module, images), rtol=0, atol=1e-5
+    )
+    assert (
+        json.loads(sidecar.read_text())["sha256"] == hashlib.sha256(cached.read_bytes()).hexdigest()
+    )
+    assert sorted(p.name for p in cached.parent.iterdir()) == [
+        f"{PUBLISHED}.json",
+        f"{PUBLISHED}.weights.h5",
+    ]  # no partial files left
 
 
 def test_wrong_source_hash_is_refused_and_nothing_is_converted(stand_in, monkeypatch):
@@ -208,10 +231,21 @@ def test_wrong_source_hash_is_refused_and_nothing_is_converted(stand_in, monkeyp
 def test_missing_file_offline_names_torchs_cache_too(stand_in, monkeypatch):
     stand_in.unlink()
     record = _registry.weights_record(PUBLISHED)
-    monkeypatch.setitem(_registry._RECORDS, "densenet161", dataclasses.replace(
-        _registry.model_record("densenet161"),
-        weights=(dataclasses.replace(record, file=dataclasses.replace(
-            record.file, url="http://127.0.0.1:9/densenet161-8d451a50.pth")),)))
+    monkeypatch.setitem(
+        _registry._RECORDS,
+        "densenet161",
+        dataclasses.replace(
+            _registry.model_record("densenet161"),
+            weights=(
+                dataclasses.replace(
+                    record,
+                    file=dataclasses.replace(
+                        record.file, url="http://127.0.0.1:9/densenet161-8d451a50.pth"
+                    ),
+                ),
+            ),
+        ),
+    )
     with pytest.raises(WeightsUnavailableError) as error:
         keras_dense.get_model("densenet161", weights="tv_imagenet")
     message = str(error.value)
@@ -220,6 +254,7 @@ def test_missing_file_offline_names_torchs_cache_too(stand_in, monkeypatch):
 
 
 # --- bad input --------------------------------------------------------------------------
+
 
 class _RunsCode:
     """Unpickling this would call `open(path, "w")`: a file appears if the pickle ran."""
@@ -231,8 +266,9 @@ class _RunsCode:
         return (open, (self.path, "w"))
 
 
-def test_a_pickle_that_would_run_code_is_refused_and_nothing_is_created(torchvision, tmp_path,
-                                                                        capsys):
+def test_a_pickle_that_would_run_code_is_refused_and_nothing_is_created(
+    torchvision, tmp_path, capsys
+):
     torch, _ = torchvision
     marker = tmp_path / "the_pickle_ran"
     path = tmp_path / "resnet18-evil.pth"
@@ -250,21 +286,32 @@ def test_a_pickle_that_would_run_code_is_refused_and_nothing_is_created(torchvis
 def test_state_dict_of_another_architecture_names_the_first_key_and_both_shapes(torchvision):
     torch, tv = torchvision
     tiny = tv.models.DenseNet(**TINY_DENSENET).state_dict()
-    model = keras_dense.get_model("densenet121", blocks=(1, 2, 1, 1), growth_rate=4,
-                                  init_filters=16, input_shape=(SIZE, SIZE, 3), classes=1000)
+    model = keras_dense.get_model(
+        "densenet121",
+        blocks=(1, 2, 1, 1),
+        growth_rate=4,
+        init_filters=16,
+        input_shape=(SIZE, SIZE, 3),
+        classes=1000,
+    )
     before = [np.array(w) for w in model.get_weights()]
-    with pytest.raises(WeightsMismatchError,
-                       match=r"State dict key 'features.conv0.weight' has shape \(8, 3, 7, 7\), "
-                             r"but layer 'conv1_conv' of densenet121 needs \(16, 3, 7, 7\)"):
+    with pytest.raises(
+        WeightsMismatchError,
+        match=r"State dict key 'features.conv0.weight' has shape \(8, 3, 7, 7\), "
+        r"but layer 'conv1_conv' of densenet121 needs \(16, 3, 7, 7\)",
+    ):
         from_torchvision(tiny, model)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
     resnet34 = {k: v.numpy() for k, v in tv.models.resnet34().state_dict().items()}
-    with pytest.raises(WeightsMismatchError, match="State dict key 'layer1.2.conv1.weight' has "
-                                                   "no counterpart in resnet18"):
+    with pytest.raises(
+        WeightsMismatchError,
+        match="State dict key 'layer1.2.conv1.weight' has no counterpart in resnet18",
+    ):
         from_torchvision(resnet34, "resnet18")
     with pytest.raises(WeightsMismatchError, match="The state dict has no 'layer1.2.conv1.weight'"):
-        from_torchvision({k: v for k, v in resnet34.items() if not k.startswith("layer1.2.")},
-                         "resnet34")
+        from_torchvision(
+            {k: v for k, v in resnet34.items() if not k.startswith("layer1.2.")}, "resnet34"
+        )
 
 
 def test_missing_torch_is_one_line(tmp_path, monkeypatch, capsys):
@@ -273,40 +320,73 @@ def test_missing_torch_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(__import__("sys").modules, "torch", None)
     with pytest.raises(TorchUnavailableError, match=r'pip install "keras-dense\[torch\]"'):
         from_torchvision(path, "resnet18")
-    status = cli_main(["weights", "convert", str(path), "--model", "resnet18",
-                       "--out", str(tmp_path / "out.weights.h5")])
+    status = cli_main(
+        [
+            "weights",
+            "convert",
+            str(path),
+            "--model",
+            "resnet18",
+            "--out",
+            str(tmp_path / "out.weights.h5"),
+        ]
+    )
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1 and "needs PyTorch" in error
 
 
 # --- the command line and .pth paths ------------------------------------------------------
 
+
 def test_cli_converts_a_pth_and_the_result_loads(torchvision, tmp_path, capsys):
     torch, tv = torchvision
     torch.manual_seed(0)
     images = preprocess_input(real_images(64), mode="torch")
-    module = randomize_like_trained(tv.models.resnet18(num_classes=10),
-                                    torch.from_numpy(images.transpose(0, 3, 1, 2).copy()),
-                                    small_gamma=("bn2",))
+    module = randomize_like_trained(
+        tv.models.resnet18(num_classes=10),
+        torch.from_numpy(images.transpose(0, 3, 1, 2).copy()),
+        small_gamma=("bn2",),
+    )
     expected = torch_outputs(module, images)
     path = tmp_path / "finetuned.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in module.state_dict().items()}}, path)
     out = tmp_path / "finetuned.weights.h5"
-    assert cli_main(["weights", "convert", str(path), "--model", "resnet18",
-                     "--out", str(out)]) == 0
+    assert (
+        cli_main(["weights", "convert", str(path), "--model", "resnet18", "--out", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "classes=10" in printed
-    model = keras_dense.get_model("resnet18", weights=str(out), classes=10,
-                                  input_shape=(64, 64, 3), classifier_activation=None)
+    model = keras_dense.get_model(
+        "resnet18",
+        weights=str(out),
+        classes=10,
+        input_shape=(64, 64, 3),
+        classifier_activation=None,
+    )
     np.testing.assert_allclose(_logits(model, images), expected, rtol=0, atol=1e-4)
-    direct = keras_dense.get_model("resnet18", weights=str(path), classes=10, include_top=False,
-                                   input_shape=(64, 64, 3))  # a .pth path converts on load
-    np.testing.assert_array_equal(direct.get_layer("conv5_block2_2_bn").get_weights()[0],
-                                  model.get_layer("conv5_block2_2_bn").get_weights()[0])
+    direct = keras_dense.get_model(
+        "resnet18", weights=str(path), classes=10, include_top=False, input_shape=(64, 64, 3)
+    )  # a .pth path converts on load
+    np.testing.assert_array_equal(
+        direct.get_layer("conv5_block2_2_bn").get_weights()[0],
+        model.get_layer("conv5_block2_2_bn").get_weights()[0],
+    )
     assert cli_main(["weights", "verify", str(path)]) == 0
     assert "readable torch state dict: 122 tensors" in capsys.readouterr().out
-    assert cli_main(["weights", "convert", str(path), "--model", "resnet18",
-                     "--out", str(tmp_path / "out.h5")]) == 2
+    assert (
+        cli_main(
+            [
+                "weights",
+                "convert",
+                str(path),
+                "--model",
+                "resnet18",
+                "--out",
+                str(tmp_path / "out.h5"),
+            ]
+        )
+        == 2
+    )
     assert "ending in .weights.h5" in capsys.readouterr().err
 
 
@@ -315,7 +395,9 @@ def test_cli_lists_both_kinds_of_weights(stand_in, capsys):
     printed = capsys.readouterr().out
     rows = {line.split()[0]: line for line in printed.splitlines() if line and line[0] != " "}
     assert "keras .h5" in rows["densenet169.keras_imagenet"]
-    assert "torch .pth" in rows["densenet169.tv_imagenet"] and "missing" in rows[
-        "densenet169.tv_imagenet"]
+    assert (
+        "torch .pth" in rows["densenet169.tv_imagenet"]
+        and "missing" in rows["densenet169.tv_imagenet"]
+    )
     assert f"verified  {stand_in}" in rows[PUBLISHED]
     assert "https://download.pytorch.org/models/densenet161-8d451a50.pth  sha256" in printed

@@ -9,8 +9,8 @@ import time
 
 import keras
 import pytest
-
 from cifar_samples import TINY_MODEL, write_binary_cifar
+
 from keras_dense.training import run_folder
 
 EPOCHS = 4
@@ -22,8 +22,13 @@ def _env(tmp_path):
 
 
 def _cli(*args, env, timeout=300):
-    return subprocess.run([sys.executable, "-m", "keras_dense", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_dense", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _completed_epoch(run):
@@ -37,9 +42,25 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
     data = write_binary_cifar(tmp_path, train=320, test=40)
     run = tmp_path / "run"
     env = _env(tmp_path)
-    command = [sys.executable, "-m", "keras_dense", "train", TINY_MODEL, "--data", str(data),
-               "--out", str(run), "--epochs", str(EPOCHS), "--batch-size", "16", "--lr", "0.05",
-               "--quiet", *TINY]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_dense",
+        "train",
+        TINY_MODEL,
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--epochs",
+        str(EPOCHS),
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.05",
+        "--quiet",
+        *TINY,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 240
     while _completed_epoch(run) < 1 and process.poll() is None and time.monotonic() < deadline:
@@ -74,7 +95,12 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
     evaluated = _cli("evaluate", str(run), env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     assert "best.keras: test accuracy" in evaluated.stdout and "on 40 images" in evaluated.stdout
-    assert sum(line.strip().startswith(("airplane", "truck")) for line in evaluated.stdout.splitlines()) == 2
+    assert (
+        sum(
+            line.strip().startswith(("airplane", "truck")) for line in evaluated.stdout.splitlines()
+        )
+        == 2
+    )
 
 
 def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
@@ -89,19 +115,24 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
         assert err.startswith("keras-dense: error: ") and "Traceback" not in err
         return err
 
-    err = error_of("train", TINY_MODEL, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r"))
+    err = error_of(
+        "train", TINY_MODEL, "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")
+    )
     assert "CIFAR-10 source" in err and "does not exist" in err
     assert not (tmp_path / "r").exists()  # nothing left behind
-    assert "--resume takes the model and recipe" in error_of("train", "--resume", str(tmp_path),
-                                                             "--batch-size", "3")
+    assert "--resume takes the model and recipe" in error_of(
+        "train", "--resume", str(tmp_path), "--batch-size", "3"
+    )
     assert "--seed" in error_of("train", "--resume", str(tmp_path), "--seed", "1")
     assert "--jit" in error_of("train", "--resume", str(tmp_path), "--no-jit")
     assert "has no completed epoch to resume from" in error_of(
-        "train", "--resume", str(_run_without_epochs(tmp_path)))
+        "train", "--resume", str(_run_without_epochs(tmp_path))
+    )
     assert "is not a training run folder" in error_of("evaluate", str(tmp_path))
     assert "name a MODEL to train" in error_of("train")
-    assert "--bfloat16 is mixed precision" in error_of("train", TINY_MODEL, "--bfloat16",
-                                                        "--no-mixed-precision")
+    assert "--bfloat16 is mixed precision" in error_of(
+        "train", TINY_MODEL, "--bfloat16", "--no-mixed-precision"
+    )
     if keras.backend.backend() != "jax":
         err = error_of("train", TINY_MODEL, "--devices", "2", "--out", str(tmp_path / "r"))
         assert "--devices 2 needs the JAX backend" in err and "KERAS_BACKEND=jax" in err

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+
 from keras_dense.training import evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe, preset
 
@@ -20,10 +20,18 @@ def tiny_data(tmp_path, monkeypatch):
 
 def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     run = tmp_path / "run"
-    metrics = trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=TINY_RECIPE,
-                            model_kwargs=TINY_ARCH, verbose=0)
-    for name in ("config.json", "best.keras", "last.keras", "history.csv", "curves.png",
-                 "metrics.json", "confusion.png"):
+    metrics = trainer.train(
+        TINY_MODEL, data=tiny_data, out=run, recipe=TINY_RECIPE, model_kwargs=TINY_ARCH, verbose=0
+    )
+    for name in (
+        "config.json",
+        "best.keras",
+        "last.keras",
+        "history.csv",
+        "curves.png",
+        "metrics.json",
+        "confusion.png",
+    ):
         assert (run / name).is_file(), name
     assert not list(run.glob(".*tmp*"))  # no temporary file left behind
     history = run_folder.read_history(run)
@@ -34,8 +42,18 @@ def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     assert saved == json.loads(json.dumps(metrics))
     assert saved["backend"] and saved["device"] and saved["images_per_second"] > 0
     assert saved["train_images"] == 160 and saved["test_images"] == 40
-    assert set(saved["per_class_accuracy"]) == {"airplane", "automobile", "bird", "cat", "deer",
-                                                "dog", "frog", "horse", "ship", "truck"}
+    assert set(saved["per_class_accuracy"]) == {
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    }
     # The final model's accuracy equals the last epoch's validation accuracy.
     assert saved["test_accuracy"] == pytest.approx(history[-1]["val_accuracy"], abs=1e-6)
 
@@ -49,19 +67,32 @@ def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     np.testing.assert_allclose(list(report["per_class_accuracy"].values()), per_class)
 
     with pytest.raises(ValueError, match="already holds a run; continue it with --resume"):
-        trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=TINY_RECIPE, model_kwargs=TINY_ARCH)
+        trainer.train(
+            TINY_MODEL, data=tiny_data, out=run, recipe=TINY_RECIPE, model_kwargs=TINY_ARCH
+        )
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
     # The step schedule multiplies the rate by 1e36 after epoch 1: training diverges in epoch 2.
-    recipe = Recipe(epochs=3, batch_size=32, lr=0.05, schedule="step", step_at=(1 / 3,),
-                    step_factor=1e36, warmup_epochs=0.0, label_smoothing=0.0)
+    recipe = Recipe(
+        epochs=3,
+        batch_size=32,
+        lr=0.05,
+        schedule="step",
+        step_at=(1 / 3,),
+        step_factor=1e36,
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+    )
     run = tmp_path / "run"
-    with pytest.raises(trainer.TrainingDivergedError,
-                       match=r"loss became (nan|inf) in epoch 2; the last good checkpoint "
-                             r"\(epoch 1\) stays in .*last.keras"):
-        trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
-                      verbose=0)
+    with pytest.raises(
+        trainer.TrainingDivergedError,
+        match=r"loss became (nan|inf) in epoch 2; the last good checkpoint "
+        r"\(epoch 1\) stays in .*last.keras",
+    ):
+        trainer.train(
+            TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH, verbose=0
+        )
     assert run_folder.read_state(run / "last.keras")["epoch"] == 1
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     assert not (run / "metrics.json").exists()
@@ -81,8 +112,14 @@ def test_small_model_learns_real_cifar10_well_above_chance(tmp_path):
     data = shared_path("cifar10")  # CIFAR-10 (JPEG copy); decoded once into the user cache
     recipe = preset("default", epochs=2, batch_size=32, lr=0.05, label_smoothing=0.0)
     metrics = trainer.train(
-        TINY_MODEL, data=data, out=tmp_path / "run", recipe=recipe, subset=4000,
-        test_subset=1000, model_kwargs={"blocks": (2, 2, 2), "growth_rate": 8}, verbose=0,
+        TINY_MODEL,
+        data=data,
+        out=tmp_path / "run",
+        recipe=recipe,
+        subset=4000,
+        test_subset=1000,
+        model_kwargs={"blocks": (2, 2, 2), "growth_rate": 8},
+        verbose=0,
     )
     print(f"test accuracy after 2 epochs on 4000 images: {metrics['test_accuracy']:.3f}")
     assert metrics["test_accuracy"] > 0.25, metrics
@@ -104,7 +141,8 @@ def test_a_run_that_stopped_before_its_first_epoch_can_start_again(tmp_path, tin
     run.mkdir()
     (run / "config.json").write_text("{}")  # what a run killed in epoch 1 leaves
     recipe = Recipe(epochs=1, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
-    trainer.train(TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH,
-                  verbose=0)
+    trainer.train(
+        TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH, verbose=0
+    )
     assert json.loads((run / "config.json").read_text())["model"] == TINY_MODEL
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]

@@ -1,12 +1,12 @@
-"""Test-time augmentation: predict(tta=...), --tta, and CIFAR evaluate --tta flip, against doing it by hand."""
+"""Test-time augmentation: predict(tta=...), --tta, CIFAR evaluate --tta flip, against by hand."""
 
 import keras
 import numpy as np
 import pytest
-
-import keras_dense
 from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
 from conftest import run_cli, shared_path
+
+import keras_dense
 from keras_dense.imagenet import images, tta
 from keras_dense.imagenet.preprocessing import preprocess_input
 
@@ -24,23 +24,26 @@ def model():
 
 
 def _by_hand(model, views):
-    return np.mean([model.predict_on_batch(preprocess_input(v, mode="torch")) for v in views],
-                   axis=0)
+    return np.mean(
+        [model.predict_on_batch(preprocess_input(v, mode="torch")) for v in views], axis=0
+    )
 
 
 def _classes_and_probabilities(top5_rows):
     """Each row's top-5 class indices and probabilities."""
     index = {wnid: i for i, (wnid, _) in keras_dense.imagenet.class_index().items()}
-    return [[index[wnid] for wnid, _, _ in row] for row in top5_rows], \
-        [[p for *_, p in row] for row in top5_rows]
+    return [[index[wnid] for wnid, _, _ in row] for row in top5_rows], [
+        [p for *_, p in row] for row in top5_rows
+    ]
 
 
 def _check(result, expected):
     classes, probabilities = _classes_and_probabilities(result)
     for row_classes, row_probabilities, row_expected in zip(classes, probabilities, expected):
         assert row_classes == list(np.argsort(-row_expected)[:5])
-        np.testing.assert_allclose(row_probabilities, row_expected[row_classes], rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            row_probabilities, row_expected[row_classes], rtol=1e-5, atol=1e-6
+        )
 
 
 def test_flip_averages_the_image_and_its_mirror(model):
@@ -58,8 +61,13 @@ def test_crops_average_corners_centre_and_mirrors(model, mode):
     x = np.random.default_rng(1).integers(0, 256, (2, *big, 3)).astype("float32")
     s, e = SIDE, big[0] - SIDE  # crop side, last offset
     centre = round(e / 2)
-    crops = [x[:, :s, :s], x[:, :s, e:], x[:, e:, :s], x[:, e:, e:],
-             x[:, centre:centre + s, centre:centre + s]]
+    crops = [
+        x[:, :s, :s],
+        x[:, :s, e:],
+        x[:, e:, :s],
+        x[:, e:, e:],
+        x[:, centre : centre + s, centre : centre + s],
+    ]
     views = crops if mode == "five_crop" else crops + [c[:, :, ::-1] for c in crops]
     _check(keras_dense.predict(x, model=model, tta=mode), _by_hand(model, views))
 
@@ -75,11 +83,13 @@ def test_files_are_loaded_at_the_crop_size(model):
 
 
 def test_bad_tta_requests_say_what_to_do(model):
-    with pytest.raises(ValueError, match="tta must be None or one of flip, five_crop, ten_crop; "
-                                         "got 'mirror'"):
+    with pytest.raises(
+        ValueError, match="tta must be None or one of flip, five_crop, ten_crop; got 'mirror'"
+    ):
         keras_dense.predict(np.zeros((1, SIDE, SIDE, 3)), model=model, tta="mirror")
-    with pytest.raises(ValueError, match="With tta='five_crop' the arrays must be 37x37 .*; "
-                                         "they are 32x32"):
+    with pytest.raises(
+        ValueError, match="With tta='five_crop' the arrays must be 37x37 .*; they are 32x32"
+    ):
         keras_dense.predict(np.zeros((1, SIDE, SIDE, 3)), model=model, tta="five_crop")
     result = run_cli("predict", "x.jpg", "--tta", "mirror")
     assert result.returncode == 2
@@ -96,7 +106,8 @@ def test_cifar_evaluate_flip_equals_averaging_by_hand(tmp_path, monkeypatch, cap
     data = write_binary_cifar(tmp_path)
     network = keras_dense.get_model(TINY_MODEL, classes=10, **TINY_ARCH)
     model = augment.with_augmentation(
-        network, augment.ImageAugmentation(padding=0, flip=False, name="normalize"))
+        network, augment.ImageAugmentation(padding=0, flip=False, name="normalize")
+    )
     path = tmp_path / "model.keras"
     model.save(path)
 
@@ -105,8 +116,9 @@ def test_cifar_evaluate_flip_equals_averaging_by_hand(tmp_path, monkeypatch, cap
     (_, _), (x_test, y_test), _ = cifar10.load(data)
     x_test, y_test = x_test[:30], y_test[:30]
     reloaded = keras.saving.load_model(path, compile=False)
-    probabilities = (reloaded.predict(x_test, verbose=0)
-                     + reloaded.predict(x_test[:, :, ::-1], verbose=0)) / 2
+    probabilities = (
+        reloaded.predict(x_test, verbose=0) + reloaded.predict(x_test[:, :, ::-1], verbose=0)
+    ) / 2
     predicted = np.argmax(probabilities, axis=-1)
     confusion = np.zeros((10, 10), int)
     np.add.at(confusion, (y_test, predicted), 1)

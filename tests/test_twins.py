@@ -6,13 +6,13 @@ shapes and names (Inception v3: names only where Keras names a layer), and, for 
 model per family, the same outputs on real photos from the same random weights.
 """
 
+import keras
 import numpy as np
 import pytest
-
-import keras
-import keras_dense
 from keras_twins import layer_signature, randomize_weights, real_images
 from model_table import KERAS_APPLICATIONS_BUILDERS, ORDER_ONLY_TWINS
+
+import keras_dense
 
 # Inception v3: the layers Keras names explicitly; every other Keras name is auto-numbered.
 KERAS_NAMED = ("mixed", "avg_pool", "predictions")
@@ -24,15 +24,19 @@ KERAS_NAMED = ("mixed", "avg_pool", "predictions")
 def test_same_layers_order_and_shapes_as_keras_applications(name, include_top):
     ours = keras_dense.get_model(name, include_top=include_top)
     theirs = getattr(keras.applications, KERAS_APPLICATIONS_BUILDERS[name])(
-        weights=None, include_top=include_top)
+        weights=None, include_top=include_top
+    )
     with_names = name not in ORDER_ONLY_TWINS
     # Keras leaves its padding layers unnamed; we name them conv1_pad / pool1_pad.
     assert layer_signature(ours, with_names) == layer_signature(theirs, with_names)
     assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
     assert ours.count_params() == theirs.count_params()
     if not with_names:
-        named = [(a.name, b.name) for a, b in zip(ours.layers, theirs.layers)
-                 if b.name.startswith(KERAS_NAMED)]
+        named = [
+            (a.name, b.name)
+            for a, b in zip(ours.layers, theirs.layers)
+            if b.name.startswith(KERAS_NAMED)
+        ]
         assert len(named) >= 13 and all(a == b for a, b in named)
     keras.backend.clear_session()
 
@@ -67,7 +71,8 @@ def test_outputs_match_keras_applications_with_identical_weights(name):
     images = keras_dense.imagenet.preprocess_input(real_images(size), mode=record.preprocess)
     keras.utils.set_random_seed(0)
     theirs = getattr(keras.applications, KERAS_APPLICATIONS_BUILDERS[name])(
-        weights=None, classifier_activation=None)
+        weights=None, classifier_activation=None
+    )
     randomize(theirs)
     ours = keras_dense.get_model(name, classifier_activation=None)
     ours.set_weights(theirs.get_weights())
@@ -79,5 +84,7 @@ def test_outputs_match_keras_applications_with_identical_weights(name):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(keras.ops.softmax(got)),
-        keras.ops.convert_to_numpy(keras.ops.softmax(expected)), atol=1e-5)
+        keras.ops.convert_to_numpy(keras.ops.softmax(expected)),
+        atol=1e-5,
+    )
     keras.backend.clear_session()

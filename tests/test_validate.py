@@ -5,13 +5,13 @@ import csv
 import json
 import shutil
 
+import h5_fixtures
 import numpy as np
 import pytest
+from conftest import shared_path
 from PIL import Image
 
-import h5_fixtures
 import keras_dense
-from conftest import shared_path
 from keras_dense.imagenet import classes
 from keras_dense.imagenet.preprocessing import preprocess_input
 from keras_dense.inference import built
@@ -74,25 +74,28 @@ def test_top1_top5_equal_the_counts_by_hand(tiny_model, tmp_path):
 
     assert (report["images"], report["correct_top1"], report["correct_top5"]) == (16, 4, 12)
     assert (report["top1"], report["top5"]) == (25.0, 75.0)
-    assert report["transform"] == {"name": "center_crop", "interpolation": "bicubic",
-                                   "crop": True, "resize_short_side": 73, "crop_fraction": 0.875,
-                                   "size": [SIDE, SIDE]}
+    assert report["transform"] == {
+        "name": "center_crop",
+        "interpolation": "bicubic",
+        "crop": True,
+        "resize_short_side": 73,
+        "crop_fraction": 0.875,
+        "size": [SIDE, SIDE],
+    }
     assert [e["path"] for e in report["errors"]] == [str(tmp_path / "broken.JPEG")]
     assert report["images_per_second"] > 0
 
     resized = validate(folder, model=tiny_model, labels=labels, resize_only=True)
     ranked = _ranked(tiny_model, paths, SIDE, resize_only=True)
-    truth = [int(row[rank]) for row, rank in zip(_ranked(tiny_model, paths, SIDE),
-                                                 rank_of_label)]
+    truth = [int(row[rank]) for row, rank in zip(_ranked(tiny_model, paths, SIDE), rank_of_label)]
     assert resized["correct_top1"] == sum(int(r[0] == t) for r, t in zip(ranked, truth))
     assert resized["correct_top5"] == sum(int(t in r[:5]) for r, t in zip(ranked, truth))
     assert resized["transform"]["name"] == "resize"
     assert resized["transform"]["interpolation"] == "nearest"
 
 
-
 def test_a_runtime_export_validates_as_the_keras_model(tiny_model, tmp_path):
-    """`validate` runs on whatever engine `load_engine_model` gives (an export has no Keras layers)."""
+    """`validate` runs on whatever engine `load_engine_model` gives (an export has no layers)."""
     from keras_dense.inference import runtimes
 
     folder, _ = _samples()
@@ -101,8 +104,11 @@ def test_a_runtime_export_validates_as_the_keras_model(tiny_model, tmp_path):
     on_keras = validate(folder, model=tiny_model, batch_size=6)
     on_runtime = validate(folder, model=exported, preprocess="torch", batch_size=6)
     assert on_runtime["images"] == on_keras["images"] == 16
-    assert (on_runtime["correct_top1"], on_runtime["correct_top5"]) == \
-        (on_keras["correct_top1"], on_keras["correct_top5"])
+    assert (on_runtime["correct_top1"], on_runtime["correct_top5"]) == (
+        on_keras["correct_top1"],
+        on_keras["correct_top5"],
+    )
+
 
 def test_wnid_folders_and_bad_layouts(tmp_path):
     folder, samples = _samples()
@@ -113,8 +119,11 @@ def test_wnid_folders_and_bad_layouts(tmp_path):
     found = labelled_images(tmp_path / "val")
     assert [(p.name, i) for p, i in found] == [(p.name, i) for p, i in samples[:3]]
     (tmp_path / "empty" / "cats").mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"No labelled images in .*empty: lay it out as "
-                                         r".*empty/<wnid>/\*\.JPEG"):
+    with pytest.raises(
+        ValueError,
+        match=r"No labelled images in .*empty: lay it out as "
+        r".*empty/<wnid>/\*\.JPEG",
+    ):
         labelled_images(tmp_path / "empty")
     bad = tmp_path / "bad.csv"
     bad.write_text("name,animal\nx.jpg,cat\n")
@@ -141,8 +150,9 @@ def test_cli_validates_the_shared_samples_with_published_weights(tmp_path, monke
     kernel, bias = reference.get_layer("predictions").get_weights()
     bias[favoured] += 30.0
     reference.get_layer("predictions").set_weights([kernel, bias])
-    h5_fixtures.publish_stand_in(monkeypatch, tmp_path, reference, "densenet121.keras_imagenet",
-                                 include_top=True)
+    h5_fixtures.publish_stand_in(
+        monkeypatch, tmp_path, reference, "densenet121.keras_imagenet", include_top=True
+    )
     monkeypatch.setattr(built, "_BUILT", collections.OrderedDict())  # no model from before
 
     assert main(["validate", str(folder), "--model", "densenet121", "--json"]) == 0

@@ -4,12 +4,12 @@ import importlib
 import os
 import pathlib
 
+import h5_fixtures
 import h5py
 import keras
 import numpy as np
 import pytest
 
-import h5_fixtures
 import keras_dense
 from keras_dense.models import densenet, pretrained
 from keras_dense.weights import (
@@ -65,13 +65,17 @@ KERAS_SOURCES = {
     "resnet": "keras.src.applications.resnet",
     "inception_v3": "keras.src.applications.inception_v3",
 }
-KERAS_FILES = [(record, include_top, weights_file)
-               for record in keras_dense.models.weights_records() if record.tag == "keras_imagenet"
-               for include_top, weights_file in record.files()]
+KERAS_FILES = [
+    (record, include_top, weights_file)
+    for record in keras_dense.models.weights_records()
+    if record.tag == "keras_imagenet"
+    for include_top, weights_file in record.files()
+]
 
 
-@pytest.mark.parametrize("record, include_top, weights_file", KERAS_FILES,
-                         ids=lambda v: getattr(v, "file_name", ""))
+@pytest.mark.parametrize(
+    "record, include_top, weights_file", KERAS_FILES, ids=lambda v: getattr(v, "file_name", "")
+)
 def test_keras_weight_files_are_exactly_keras(record, include_top, weights_file):
     folder = weights_file.url.split("/")[-2]
     module = importlib.import_module(KERAS_SOURCES[folder])
@@ -81,26 +85,38 @@ def test_keras_weight_files_are_exactly_keras(record, include_top, weights_file)
     urls = {v for k, v in vars(module).items() if isinstance(v, str) and v.startswith("https")}
     if folder == "resnet":
         assert weights_file.url == module.BASE_WEIGHTS_PATH + weights_file.file_name
-        assert module.WEIGHTS_HASHES[record.model][0 if include_top else 1] == \
-            weights_file.file_hash
+        assert (
+            module.WEIGHTS_HASHES[record.model][0 if include_top else 1] == weights_file.file_hash
+        )
     else:
         assert weights_file.url in urls
 
 
 def test_every_keras_published_model_has_both_files():
-    assert [r.model for r in keras_dense.models.weights_records() if r.tag == "keras_imagenet"] \
-        == ["densenet121", "densenet169", "densenet201", "vgg16", "vgg19", "resnet50",
-            "resnet101", "resnet152", "inception_v3"]
+    assert [r.model for r in keras_dense.models.weights_records() if r.tag == "keras_imagenet"] == [
+        "densenet121",
+        "densenet169",
+        "densenet201",
+        "vgg16",
+        "vgg19",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "inception_v3",
+    ]
     assert len(KERAS_FILES) == 18
     assert len({f.file_hash for _, _, f in KERAS_FILES}) == 18
 
 
 def test_unknown_weight_tag_names_the_tags_before_building():
-    with pytest.raises(ValueError, match="densenet121 cannot load weights='nope': densenet121's "
-                                         "tags are keras_imagenet"):
+    with pytest.raises(
+        ValueError,
+        match="densenet121 cannot load weights='nope': densenet121's tags are keras_imagenet",
+    ):
         keras_dense.get_model("densenet121", weights="nope")
-    with pytest.raises(ValueError, match="lenet5 cannot load weights='imagenet': lenet5 has no "
-                                         "published weights"):
+    with pytest.raises(
+        ValueError, match="lenet5 cannot load weights='imagenet': lenet5 has no published weights"
+    ):
         keras_dense.get_model("lenet5", weights="imagenet")
     with pytest.raises(ValueError, match="Weights file '.*missing.h5' does not exist"):
         keras_dense.get_model("densenet121", weights="missing.h5")
@@ -108,15 +124,20 @@ def test_unknown_weight_tag_names_the_tags_before_building():
 
 def test_changed_architecture_is_refused_before_building(monkeypatch):
     built = []
-    monkeypatch.setattr(densenet.DenseNetConfig, "features",
-                        lambda self, x: built.append(self) or x)
-    with pytest.raises(ValueError, match="densenet121.keras_imagenet fits only the published "
-                                         "architecture, and growth_rate was changed"):
+    monkeypatch.setattr(
+        densenet.DenseNetConfig, "features", lambda self, x: built.append(self) or x
+    )
+    with pytest.raises(
+        ValueError,
+        match="densenet121.keras_imagenet fits only the published "
+        "architecture, and growth_rate was changed",
+    ):
         keras_dense.get_model("densenet121", weights="imagenet", growth_rate=4)
     assert not built  # refused before any layer was made
 
 
 # --- resolution -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def fake_file(tmp_path, monkeypatch):
@@ -125,7 +146,8 @@ def fake_file(tmp_path, monkeypatch):
     import hashlib
 
     weights_file = keras_dense.models.WeightsFile(
-        "fake_weights.h5", "http://127.0.0.1:9/fake_weights.h5", hashlib.md5(payload).hexdigest())
+        "fake_weights.h5", "http://127.0.0.1:9/fake_weights.h5", hashlib.md5(payload).hexdigest()
+    )
     monkeypatch.delenv("KERAS_DENSE_WEIGHTS", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     workdir = tmp_path / "work"
@@ -157,8 +179,9 @@ def test_local_file_with_wrong_hash_is_refused(fake_file, tmp_path):
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
     (cache / weights_file.file_name).write_bytes(b"something else")
-    with pytest.raises(WeightsHashError,
-                       match=f"published fake_weights.h5 has {weights_file.file_hash}"):
+    with pytest.raises(
+        WeightsHashError, match=f"published fake_weights.h5 has {weights_file.file_hash}"
+    ):
         resolve.resolve(weights_file)
 
 
@@ -171,8 +194,13 @@ def test_offline_download_fails_fast_naming_file_url_hash_and_folders(fake_file,
         resolve.resolve(weights_file)  # port 9 on localhost: connection refused at once
     assert time.monotonic() - start < 10
     message = str(error.value)
-    for part in (weights_file.file_name, weights_file.url, weights_file.file_hash,
-                 str(tmp_path / "work" / "weights"), str(tmp_path / "keras_home" / "models")):
+    for part in (
+        weights_file.file_name,
+        weights_file.url,
+        weights_file.file_hash,
+        str(tmp_path / "work" / "weights"),
+        str(tmp_path / "keras_home" / "models"),
+    ):
         assert part in message
     assert not list((tmp_path / "keras_home").rglob("*.part*"))
 
@@ -210,10 +238,13 @@ class _Server:
         self.server.server_close()
 
 
-@pytest.mark.parametrize("served, error", [("payload", None), ("other", WeightsHashError),
-                                           ("stall", WeightsUnavailableError)])
-def test_download_is_verified_and_leaves_nothing_behind_on_failure(fake_file, tmp_path, served,
-                                                                   error):
+@pytest.mark.parametrize(
+    "served, error",
+    [("payload", None), ("other", WeightsHashError), ("stall", WeightsUnavailableError)],
+)
+def test_download_is_verified_and_leaves_nothing_behind_on_failure(
+    fake_file, tmp_path, served, error
+):
     import dataclasses
     import socket
 
@@ -241,23 +272,58 @@ def test_wheel_install_searches_the_working_folder(tmp_path):
 
     repo = pathlib.Path(__file__).resolve().parents[1]
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheel_dir), str(repo)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(repo),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(wheel_dir.glob("keras_dense-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     work = tmp_path / "work"
     (work / "weights").mkdir(parents=True)
-    code = ("import keras_dense.weights.resolve as r, keras_dense; "
-            "print(keras_dense.__file__); print(*r.search_dirs(), sep='\\n')")
-    out = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(target), "KERAS_HOME": str(tmp_path)},
-                         check=True).stdout.splitlines()
+    code = (
+        "import keras_dense.weights.resolve as r, keras_dense; "
+        "print(keras_dense.__file__); print(*r.search_dirs(), sep='\\n')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(target), "KERAS_HOME": str(tmp_path)},
+        check=True,
+    ).stdout.splitlines()
     assert out[0].startswith(str(target))  # the installed copy, not the checkout
     assert out[1:] == [str(work / "weights"), str(tmp_path / "models")]
 
 
 # --- loading: equivalence with keras.applications ------------------------------------
+
 
 @pytest.mark.parametrize("naming", h5_fixtures.NAMING)
 def test_published_layout_loads_like_keras(naming, tiny_reference, inputs, tmp_path):
@@ -269,10 +335,12 @@ def test_published_layout_loads_like_keras(naming, tiny_reference, inputs, tmp_p
     theirs = keras_tiny()
     theirs.load_weights(path)
     ours = ours_tiny(weights=str(path))
-    np.testing.assert_allclose(ours.predict_on_batch(inputs), theirs.predict_on_batch(inputs),
-                               rtol=0, atol=1e-6)
-    np.testing.assert_allclose(ours.predict_on_batch(inputs),
-                               tiny_reference.predict_on_batch(inputs), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        ours.predict_on_batch(inputs), theirs.predict_on_batch(inputs), rtol=0, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ours.predict_on_batch(inputs), tiny_reference.predict_on_batch(inputs), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("naming", h5_fixtures.NAMING)
@@ -298,8 +366,9 @@ def test_keras3_weights_file_loads(tiny_reference, tmp_path, inputs):
     target = ours_tiny()
     report = h5.load_weights(target, path)
     assert report.mode == "name" and not report.skipped
-    np.testing.assert_allclose(target.predict_on_batch(inputs),
-                               tiny_reference.predict_on_batch(inputs), atol=1e-6)
+    np.testing.assert_allclose(
+        target.predict_on_batch(inputs), tiny_reference.predict_on_batch(inputs), atol=1e-6
+    )
 
 
 def test_keras3_file_of_a_nested_model_is_refused_not_half_loaded(tmp_path):
@@ -314,6 +383,7 @@ def test_keras3_file_of_a_nested_model_is_refused_not_half_loaded(tmp_path):
 
 
 # --- loading: bad files, each with its own error, model unchanged --------------------
+
 
 @pytest.fixture
 def good_file(tiny_reference, tmp_path):
@@ -372,16 +442,25 @@ def test_hdf5_without_keras_layout_is_refused(tmp_path):
 def test_wrong_architecture_is_refused(tmp_path):
     other = keras_tiny(blocks=[1, 2, 1, 1])  # one more conv block: more layers
     path = h5_fixtures.write_keras2_h5(other, tmp_path / "other.h5")
-    check_refused(path, WeightsMismatchError, "has 26 layers with weights but .* has 30",
-                  by_name=False)
-    check_refused(path, WeightsMismatchError, r"Layer 'pool3_bn' weight 'gamma' has shape "
-                  r"\(80,\) but the file's layer 'pool3_bn' has \(112,\)")
+    check_refused(
+        path, WeightsMismatchError, "has 26 layers with weights but .* has 30", by_name=False
+    )
+    check_refused(
+        path,
+        WeightsMismatchError,
+        r"Layer 'pool3_bn' weight 'gamma' has shape "
+        r"\(80,\) but the file's layer 'pool3_bn' has \(112,\)",
+    )
 
 
 def test_wrong_class_count_is_refused(good_file):
-    check_refused(good_file, WeightsMismatchError,
-                  r"Layer 'predictions' weight 'kernel' has shape \(68, 5\) but the file's "
-                  r"layer 'predictions' has \(68, 10\); the class counts differ", classes=5)
+    check_refused(
+        good_file,
+        WeightsMismatchError,
+        r"Layer 'predictions' weight 'kernel' has shape \(68, 5\) but the file's "
+        r"layer 'predictions' has \(68, 10\); the class counts differ",
+        classes=5,
+    )
 
 
 def test_failure_during_assignment_restores_the_weights(good_file, monkeypatch):

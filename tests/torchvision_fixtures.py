@@ -1,4 +1,4 @@
-"""torchvision for the tests: the import that works beside the CPU torch, and trained-like weights."""
+"""torchvision for the tests: the import that works beside the CPU torch; trained-like weights."""
 
 import importlib.util
 import sys
@@ -23,8 +23,9 @@ def import_torchvision():
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is not installed: pip install torchvision==0.28.0 --no-deps")
     if "torchvision" not in sys.modules:
-        sys.modules.setdefault("torchvision._meta_registrations",
-                               types.ModuleType("torchvision._meta_registrations"))
+        sys.modules.setdefault(
+            "torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations")
+        )
     import torchvision
 
     return torch, torchvision
@@ -53,8 +54,7 @@ def randomize_like_trained(module, batch, seed=0, small_gamma=()):
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    norms = [(name, m) for name, m in module.named_modules()
-             if isinstance(m, torch.nn.BatchNorm2d)]
+    norms = [(name, m) for name, m in module.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
     aux_head = getattr(module, "AuxLogits", None)  # Inception v3's needs 299x299 inputs
     if not norms:
         return module.eval()
@@ -74,8 +74,9 @@ def randomize_like_trained(module, batch, seed=0, small_gamma=()):
         module.eval()
         for _, norm in norms:
             size = norm.num_features
-            norm.running_mean.add_(0.1 * torch.randn(size, generator=generator)
-                                   * norm.running_var.sqrt())
+            norm.running_mean.add_(
+                0.1 * torch.randn(size, generator=generator) * norm.running_var.sqrt()
+            )
             norm.running_var.mul_(torch.empty(size).uniform_(0.8, 1.25, generator=generator))
     return module
 

@@ -28,8 +28,12 @@ import numpy as np
 from keras import layers as keras_layers
 from keras import ops
 
-CONV_LAYERS = (keras_layers.Conv2D, keras_layers.DepthwiseConv2D,
-               keras_layers.SeparableConv2D, keras_layers.Conv2DTranspose)
+CONV_LAYERS = (
+    keras_layers.Conv2D,
+    keras_layers.DepthwiseConv2D,
+    keras_layers.SeparableConv2D,
+    keras_layers.Conv2DTranspose,
+)
 OVERLAY_ALPHA = 0.4
 
 
@@ -67,8 +71,9 @@ class Probe(keras_layers.Layer):
     gradient with respect to the offset is its gradient with respect to the input."""
 
     def build(self, input_shape):
-        self.offset = self.add_weight(shape=input_shape, initializer="zeros",
-                                      trainable=False, name="offset")
+        self.offset = self.add_weight(
+            shape=input_shape, initializer="zeros", trainable=False, name="offset"
+        )
 
     def call(self, inputs):
         return inputs + self.offset
@@ -115,8 +120,10 @@ def find_layer(model, layer=None):
                         "width, channels); Grad-CAM explains a convolutional layer's output."
                     )
                 return path
-        raise ValueError(f"Model {model.name!r} has no layer named {layer!r} (nested models "
-                         "included); pass layer=None for its last convolutional feature map.")
+        raise ValueError(
+            f"Model {model.name!r} has no layer named {layer!r} (nested models "
+            "included); pass layer=None for its last convolutional feature map."
+        )
     convolutional = False
     found = None
     for path, candidate in walked:
@@ -124,8 +131,10 @@ def find_layer(model, layer=None):
         if convolutional and _output_rank(candidate) == 4:
             found = path
     if found is None:
-        raise ValueError(f"Grad-CAM needs a convolutional feature map, and model {model.name!r} "
-                         "has no convolutional layer.")
+        raise ValueError(
+            f"Grad-CAM needs a convolutional feature map, and model {model.name!r} "
+            "has no convolutional layer."
+        )
     return found
 
 
@@ -138,15 +147,18 @@ def _probed(model, path, image_shape):
     gives its pre-activation output when `logits` is true.
     """
     classifier = model.layers[-1]
-    logits = (isinstance(classifier, keras_layers.Dense)
-              and classifier.activation is keras.activations.softmax)
+    logits = (
+        isinstance(classifier, keras_layers.Dense)
+        and classifier.activation is keras.activations.softmax
+    )
     target, captured = path[-1], []
     probe = Probe(name=f"{target.name}_probe")
 
     def call(layer, *args, **kwargs):
         if any(layer is nested for nested in path[:-1]):
-            flat = keras.models.clone_model(layer, input_tensors=args[0],
-                                            clone_function=lambda same: same, call_function=call)
+            flat = keras.models.clone_model(
+                layer, input_tensors=args[0], clone_function=lambda same: same, call_function=call
+            )
             return flat.outputs[0] if len(flat.outputs) == 1 else flat.outputs
         if layer is target:
             captured.append(layer(*args, **kwargs))
@@ -156,8 +168,9 @@ def _probed(model, path, image_shape):
         return layer(*args, **kwargs)
 
     image = keras.Input(batch_shape=image_shape, name="image")
-    rewired = keras.models.clone_model(model, input_tensors=image,
-                                       clone_function=lambda same: same, call_function=call)
+    rewired = keras.models.clone_model(
+        model, input_tensors=image, clone_function=lambda same: same, call_function=call
+    )
     return keras.Model(image, [captured[0], rewired.outputs[0]]), probe, logits
 
 
@@ -189,8 +202,7 @@ def _torch_gradient(fn, probe):
 
 # backend -> gradient(fn, probe) -> ((feature_map, output), d score / d probe),
 # where fn(probe) -> (score, (feature_map, output)).
-GRADIENTS = {"tensorflow": _tensorflow_gradient, "jax": _jax_gradient,
-             "torch": _torch_gradient}
+GRADIENTS = {"tensorflow": _tensorflow_gradient, "jax": _jax_gradient, "torch": _torch_gradient}
 
 
 def _one_image(image):
@@ -198,13 +210,16 @@ def _one_image(image):
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"Grad-CAM explains one image (height, width, channels) or a batch "
-                         f"of one; got shape {x.shape}.")
+        raise ValueError(
+            f"Grad-CAM explains one image (height, width, channels) or a batch "
+            f"of one; got shape {x.shape}."
+        )
     return x
 
 
-def explain(model: keras.Model, image: np.ndarray, class_index: int | None = None,
-            layer: str | None = None) -> Explanation:
+def explain(
+    model: keras.Model, image: np.ndarray, class_index: int | None = None, layer: str | None = None
+) -> Explanation:
     """Grad-CAM of one image: the heatmap, the class explained, its score, the layer.
 
     Args:
@@ -226,17 +241,21 @@ def explain(model: keras.Model, image: np.ndarray, class_index: int | None = Non
     """
     backend = keras.backend.backend()
     if backend not in GRADIENTS:
-        raise ValueError(f"Grad-CAM runs on the {', '.join(GRADIENTS)} backends; "
-                         f"the backend is {backend!r}.")
+        raise ValueError(
+            f"Grad-CAM runs on the {', '.join(GRADIENTS)} backends; the backend is {backend!r}."
+        )
     x = _one_image(image)
     path = find_layer(model, layer)
     probed, probe, logits = _probed(model, path, x.shape)
     classes = probed.outputs[1].shape[-1]
-    if class_index is not None and (isinstance(class_index, bool)
-                                    or not isinstance(class_index, (int, np.integer))
-                                    or not 0 <= class_index < classes):
-        raise ValueError(f"class_index must be an integer from 0 to {classes - 1}; "
-                         f"got {class_index!r}.")
+    if class_index is not None and (
+        isinstance(class_index, bool)
+        or not isinstance(class_index, (int, np.integer))
+        or not 0 <= class_index < classes
+    ):
+        raise ValueError(
+            f"class_index must be an integer from 0 to {classes - 1}; got {class_index!r}."
+        )
     inputs = ops.convert_to_tensor(x)
     trainable = [v.value for v in probed.trainable_variables]
     others = list(probed.non_trainable_variables)
@@ -244,9 +263,8 @@ def explain(model: keras.Model, image: np.ndarray, class_index: int | None = Non
     values = [v.value for v in others]
 
     def score(offset):
-        state = values[:at] + [offset] + values[at + 1:]
-        (feature_map, output), _ = probed.stateless_call(trainable, state, inputs,
-                                                         training=False)
+        state = values[:at] + [offset] + values[at + 1 :]
+        (feature_map, output), _ = probed.stateless_call(trainable, state, inputs, training=False)
         chosen = ops.max(output[0]) if class_index is None else output[0, class_index]
         return chosen, (feature_map, output)
 
@@ -263,8 +281,9 @@ def explain(model: keras.Model, image: np.ndarray, class_index: int | None = Non
     return Explanation(heatmap, chosen, float(scores[chosen]), path[-1].name)
 
 
-def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = None,
-            layer: str | None = None) -> np.ndarray:
+def gradcam(
+    model: keras.Model, image: np.ndarray, class_index: int | None = None, layer: str | None = None
+) -> np.ndarray:
     """The Grad-CAM heatmap of one image.
 
     Args:
@@ -300,6 +319,7 @@ def overlay(pixels: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPH
     pixels = np.asarray(pixels, "float32")
     height, width = pixels.shape[:2]
     resized = Image.fromarray(np.asarray(heatmap, "float32"), mode="F").resize(
-        (width, height), Image.Resampling.BILINEAR)
+        (width, height), Image.Resampling.BILINEAR
+    )
     colours = colormaps["jet"](np.clip(np.asarray(resized), 0, 1))[..., :3] * 255.0
     return np.clip((1 - alpha) * pixels + alpha * colours, 0, 255).round().astype("uint8")

@@ -51,8 +51,9 @@ def _human(n):
     return str(n)
 
 
-def summarize(model: keras.Model, per_layer: bool = False,
-              print_fn: Callable[[str], object] = print) -> dict:
+def summarize(
+    model: keras.Model, per_layer: bool = False, print_fn: Callable[[str], object] = print
+) -> dict:
     """Prints `model.summary()`, optionally per-layer MACs, then the totals.
 
     Args:

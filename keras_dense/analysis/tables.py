@@ -27,13 +27,17 @@ def _tags(record):
 
 def models_text(names):
     """The `keras-dense list` table: one line per model."""
-    header = (f"{'name':<22} {'family':<{FAMILY_WIDTH}} {'input':<10} {'classes':>7} "
-              f"{'params':>13}  weights")
+    header = (
+        f"{'name':<22} {'family':<{FAMILY_WIDTH}} {'input':<10} {'classes':>7} "
+        f"{'params':>13}  weights"
+    )
     lines = [header, "-" * (len(header) + 12)]
     for name in names:
         record = _registry.model_record(name)
-        lines.append(f"{name:<22} {record.family:<{FAMILY_WIDTH}} {_shape(record):<10} "
-                     f"{record.classes:>7} {record.params:>13,}  {_tags(record)}")
+        lines.append(
+            f"{name:<22} {record.family:<{FAMILY_WIDTH}} {_shape(record):<10} "
+            f"{record.classes:>7} {record.params:>13,}  {_tags(record)}"
+        )
     return "\n".join(lines)
 
 
@@ -45,10 +49,16 @@ def models_markdown(heading="####"):
         by_family.setdefault(record.family, []).append(record)
     parts = []
     for family, records in by_family.items():
-        rows = [f"{heading} {FAMILY_TITLES.get(family, family)}", "",
-                "| name | what | input | params | weights |", "| --- | --- | --- | ---: | --- |"]
-        rows += [f"| `{r.name}` | {r.description} | {_shape(r)} | {r.params:,} | {_tags(r)} |"
-                 for r in records]
+        rows = [
+            f"{heading} {FAMILY_TITLES.get(family, family)}",
+            "",
+            "| name | what | input | params | weights |",
+            "| --- | --- | --- | ---: | --- |",
+        ]
+        rows += [
+            f"| `{r.name}` | {r.description} | {_shape(r)} | {r.params:,} | {_tags(r)} |"
+            for r in records
+        ]
         parts.append("\n".join(rows))
     return "\n\n".join(parts) + "\n"
 
@@ -59,8 +69,10 @@ def _accuracy(value):
 
 def weights_markdown():
     """One row per weight tag: name, preprocessing, published accuracy, files."""
-    rows = ["| weights | preprocess | top-1 | top-5 | file (with classifier) |",
-            "| --- | --- | ---: | ---: | --- |"]
+    rows = [
+        "| weights | preprocess | top-1 | top-5 | file (with classifier) |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
     rows += [
         f"| `{w.name}` | {w.preprocess} | {_accuracy(w.top1)} | {_accuracy(w.top5)} | "
         f"[{w.file.file_name}]({w.file.url}) |"
@@ -80,5 +92,6 @@ def render_markers(text, heading="###"):
     replaced by that table; the site's build hook (`docs/hooks.py`) calls it on each page."""
     made = doc_tables(heading)
     pattern = r"^<!-- (" + "|".join(made) + r") -->$"
-    return re.sub(pattern, lambda match: made[match.group(1)].rstrip("\n"), text,
-                  flags=re.MULTILINE)
+    return re.sub(
+        pattern, lambda match: made[match.group(1)].rstrip("\n"), text, flags=re.MULTILINE
+    )

@@ -24,9 +24,9 @@ COMMAND_MODULES = (
 
 # The exit statuses of every command (README.md and docs/security-and-exit-codes.md list them).
 EXIT_OK = 0
-EXIT_CRASH = 1          # Python's own status for an uncaught exception: a bug, please report it
-EXIT_ERROR = 2          # bad input or arguments: one line on stderr, nothing written
-EXIT_SKIPPED = 3        # finished, but some inputs were skipped (each named on stderr)
+EXIT_CRASH = 1  # Python's own status for an uncaught exception: a bug, please report it
+EXIT_ERROR = 2  # bad input or arguments: one line on stderr, nothing written
+EXIT_SKIPPED = 3  # finished, but some inputs were skipped (each named on stderr)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 EXIT_CODES_HELP = f"""exit status:
@@ -45,7 +45,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-dense",
         description="Classic CNNs for Keras 3: list, inspect, predict, export, train.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:

@@ -44,7 +44,9 @@ def arch_item(text):
     `blocks=2,2,2` -> ("blocks", (2, 2, 2)), `stem=cifar` -> ("stem", "cifar")."""
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"--arch takes KEY=VALUE such as growth_rate=4; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--arch takes KEY=VALUE such as growth_rate=4; got {text!r}"
+        )
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError):

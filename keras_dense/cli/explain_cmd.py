@@ -5,21 +5,43 @@ from keras_dense.cli import argtypes
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
-        "explain", help="write an image's Grad-CAM heatmap over it and print the class explained",
+        "explain",
+        help="write an image's Grad-CAM heatmap over it and print the class explained",
     )
     parser.add_argument("image", metavar="IMAGE", help="an image file")
-    parser.add_argument("--model", default="densenet169", help="registry name (default: densenet169)")
-    parser.add_argument("--weights", default="imagenet", metavar="imagenet|TAG|PATH|none",
-                        help="published weights (default: the model's first tag), a weight "
-                             "tag, a weights file, or none")
-    parser.add_argument("--class", dest="class_index", type=argtypes.non_negative_int,
-                        metavar="N", help="class index to explain (default: the top class)")
-    parser.add_argument("--layer", help="layer to explain (default: the last convolutional "
-                                        "feature map, nested models included)")
-    parser.add_argument("--crop", action="store_true",
-                        help="resize the short side and centre-crop instead of resizing")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="image file to write (.png, .jpg); an existing one is refused")
+    parser.add_argument(
+        "--model", default="densenet169", help="registry name (default: densenet169)"
+    )
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|TAG|PATH|none",
+        help="published weights (default: the model's first tag), a weight "
+        "tag, a weights file, or none",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_index",
+        type=argtypes.non_negative_int,
+        metavar="N",
+        help="class index to explain (default: the top class)",
+    )
+    parser.add_argument(
+        "--layer",
+        help="layer to explain (default: the last convolutional "
+        "feature map, nested models included)",
+    )
+    parser.add_argument(
+        "--crop",
+        action="store_true",
+        help="resize the short side and centre-crop instead of resizing",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="image file to write (.png, .jpg); an existing one is refused",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.set_defaults(func=run_explain)
 
@@ -39,12 +61,15 @@ def run_explain(args):
     x = inputs.model_input(model, mode, pixels[None])
     result = gradcam.explain(model, x, class_index=args.class_index, layer=args.layer)
     background = pixels if args.crop else images.load_image(args.image, size=None)
-    images.save_image(gradcam.overlay(background, result.heatmap), args.out,
-                      overwrite=args.overwrite)
+    images.save_image(
+        gradcam.overlay(background, result.heatmap), args.out, overwrite=args.overwrite
+    )
     name = ""
     if model.output_shape[-1] == classes.NUM_CLASSES:
         wnid, label = classes.class_index()[result.class_index]
         name = f" {label} ({wnid})"
-    print(f"{args.image}: class {result.class_index}{name}, score {result.score:.5f}, "
-          f"layer {result.layer}; heatmap written to {args.out}")
+    print(
+        f"{args.image}: class {result.class_index}{name}, score {result.score:.5f}, "
+        f"layer {result.layer}; heatmap written to {args.out}"
+    )
     return 0

@@ -9,33 +9,60 @@ from keras_dense.cli import argtypes
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
-        "export", help="export a model (ONNX, OpenVINO, SavedModel, LiteRT) and check it "
-                       "against Keras on real images; or prepare an engine's cached export")
+        "export",
+        help="export a model (ONNX, OpenVINO, SavedModel, LiteRT) and check it "
+        "against Keras on real images; or prepare an engine's cached export",
+    )
     parser.add_argument("name", help="registry name, see `keras-dense list`")
-    parser.add_argument("--weights", default="imagenet", metavar="imagenet|TAG|PATH|none",
-                        help="published weights (default), a weight tag, a weights file, or none")
-    parser.add_argument("--format", choices=EXPORT_FORMATS, default="onnx",
-                        help="export format (default: onnx)")
-    parser.add_argument("--out", metavar="PATH",
-                        help="where to write the export (.onnx, .xml, .tflite, or a folder for "
-                             "saved_model); without it, fill the engine cache for --engine")
-    parser.add_argument("--engine", choices=EXPORT_ENGINES, default="auto",
-                        help="without --out: the runtime whose cached export to prepare "
-                             "(default: the one `predict --engine auto` prefers); with --out: "
-                             "the runtime that runs the check")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="precision the runtime computes in (bfloat16: OpenVINO only)")
-    parser.add_argument("--check", nargs="+", metavar="IMAGE",
-                        help="images (files or folders) for the check; default: four "
-                             "bundled photographs")
-    parser.add_argument("--no-check", action="store_true",
-                        help="write the export without checking it (--out only)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an earlier export at --out and its report (a folder "
-                             "holding anything but a SavedModel is never replaced)")
-    parser.add_argument("--tolerance", type=argtypes.positive_float,
-                        help="largest probability difference the check accepts "
-                             "(default 1e-4, bfloat16 5e-2)")
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|TAG|PATH|none",
+        help="published weights (default), a weight tag, a weights file, or none",
+    )
+    parser.add_argument(
+        "--format", choices=EXPORT_FORMATS, default="onnx", help="export format (default: onnx)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        help="where to write the export (.onnx, .xml, .tflite, or a folder for "
+        "saved_model); without it, fill the engine cache for --engine",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=EXPORT_ENGINES,
+        default="auto",
+        help="without --out: the runtime whose cached export to prepare "
+        "(default: the one `predict --engine auto` prefers); with --out: "
+        "the runtime that runs the check",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="precision the runtime computes in (bfloat16: OpenVINO only)",
+    )
+    parser.add_argument(
+        "--check",
+        nargs="+",
+        metavar="IMAGE",
+        help="images (files or folders) for the check; default: four bundled photographs",
+    )
+    parser.add_argument(
+        "--no-check", action="store_true", help="write the export without checking it (--out only)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export at --out and its report (a folder "
+        "holding anything but a SavedModel is never replaced)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=argtypes.positive_float,
+        help="largest probability difference the check accepts (default 1e-4, bfloat16 5e-2)",
+    )
     parser.add_argument("--release-lock", help=argparse.SUPPRESS)  # background exports
     parser.set_defaults(func=run_export)
 
@@ -74,9 +101,18 @@ def _export_to_path(args):
             raise ValueError(f"No image files found in {', '.join(args.check)} for --check.")
     weights = argtypes.weights_value(args.weights)
     engine = None if args.engine == "auto" else args.engine
-    result = export(args.name, args.out, format=args.format, weights=weights,
-                    check=not args.no_check, images=images, tolerance=args.tolerance,
-                    engine=engine, precision=args.precision, overwrite=args.overwrite)
+    result = export(
+        args.name,
+        args.out,
+        format=args.format,
+        weights=weights,
+        check=not args.no_check,
+        images=images,
+        tolerance=args.tolerance,
+        engine=engine,
+        precision=args.precision,
+        overwrite=args.overwrite,
+    )
     print(f"keras-dense: {result.summary()}")
     if result.report_path:
         print(f"keras-dense: report: {result.report_path}")
@@ -89,30 +125,41 @@ def _prepare_engine(args):
     from keras_dense.models import model_record
 
     if args.check or args.no_check or args.tolerance or args.overwrite:
-        raise ValueError("--check, --no-check, --tolerance and --overwrite apply to an export "
-                         "written with --out; the engine cache always checks on the bundled "
-                         "photographs.")
+        raise ValueError(
+            "--check, --no-check, --tolerance and --overwrite apply to an export "
+            "written with --out; the engine cache always checks on the bundled "
+            "photographs."
+        )
     record = model_record(args.name)
     weights = argtypes.weights_value(args.weights)
     if weights is None:
-        raise ValueError("The engine cache keeps exports of known weights; pass --weights "
-                         "imagenet, a tag or a file, or use --out to export random weights.")
+        raise ValueError(
+            "The engine cache keeps exports of known weights; pass --weights "
+            "imagenet, a tag or a file, or use --out to export random weights."
+        )
     engine = args.engine
     if engine == "auto":
         options = engines.installed_runtimes(args.precision)
         if not options:
-            raise ValueError(f"No runtime that computes in {args.precision} is installed; "
-                             "install one with: pip install onnxruntime (float32) or "
-                             "pip install openvino")
+            raise ValueError(
+                f"No runtime that computes in {args.precision} is installed; "
+                "install one with: pip install onnxruntime (float32) or "
+                "pip install openvino"
+            )
         engine = options[0]
     engines.choose_engine(engine, args.precision)  # installed, and computes in the precision
-    exported = engines.record_engine_model(record, weights, engine, args.precision,
-                                           preprocess_of(record, weights))
+    exported = engines.record_engine_model(
+        record, weights, engine, args.precision, preprocess_of(record, weights)
+    )
     entry = cache.read_entry(engines.record_key(record, weights, engine, args.precision))
     check = entry["check"]
-    print(f"keras-dense: {record.name} ({weights}) is ready for {engine} ({args.precision}): "
-          f"{exported.path}")
-    print(f"keras-dense: exported in {entry['export_seconds']:.1f} s; largest probability "
-          f"difference {check['max_probability_difference']:.1e} on {len(check['images'])} "
-          f"images, top-1 agreement {check['top1_agreement']:.0%}")
+    print(
+        f"keras-dense: {record.name} ({weights}) is ready for {engine} ({args.precision}): "
+        f"{exported.path}"
+    )
+    print(
+        f"keras-dense: exported in {entry['export_seconds']:.1f} s; largest probability "
+        f"difference {check['max_probability_difference']:.1e} on {len(check['images'])} "
+        f"images, top-1 agreement {check['top1_agreement']:.0%}"
+    )
     return 0

@@ -4,24 +4,40 @@ from keras_dense.cli import argtypes
 
 
 def add_parsers(subparsers):
-    listing = subparsers.add_parser("list", help="list the models with family, input size, "
-                                                 "parameters and weight tags")
+    listing = subparsers.add_parser(
+        "list", help="list the models with family, input size, parameters and weight tags"
+    )
     listing.add_argument("pattern", nargs="?", help="shell-style name filter, e.g. 'densenet_bc*'")
     listing.add_argument("--family", help="keep one family, e.g. densenet")
-    listing.add_argument("--weights", action="store_true", help="only models with published weights")
-    listing.add_argument("--markdown", action="store_true",
-                         help="print the Markdown tables of docs/models.md (every model, by family)")
+    listing.add_argument(
+        "--weights", action="store_true", help="only models with published weights"
+    )
+    listing.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the Markdown tables of docs/models.md (every model, by family)",
+    )
     listing.set_defaults(func=run_list)
 
     summary = subparsers.add_parser(
         "summary", help="print model.summary() with parameter, MAC and FLOP totals"
     )
     summary.add_argument("name", help="registry name, see `keras-dense list`")
-    summary.add_argument("--input-shape", type=argtypes.image_shape, metavar="H,W,C",
-                         help="input shape (default: the model's own)")
+    summary.add_argument(
+        "--input-shape",
+        type=argtypes.image_shape,
+        metavar="H,W,C",
+        help="input shape (default: the model's own)",
+    )
     summary.add_argument("--classes", type=argtypes.positive_int, help="number of classes")
-    summary.add_argument("--arch", type=argtypes.arch_item, action="append", default=[],
-                         metavar="KEY=VALUE", help="architecture override, e.g. growth_rate=4")
+    summary.add_argument(
+        "--arch",
+        type=argtypes.arch_item,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="architecture override, e.g. growth_rate=4",
+    )
     summary.add_argument("--layers", action="store_true", help="also print MACs per layer")
     summary.set_defaults(func=run_summary)
 
@@ -35,8 +51,10 @@ def run_list(args):
         return 0
     names = list_models(args.pattern, family=args.family, weights=args.weights)
     if not names:
-        raise ValueError(f"No model matches pattern={args.pattern!r} family={args.family!r}; "
-                         "run `keras-dense list` for all.")
+        raise ValueError(
+            f"No model matches pattern={args.pattern!r} family={args.family!r}; "
+            "run `keras-dense list` for all."
+        )
     print(tables.models_text(names))
     return 0
 

@@ -11,38 +11,65 @@ from keras_dense.cli.progress import ProgressBar
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
-        "predict", help="print the ImageNet top-k classes of images (files or folders)",
+        "predict",
+        help="print the ImageNet top-k classes of images (files or folders)",
         description="Print the ImageNet top-k classes of image files and folders (walked). "
-                    "A file that cannot be read is named on stderr and skipped; the others "
-                    "are still classified.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "A file that cannot be read is named on stderr and skipped; the others "
+        "are still classified.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument("--model", default="densenet169",
-                        help="registry name (default: densenet169)")
-    parser.add_argument("--weights", default="imagenet", metavar="imagenet|TAG|PATH|none",
-                        help="published weights (default: the model's first tag), a weight "
-                             "tag, a weights file, or none")
+    parser.add_argument(
+        "--model", default="densenet169", help="registry name (default: densenet169)"
+    )
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|TAG|PATH|none",
+        help="published weights (default: the model's first tag), a weight "
+        "tag, a weights file, or none",
+    )
     parser.add_argument("--top", type=argtypes.positive_int, default=5, help="classes per image")
-    parser.add_argument("--batch-size", type=argtypes.positive_int, default=32, help="images per step")
-    parser.add_argument("--crop", action="store_true",
-                        help="resize the short side and centre-crop instead of resizing")
-    parser.add_argument("--preprocess", choices=PREPROCESSING_MODES,
-                        help="override the weights' preprocessing mode")
+    parser.add_argument(
+        "--batch-size", type=argtypes.positive_int, default=32, help="images per step"
+    )
+    parser.add_argument(
+        "--crop",
+        action="store_true",
+        help="resize the short side and centre-crop instead of resizing",
+    )
+    parser.add_argument(
+        "--preprocess", choices=PREPROCESSING_MODES, help="override the weights' preprocessing mode"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="bfloat16: faster on CPUs with bfloat16 units; the largest "
-                             "probability difference against float32 on the first batch "
-                             "is reported on stderr")
-    parser.add_argument("--fold-bn", action="store_true",
-                        help="fold batch norms into the convolutions before them (keras engine)")
-    parser.add_argument("--tta", choices=TTA_MODES,
-                        help="test-time augmentation: average the probabilities over the image "
-                             "and its mirror, or 5 / 10 crops of the image loaded at size/0.875")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="auto (default): a CPU runtime when its export is cached or the "
-                             "job is large enough to pay for exporting, else keras; "
-                             "onnxruntime/openvino export once (checked, cached) and run there")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="bfloat16: faster on CPUs with bfloat16 units; the largest "
+        "probability difference against float32 on the first batch "
+        "is reported on stderr",
+    )
+    parser.add_argument(
+        "--fold-bn",
+        action="store_true",
+        help="fold batch norms into the convolutions before them (keras engine)",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        help="test-time augmentation: average the probabilities over the image "
+        "and its mirror, or 5 / 10 crops of the image loaded at size/0.875",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="auto (default): a CPU runtime when its export is cached or the "
+        "job is large enough to pay for exporting, else keras; "
+        "onnxruntime/openvino export once (checked, cached) and run there",
+    )
     parser.set_defaults(func=run_predict)
 
 
@@ -68,32 +95,53 @@ def run_predict(args):
 
     enable_library_log()
     weights = argtypes.weights_value(args.weights)
-    options = dict(model=args.model, weights=weights, top=args.top,
-                   batch_size=args.batch_size, preprocess=args.preprocess, crop=args.crop,
-                   precision=args.precision, fold_bn=args.fold_bn, tta=args.tta)
+    options = dict(
+        model=args.model,
+        weights=weights,
+        top=args.top,
+        batch_size=args.batch_size,
+        preprocess=args.preprocess,
+        crop=args.crop,
+        precision=args.precision,
+        fold_bn=args.fold_bn,
+        tta=args.tta,
+    )
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
     engine = args.engine
     if files:  # choose (and, if needed, export) once; predict_files reuses the loaded model
-        loaded, _ = loading.load_engine_model(args.model, weights, args.preprocess,
-                                              args.precision, args.fold_bn, args.engine,
-                                              len(files))
+        loaded, _ = loading.load_engine_model(
+            args.model,
+            weights,
+            args.preprocess,
+            args.precision,
+            args.fold_bn,
+            args.engine,
+            len(files),
+        )
         engine = getattr(loaded, "engine", "keras")
         print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
     options["engine"] = engine
     if args.precision != "float32" and files:
         try:
             difference = predict.precision_difference(
-                files[:args.batch_size],
-                **{k: v for k, v in options.items() if k not in ("top", "tta")})
-            print(f"keras-dense: {args.precision}: largest probability difference against "
-                  f"float32 on the first {len(files[:args.batch_size])} images: "
-                  f"{difference:.2e}", file=sys.stderr)
+                files[: args.batch_size],
+                **{k: v for k, v in options.items() if k not in ("top", "tta")},
+            )
+            print(
+                f"keras-dense: {args.precision}: largest probability difference against "
+                f"float32 on the first {len(files[: args.batch_size])} images: "
+                f"{difference:.2e}",
+                file=sys.stderr,
+            )
         except images.ImageLoadError:  # each unreadable file is reported below, by name
-            print(f"keras-dense: {args.precision}: no image of the first "
-                  f"{len(files[:args.batch_size])} could be read to measure the difference "
-                  "against float32", file=sys.stderr)
+            print(
+                f"keras-dense: {args.precision}: no image of the first "
+                f"{len(files[: args.batch_size])} could be read to measure the difference "
+                "against float32",
+                file=sys.stderr,
+            )
     total = len(files) + len(missing)
     progress = ProgressBar(total, enabled=total > args.batch_size)
     results, failures = [], []
@@ -106,19 +154,27 @@ def run_predict(args):
         if not args.json:
             _print_text(result.path, result.predictions)
     if args.json:
-        print(json.dumps({
-            "model": args.model,
-            "weights": args.weights,
-            "engine": engine,
-            "results": [
-                {"path": r.path, "predictions": [
-                    {"wnid": wnid, "label": label, "probability": probability}
-                    for wnid, label, probability in r.predictions
-                ]}
-                for r in results
-            ],
-            "errors": [{"path": r.path, "error": r.error} for r in failures],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "weights": args.weights,
+                    "engine": engine,
+                    "results": [
+                        {
+                            "path": r.path,
+                            "predictions": [
+                                {"wnid": wnid, "label": label, "probability": probability}
+                                for wnid, label, probability in r.predictions
+                            ],
+                        }
+                        for r in results
+                    ],
+                    "errors": [{"path": r.path, "error": r.error} for r in failures],
+                },
+                indent=2,
+            )
+        )
     for result in failures:
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
     if files and args.engine == "auto" and engine == "keras":
@@ -137,14 +193,20 @@ def _prepare_runtime_in_background(name, weights, precision, job_images):
             return
         started = background.start(name, str(weights), runtime, precision)
     except Exception as error:  # noqa: BLE001 - an optimisation for later runs: never fatal
-        print(f"keras-dense: warning: the background export was not started ({error}); "
-              "later runs use Keras.", file=sys.stderr)
+        print(
+            f"keras-dense: warning: the background export was not started ({error}); "
+            "later runs use Keras.",
+            file=sys.stderr,
+        )
         return
     if started:
-        print(f"keras-dense: exporting {name} for {runtime} in the background (once, about "
-              f"{engines.EXPORT_SECONDS:.0f} s for DenseNet-169 at low priority); later runs "
-              "use it. "
-              f"{background.SWITCH}=0 turns this off.", file=sys.stderr)
+        print(
+            f"keras-dense: exporting {name} for {runtime} in the background (once, about "
+            f"{engines.EXPORT_SECONDS:.0f} s for DenseNet-169 at low priority); later runs "
+            "use it. "
+            f"{background.SWITCH}=0 turns this off.",
+            file=sys.stderr,
+        )
 
 
 def _print_text(path, top):

@@ -25,8 +25,7 @@ class ProgressBar:
         self.done, self.total = done, total or self.total
         if self.enabled and self.total:
             filled = int(WIDTH * self.done / self.total)
-            sys.stderr.write(f"\r[{'=' * filled}{'.' * (WIDTH - filled)}] "
-                             f"{self.done}/{self.total}")
+            sys.stderr.write(f"\r[{'=' * filled}{'.' * (WIDTH - filled)}] {self.done}/{self.total}")
             if self.done >= self.total:
                 sys.stderr.write("\n")
             sys.stderr.flush()

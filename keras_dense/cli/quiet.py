@@ -31,8 +31,11 @@ def import_backend_quietly():
     already imported. (Any other value is no sign of a wish: Keras itself sets
     it to 1 in every process that imports it, and children inherit that.)
     """
-    if "keras" in sys.modules or os.environ.get("KERAS_DENSE_DEBUG") \
-            or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+    if (
+        "keras" in sys.modules
+        or os.environ.get("KERAS_DENSE_DEBUG")
+        or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0"
+    ):
         importlib.import_module("keras")
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also hides the later "failed call to cuInit"
@@ -47,7 +50,10 @@ def import_backend_quietly():
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode("utf8", "replace").splitlines()
-                    if line.strip() and not NOTICE.match(line)]
+            kept = [
+                line
+                for line in captured.read().decode("utf8", "replace").splitlines()
+                if line.strip() and not NOTICE.match(line)
+            ]
             if kept:
                 print("\n".join(kept), file=sys.stderr)

@@ -5,37 +5,53 @@ import argparse
 from keras_dense._choices import EVALUATE_TTA_MODES, OPTIMIZERS, SCHEDULES
 from keras_dense.cli import argtypes
 
-SCHEDULE_HELP = ("cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
-                 "(the paper's and the notes' schedule); constant")
+SCHEDULE_HELP = (
+    "cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
+    "(the paper's and the notes' schedule); constant"
+)
 
 
 def add_parsers(subparsers):
     from keras_dense.training.recipe import PRESETS
 
     train = subparsers.add_parser(
-        "train", help="train a model on CIFAR-10 with model.fit into a run folder",
+        "train",
+        help="train a model on CIFAR-10 with model.fit into a run folder",
         description="Train a registry model on CIFAR-10. Recipe options override the preset.",
     )
     train.add_argument("model", nargs="?", help="registry name, e.g. densenet_bc_100_k12")
-    train.add_argument("--resume", metavar="RUN",
-                       help="continue the run folder RUN from its last epoch; with --epochs N, "
-                            "extend it (finished or not) to N epochs in all: the learning-rate "
-                            "schedule is recomputed for N epochs and continues from the steps "
-                            "already taken (a finished cosine continued at its final rate, 0, "
-                            "would not train)")
-    train.add_argument("--data", metavar="PATH",
-                       help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
-                            "folder, an image folder or zip (default: download)")
-    train.add_argument("--out", metavar="RUN",
-                       help="run folder to create, missing or empty (default runs/MODEL)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="start over the run already in --out, removing its files (a folder "
-                            "holding other files is never written into)")
-    train.add_argument("--preset", default=None, choices=sorted(PRESETS),
-                       help="starting recipe (default: default)")
-    train.add_argument("--epochs", type=argtypes.positive_int,
-                       help="epochs in all (with --resume: the run's new length, at least the "
-                            "epochs done)")
+    train.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the run folder RUN from its last epoch; with --epochs N, "
+        "extend it (finished or not) to N epochs in all: the learning-rate "
+        "schedule is recomputed for N epochs and continues from the steps "
+        "already taken (a finished cosine continued at its final rate, 0, "
+        "would not train)",
+    )
+    train.add_argument(
+        "--data",
+        metavar="PATH",
+        help="CIFAR-10 source: a folder with the jpg zips, an official archive or "
+        "folder, an image folder or zip (default: download)",
+    )
+    train.add_argument(
+        "--out", metavar="RUN", help="run folder to create, missing or empty (default runs/MODEL)"
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over the run already in --out, removing its files (a folder "
+        "holding other files is never written into)",
+    )
+    train.add_argument(
+        "--preset", default=None, choices=sorted(PRESETS), help="starting recipe (default: default)"
+    )
+    train.add_argument(
+        "--epochs",
+        type=argtypes.positive_int,
+        help="epochs in all (with --resume: the run's new length, at least the epochs done)",
+    )
     train.add_argument("--batch-size", type=argtypes.positive_int)
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd is Nesterov momentum")
     train.add_argument("--lr", type=float, help="peak learning rate")
@@ -45,56 +61,131 @@ def add_parsers(subparsers):
     train.add_argument("--weight-decay", type=float, help="decoupled weight decay")
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--cutout", type=int, metavar="PIXELS", help="cutout square side (0: off)")
-    train.add_argument("--bn-momentum", type=float,
-                       help="batch-norm momentum (default: from the run's length, at most 0.99)")
-    train.add_argument("--ema", dest="use_ema", action=argparse.BooleanOptionalAction, default=None,
-                       help="keep a moving average of the weights; test and save it")
+    train.add_argument(
+        "--bn-momentum",
+        type=float,
+        help="batch-norm momentum (default: from the run's length, at most 0.99)",
+    )
+    train.add_argument(
+        "--ema",
+        dest="use_ema",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep a moving average of the weights; test and save it",
+    )
     train.add_argument("--ema-momentum", type=float, help="the average's momentum (default 0.99)")
-    train.add_argument("--tta-flip", action=argparse.BooleanOptionalAction, default=None,
-                       help="test on each image and its mirror image, averaging the probabilities")
-    train.add_argument("--eval-every", type=argtypes.positive_int, metavar="N",
-                       help="test every N epochs (and after the last)")
-    train.add_argument("--checkpoint-every", type=argtypes.positive_int, metavar="N",
-                       help="write last.keras every N epochs (and after the last)")
-    train.add_argument("--steps-per-execution", type=argtypes.positive_int, metavar="N",
-                       help="training steps per compiled call")
-    train.add_argument("--drop-remainder", action=argparse.BooleanOptionalAction, default=None,
-                       help="full batches only, one shape for XLA (default: on)")
-    train.add_argument("--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images")
-    train.add_argument("--test-subset", type=argtypes.positive_int, metavar="N",
-                       help="test on the first N test images (quick runs)")
+    train.add_argument(
+        "--tta-flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test on each image and its mirror image, averaging the probabilities",
+    )
+    train.add_argument(
+        "--eval-every",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="test every N epochs (and after the last)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="write last.keras every N epochs (and after the last)",
+    )
+    train.add_argument(
+        "--steps-per-execution",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="training steps per compiled call",
+    )
+    train.add_argument(
+        "--drop-remainder",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="full batches only, one shape for XLA (default: on)",
+    )
+    train.add_argument(
+        "--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images"
+    )
+    train.add_argument(
+        "--test-subset",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="test on the first N test images (quick runs)",
+    )
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    train.add_argument("--arch", type=argtypes.arch_item, action="append", default=[], metavar="KEY=VALUE",
-                       help="architecture override passed to the builder, e.g. growth_rate=4, "
-                            "blocks=2,2,2 (repeatable)")
-    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
-                       help="float16 compute (default: on with a GPU, off on CPU)")
-    train.add_argument("--bfloat16", action="store_true",
-                       help="mixed precision with bfloat16 instead of float16 (A100, H100, TPU)")
-    train.add_argument("--devices", type=device_count, metavar="N|all",
-                       help="train data-parallel on N devices (JAX backend); --batch-size is the "
-                            "global batch, split evenly (allowed with --resume)")
-    train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                       help="jit_compile the step (default: on with a GPU, off on CPU)")
+    train.add_argument(
+        "--arch",
+        type=argtypes.arch_item,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="architecture override passed to the builder, e.g. growth_rate=4, "
+        "blocks=2,2,2 (repeatable)",
+    )
+    train.add_argument(
+        "--mixed-precision",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="float16 compute (default: on with a GPU, off on CPU)",
+    )
+    train.add_argument(
+        "--bfloat16",
+        action="store_true",
+        help="mixed precision with bfloat16 instead of float16 (A100, H100, TPU)",
+    )
+    train.add_argument(
+        "--devices",
+        type=device_count,
+        metavar="N|all",
+        help="train data-parallel on N devices (JAX backend); --batch-size is the "
+        "global batch, split evenly (allowed with --resume)",
+    )
+    train.add_argument(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="jit_compile the step (default: on with a GPU, off on CPU)",
+    )
     train.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
-        "evaluate", help="test accuracy and per-class accuracy of a run or .keras file",
+        "evaluate",
+        help="test accuracy and per-class accuracy of a run or .keras file",
     )
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
     evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
     evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
-    evaluate.add_argument("--tta", choices=EVALUATE_TTA_MODES,
-                          help="flip: average each image's probabilities with its mirror's; "
-                               "none: no test-time augmentation (default: the run's recipe)")
+    evaluate.add_argument(
+        "--tta",
+        choices=EVALUATE_TTA_MODES,
+        help="flip: average each image's probabilities with its mirror's; "
+        "none: no test-time augmentation (default: the run's recipe)",
+    )
     evaluate.set_defaults(func=run_evaluate)
 
 
-RECIPE_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup_epochs",
-                "step_factor", "weight_decay", "label_smoothing", "cutout", "bn_momentum",
-                "use_ema", "ema_momentum", "tta_flip", "eval_every", "checkpoint_every",
-                "steps_per_execution", "drop_remainder")
+RECIPE_FLAGS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "schedule",
+    "warmup_epochs",
+    "step_factor",
+    "weight_decay",
+    "label_smoothing",
+    "cutout",
+    "bn_momentum",
+    "use_ema",
+    "ema_momentum",
+    "tta_flip",
+    "eval_every",
+    "checkpoint_every",
+    "steps_per_execution",
+    "drop_remainder",
+)
 
 
 def device_count(text):
@@ -105,7 +196,8 @@ def device_count(text):
         return argtypes.positive_int(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"--devices takes a positive integer or 'all'; got {text!r}") from None
+            f"--devices takes a positive integer or 'all'; got {text!r}"
+        ) from None
 
 
 def _mixed_precision(args):
@@ -124,30 +216,53 @@ def run_train(args):
     from keras_dense.training import trainer
 
     verbose = 2 if args.quiet else "auto"
-    overrides = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
+    overrides = {
+        name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None
+    }
     if args.resume:
-        run_flags = {"preset": args.preset, "seed": args.seed, "mixed_precision": args.mixed_precision,
-                     "bfloat16": args.bfloat16 or None, "jit": args.jit,
-                     "overwrite": args.overwrite or None}
+        run_flags = {
+            "preset": args.preset,
+            "seed": args.seed,
+            "mixed_precision": args.mixed_precision,
+            "bfloat16": args.bfloat16 or None,
+            "jit": args.jit,
+            "overwrite": args.overwrite or None,
+        }
         extra = [f"--{name.replace('_', '-')}" for name in overrides if name != "epochs"] + [
-            f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None]
+            f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None
+        ]
         if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
             raise CommandError(
                 "--resume takes the model and recipe from the run's config.json; give only "
                 "--resume RUN (and --epochs N to extend it, --data if the data moved, --devices "
                 f"to change the devices), not {' '.join(extra) or 'a model/--out'}."
             )
-        run = lambda: trainer.resume(args.resume, data=args.data, devices=args.devices,  # noqa: E731
-                                     verbose=verbose, epochs=args.epochs)
+
+        def run():
+            return trainer.resume(
+                args.resume,
+                data=args.data,
+                devices=args.devices,
+                verbose=verbose,
+                epochs=args.epochs,
+            )
     else:
         if not args.model:
             raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
         recipe = recipe_lib.preset(args.preset or "default", **overrides)
         run = lambda: trainer.train(  # noqa: E731
-            args.model, data=args.data, out=args.out or f"runs/{args.model}", recipe=recipe,
-            subset=args.subset, test_subset=args.test_subset, seed=args.seed or 0,
-            model_kwargs=dict(args.arch), mixed_precision=_mixed_precision(args),
-            jit_compile=args.jit, devices=args.devices, verbose=verbose,
+            args.model,
+            data=args.data,
+            out=args.out or f"runs/{args.model}",
+            recipe=recipe,
+            subset=args.subset,
+            test_subset=args.test_subset,
+            seed=args.seed or 0,
+            model_kwargs=dict(args.arch),
+            mixed_precision=_mixed_precision(args),
+            jit_compile=args.jit,
+            devices=args.devices,
+            verbose=verbose,
             overwrite=args.overwrite,
         )
     try:
@@ -160,10 +275,13 @@ def run_train(args):
 def run_evaluate(args):
     from keras_dense.training import evaluation
 
-    report = evaluation.evaluate(args.target, data=args.data, batch_size=args.batch_size,
-                                 tta=args.tta)
-    print(f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
-          f"on {report['images']:,} images" + (f" (tta {report['tta']})" if report["tta"] else ""))
+    report = evaluation.evaluate(
+        args.target, data=args.data, batch_size=args.batch_size, tta=args.tta
+    )
+    print(
+        f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
+        f"on {report['images']:,} images" + (f" (tta {report['tta']})" if report["tta"] else "")
+    )
     width = max(len(name) for name in report["per_class_accuracy"])
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<{width}}  {accuracy:.4f}")

@@ -1,4 +1,4 @@
-"""`keras-dense weights list`, `keras-dense weights verify PATH` and `keras-dense weights convert`."""
+"""`keras-dense weights list`, `weights verify PATH` and `weights convert`."""
 
 import os
 
@@ -12,8 +12,11 @@ def add_parsers(subparsers):
         "list", help="every published file: where it is found and whether its hash is right"
     )
     listing.add_argument("--urls", action="store_true", help="also print URLs and hashes")
-    listing.add_argument("--markdown", action="store_true",
-                         help="print the Markdown table of weight tags (docs/weights.md)")
+    listing.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the Markdown table of weight tags (docs/weights.md)",
+    )
     listing.set_defaults(func=run_list)
     verify = actions.add_parser("verify", help="check a file's hash and that it can be read")
     verify.add_argument("path", help="a weights file (.h5, .weights.h5 or torchvision .pth)")
@@ -23,8 +26,11 @@ def add_parsers(subparsers):
     )
     convert.add_argument("path", help="the .pth file (read with torch.load(weights_only=True))")
     convert.add_argument("--model", required=True, help="the model it is for, e.g. densenet161")
-    convert.add_argument("--out", required=True, help="the Keras weights file to write "
-                         "(ending in .weights.h5); an existing one is refused")
+    convert.add_argument(
+        "--out",
+        required=True,
+        help="the Keras weights file to write (ending in .weights.h5); an existing one is refused",
+    )
     convert.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     convert.set_defaults(func=run_convert)
 
@@ -42,8 +48,11 @@ def run_list(args):
         print(tables.weights_markdown(), end="")
         return 0
     torch_dirs = [converted.torch_checkpoints_dir()]
-    print("searched, in order: " + ", ".join(str(d) for d in resolve.search_dirs())
-          + f" (torchvision's files also: {torch_dirs[0]})")
+    print(
+        "searched, in order: "
+        + ", ".join(str(d) for d in resolve.search_dirs())
+        + f" (torchvision's files also: {torch_dirs[0]})"
+    )
     header = f"{'weights':<36} {'format':<11} {'file':<58} status"
     print(header)
     print("-" * (len(header) + 40))
@@ -54,16 +63,19 @@ def run_list(args):
             path = resolve.find_local(weights_file, extra_dirs)
             if path is None:
                 status = "missing"
-            elif resolve.hash_matches(resolve.file_hash(path, weights_file.hash_algorithm),
-                                      weights_file.file_hash):
+            elif resolve.hash_matches(
+                resolve.file_hash(path, weights_file.hash_algorithm), weights_file.file_hash
+            ):
                 status = f"verified  {path}"
             else:
                 status = f"BAD HASH  {path}"
             kind = FORMAT_LABELS.get(record.file_format, record.file_format)
             print(f"{label:<36} {kind:<11} {weights_file.file_name:<58} {status}")
             if args.urls:
-                print(f"{'':<48} {weights_file.url}  {weights_file.hash_algorithm} "
-                      f"{weights_file.file_hash}")
+                print(
+                    f"{'':<48} {weights_file.url}  {weights_file.hash_algorithm} "
+                    f"{weights_file.file_hash}"
+                )
     return 0
 
 
@@ -81,8 +93,10 @@ def _describe_keras_file(path):
     file_format, layers = h5.read_weights_file(path)
     count = sum(len(layer.arrays) for layer in layers)
     params = sum(int(a.size) for layer in layers for a in layer.arrays)
-    return (f"readable {file_format} weights file: {len(layers)} layers, {count} arrays, "
-            f"{params:,} parameters")
+    return (
+        f"readable {file_format} weights file: {len(layers)} layers, {count} arrays, "
+        f"{params:,} parameters"
+    )
 
 
 def run_verify(args):
@@ -94,7 +108,8 @@ def run_verify(args):
         raise ValueError(f"{path} is not a file.")
     by_name = find_published_file(lambda f: f.file_name == os.path.basename(path))
     by_hash = find_published_file(
-        lambda f: resolve.hash_matches(resolve.file_hash(path, f.hash_algorithm), f.file_hash))
+        lambda f: resolve.hash_matches(resolve.file_hash(path, f.hash_algorithm), f.file_hash)
+    )
     if by_hash is None and by_name is not None:
         resolve.check_hash(path, by_name[2])  # raises, naming the published hash and URL
     is_torch = path.lower().endswith(TORCH_SUFFIXES)
@@ -118,8 +133,9 @@ def run_convert(args):
     from keras_dense.weights import converted, torchvision
 
     if not args.out.endswith(".weights.h5"):
-        raise ValueError(f"--out must name a Keras weights file ending in .weights.h5; "
-                         f"got {args.out!r}.")
+        raise ValueError(
+            f"--out must name a Keras weights file ending in .weights.h5; got {args.out!r}."
+        )
     refuse_existing(args.out, args.overwrite)
     record = model_record(args.model)  # an unknown name fails before the file is read
     model = from_torchvision(args.path, record.name)
@@ -128,8 +144,12 @@ def run_convert(args):
     arch = "".join(f", {key}={value!r}" for key, value in (tagged.arch if tagged else {}).items())
     classes = model.output_shape[-1]
     classes_arg = f", classes={classes}" if classes != record.classes else ""
-    print(f"wrote {out}: {len(model.weights)} arrays, {model.count_params():,} parameters "
-          f"of {record.name}")
-    print(f"  load it with keras_dense.get_model({record.name!r}, weights={str(out)!r}"
-          f"{classes_arg}{arch}) and \"torch\" preprocessing")
+    print(
+        f"wrote {out}: {len(model.weights)} arrays, {model.count_params():,} parameters "
+        f"of {record.name}"
+    )
+    print(
+        f"  load it with keras_dense.get_model({record.name!r}, weights={str(out)!r}"
+        f'{classes_arg}{arch}) and "torch" preprocessing'
+    )
     return 0

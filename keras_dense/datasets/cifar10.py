@@ -50,8 +50,16 @@ import numpy as np
 from keras_dense import _files, _paths
 
 CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 IMAGE_SHAPE = (32, 32, 3)
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -129,7 +137,9 @@ def load(source=None, cache_dir=None, use_cache=True):
     except (DataSourceError, AssertionError):
         raise
     except UnsafePickleError as error:
-        raise DataSourceError(f"CIFAR-10 source {str(path)!r} is not safe to read: {error}.") from error
+        raise DataSourceError(
+            f"CIFAR-10 source {str(path)!r} is not safe to read: {error}."
+        ) from error
     except Exception as error:  # decoding only: whatever a damaged source raises, one line
         raise _unreadable(path, error) from error
     result = _checked(x_train, y_train, x_test, y_test, names, path)
@@ -147,7 +157,8 @@ def _unreadable(path, error):
     """The one-line `DataSourceError` for an exception while reading `path`."""
     if isinstance(error, PermissionError):
         return DataSourceError(
-            f"CIFAR-10 source {str(path)!r} cannot be read ({_one_line(error)}).")
+            f"CIFAR-10 source {str(path)!r} cannot be read ({_one_line(error)})."
+        )
     return DataSourceError(
         f"CIFAR-10 source {str(path)!r} looks corrupt ({type(error).__name__}: "
         f"{_one_line(error)}); "
@@ -170,7 +181,9 @@ def _detect(path):
                 f"{str(path)!r} is a damaged or truncated zip file (it starts as a zip but its "
                 "directory at the end is missing or unreadable); download or copy it again."
             )
-        raise DataSourceError(f"{str(path)!r} is neither a zip nor a tar archive; {EXPECTED_SOURCES}.")
+        raise DataSourceError(
+            f"{str(path)!r} is neither a zip nor a tar archive; {EXPECTED_SOURCES}."
+        )
 
     for folder in (path, path / "cifar-10-batches-py"):
         if all((folder / name).is_file() for name in (*TRAIN_BATCHES, TEST_BATCH)):
@@ -227,7 +240,8 @@ def _detect_tar(path):
         return _read_binary_batches
     raise DataSourceError(
         f"Tar archive {str(path)!r} holds neither the python batches (data_batch_1..5, "
-        f"test_batch) nor the binary ones (data_batch_1..5.bin, test_batch.bin); {EXPECTED_SOURCES}."
+        f"test_batch) nor the binary ones (data_batch_1..5.bin, test_batch.bin); "
+        f"{EXPECTED_SOURCES}."
     )
 
 
@@ -247,7 +261,9 @@ def _source_key(kind, files):
             for item in sorted(file.rglob("*")):
                 if item.is_file():
                     stat = item.stat()
-                    digest.update(f"{item.relative_to(file)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+                    digest.update(
+                        f"{item.relative_to(file)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+                    )
         else:
             with open(file, "rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -312,14 +328,19 @@ def read_python_batch(data):
     data, labels = batch["data"], batch["labels"]
     # Arrays and flat lists only: nested lists sharing references could expand exponentially.
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "ui" or data.size % 3072:
-        raise DataSourceError("a CIFAR-10 python batch's 'data' must be an integer array of "
-                              "3072-value rows")
+        raise DataSourceError(
+            "a CIFAR-10 python batch's 'data' must be an integer array of 3072-value rows"
+        )
     if isinstance(labels, np.ndarray):
         labels = labels.reshape(-1).tolist() if labels.dtype.kind in "ui" else None
-    if (not isinstance(labels, list) or len(labels) != data.size // 3072
-            or not all(isinstance(label, int) for label in labels)):
-        raise DataSourceError("a CIFAR-10 python batch's 'labels' must be a list of integers, "
-                              "one per row of 'data'")
+    if (
+        not isinstance(labels, list)
+        or len(labels) != data.size // 3072
+        or not all(isinstance(label, int) for label in labels)
+    ):
+        raise DataSourceError(
+            "a CIFAR-10 python batch's 'labels' must be a list of integers, one per row of 'data'"
+        )
     images = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, np.asarray(labels, dtype=np.int64)
 
@@ -336,7 +357,8 @@ def read_binary_batch(data):
     record = 1 + 32 * 32 * 3
     if len(data) == 0 or len(data) % record:
         raise DataSourceError(
-            f"a CIFAR-10 binary batch is a whole number of {record}-byte records; got {len(data)} bytes"
+            f"a CIFAR-10 binary batch is a whole number of {record}-byte records; "
+            f"got {len(data)} bytes"
         )
     rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, record)
     images = rows[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -361,8 +383,9 @@ def _read_batches(files, decode, suffix):
                 _check_size(len(data), MAX_BATCH_BYTES, name)  # the header's size may lie
                 return data
 
-            decoded = [_decoded(decode, functools.partial(read, name), name, where)
-                       for name in wanted]
+            decoded = [
+                _decoded(decode, functools.partial(read, name), name, where) for name in wanted
+            ]
     else:
         where, by_name = repr(str(files[0].parent)), {file.name: file for file in files}
 
@@ -370,8 +393,7 @@ def _read_batches(files, decode, suffix):
             _check_size(by_name[name].stat().st_size, MAX_BATCH_BYTES, name)
             return by_name[name].read_bytes()
 
-        decoded = [_decoded(decode, functools.partial(read, name), name, where)
-                   for name in wanted]
+        decoded = [_decoded(decode, functools.partial(read, name), name, where) for name in wanted]
     x_train = np.concatenate([images for images, _ in decoded[:-1]])
     y_train = np.concatenate([labels for _, labels in decoded[:-1]])
     return (x_train, y_train), decoded[-1], CLASS_NAMES
@@ -382,8 +404,10 @@ def _check_size(size, limit, name, where=None):
     names it)."""
     if size > limit:
         prefix = f"CIFAR-10 source {where}: {name!r} is" if where else "it is"
-        raise DataSourceError(f"{prefix} {size:,} bytes, more than the {limit:,} a CIFAR-10 "
-                              "member needs; the source is damaged or not CIFAR-10")
+        raise DataSourceError(
+            f"{prefix} {size:,} bytes, more than the {limit:,} a CIFAR-10 "
+            "member needs; the source is damaged or not CIFAR-10"
+        )
 
 
 def _decoded(decode, data, name, where):
@@ -451,8 +475,9 @@ def _decode_image(data):
 
     with Image.open(io.BytesIO(data)) as image:
         if image.size != IMAGE_SHAPE[1::-1]:
-            raise DataSourceError(f"CIFAR-10 images are 32x32 RGB; this one is "
-                                  f"{image.size[0]}x{image.size[1]}")
+            raise DataSourceError(
+                f"CIFAR-10 images are 32x32 RGB; this one is {image.size[0]}x{image.size[1]}"
+            )
         return np.asarray(image.convert("RGB"))
 
 
@@ -468,7 +493,9 @@ def _decode_split(by_class, names, read, where):
     images = np.empty((len(order), *IMAGE_SHAPE), dtype=np.uint8)
     labels = np.empty(len(order), dtype=np.int64)
     for index, (label, (_, handle, member)) in enumerate(order):
-        images[index] = _decoded(_decode_image, lambda: read(handle, member), member, where)
+        images[index] = _decoded(
+            _decode_image, lambda handle=handle, member=member: read(handle, member), member, where
+        )
         labels[index] = label
     return images, labels
 
@@ -483,8 +510,7 @@ def _decode_image_splits(splits, where, read):
 def _read_image_tree(files):
     root = files[0]
     entries = [
-        ((*item.relative_to(root).parts,), item)
-        for item in root.rglob("*") if item.is_file()
+        ((*item.relative_to(root).parts,), item) for item in root.rglob("*") if item.is_file()
     ]
     where = repr(str(root))
 
@@ -510,12 +536,20 @@ def _read_image_zips(files):
         entries = [
             ((*pathlib.PurePosixPath(info.filename).parts,), (archive, info))
             for archive in archives
-            for info in archive.infolist() if not info.is_dir()
+            for info in archive.infolist()
+            if not info.is_dir()
         ]
         where = " + ".join(repr(str(file)) for file in files)
         splits = _split_entries(entries)
-        _check_zip_members([handle[1] for split in splits.values()
-                            for items in split.values() for _, handle, _ in items], where)
+        _check_zip_members(
+            [
+                handle[1]
+                for split in splits.values()
+                for items in split.values()
+                for _, handle, _ in items
+            ],
+            where,
+        )
 
         def read(handle, member):
             archive, info = handle
@@ -536,8 +570,9 @@ def _check_zip_members(infos, where):
     total = 0
     for info in infos:
         _check_size(info.file_size, MAX_IMAGE_BYTES, info.filename, where)
-        if (info.file_size > RATIO_FLOOR_BYTES
-                and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
+        ):
             raise DataSourceError(
                 f"CIFAR-10 source {where}: {info.filename!r} declares {info.file_size:,} bytes "
                 f"compressed to {info.compress_size:,}, more than {MAX_COMPRESSION_RATIO}x (a "
@@ -564,7 +599,9 @@ def _download():
             f"Could not download CIFAR-10 ({type(error).__name__}: {error}); without internet, "
             f"pass --data with a local copy: {EXPECTED_SOURCES}."
         ) from error
-    return _checked(x_train, y_train.reshape(-1), x_test, y_test.reshape(-1), CLASS_NAMES, "download")
+    return _checked(
+        x_train, y_train.reshape(-1), x_test, y_test.reshape(-1), CLASS_NAMES, "download"
+    )
 
 
 def _checked(x_train, y_train, x_test, y_test, names, where):
@@ -573,7 +610,8 @@ def _checked(x_train, y_train, x_test, y_test, names, where):
         if x.dtype != np.uint8 or x.shape[1:] != IMAGE_SHAPE or len(x) != len(y) or not len(x):
             raise DataSourceError(
                 f"CIFAR-10 source {str(where)!r}: the {split} split is not a non-empty set of "
-                f"32x32x3 uint8 images with one label each (got {x.shape} {x.dtype}, {len(y)} labels)."
+                f"32x32x3 uint8 images with one label each "
+                f"(got {x.shape} {x.dtype}, {len(y)} labels)."
             )
         if y.min() < 0 or y.max() >= classes:
             raise DataSourceError(
@@ -596,8 +634,10 @@ def _read_cache(cache_file):
     except (FileNotFoundError, NotADirectoryError):
         return None
     except Exception as error:  # noqa: BLE001 - numpy/zipfile raise many kinds for a bad file
-        _cache_warning(f"the decoded CIFAR-10 cache {cache_file} cannot be read "
-                       f"({type(error).__name__}: {error}); decoding the source again")
+        _cache_warning(
+            f"the decoded CIFAR-10 cache {cache_file} cannot be read "
+            f"({type(error).__name__}: {error}); decoding the source again"
+        )
         return None
 
 
@@ -609,12 +649,20 @@ def _write_cache(cache_file, result):
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as out:
-            np.savez(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                     class_names=np.array(names))
+            np.savez(
+                out,
+                x_train=x_train,
+                y_train=y_train,
+                x_test=x_test,
+                y_test=y_test,
+                class_names=np.array(names),
+            )
         _files.publish(tmp, cache_file)
     except OSError as error:
-        _cache_warning(f"the decoded CIFAR-10 data could not be cached in {cache_file.parent} "
-                       f"({error}); it is decoded again next time")
+        _cache_warning(
+            f"the decoded CIFAR-10 data could not be cached in {cache_file.parent} "
+            f"({error}); it is decoded again next time"
+        )
     finally:
         if os.path.lexists(tmp):
             _files.remove(tmp)

@@ -21,9 +21,11 @@ NUM_CLASSES = 1000
 @functools.lru_cache(maxsize=1)
 def class_index():
     """The ImageNet class index: `{index: (wnid, label)}` for the 1000 classes."""
-    text = importlib.resources.files("keras_dense").joinpath(
-        "data", "imagenet_class_index.json"
-    ).read_text(encoding="utf8")
+    text = (
+        importlib.resources.files("keras_dense")
+        .joinpath("data", "imagenet_class_index.json")
+        .read_text(encoding="utf8")
+    )
     return {int(k): tuple(v) for k, v in json.loads(text).items()}
 
 
@@ -63,7 +65,11 @@ def decode_predictions(preds: np.ndarray, top: int = 5) -> list[list[tuple[str, 
             f"decode_predictions expects a batch of ImageNet predictions of shape "
             f"(samples, {NUM_CLASSES}); got shape {preds.shape}."
         )
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= NUM_CLASSES:
+    if (
+        isinstance(top, bool)
+        or not isinstance(top, (int, np.integer))
+        or not 1 <= top <= NUM_CLASSES
+    ):
         raise ValueError(f"top must be an integer from 1 to {NUM_CLASSES}; got {top!r}.")
     index = class_index()
     results = []

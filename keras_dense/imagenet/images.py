@@ -56,10 +56,13 @@ def find_images(paths: Iterable[str | os.PathLike]) -> list[str]:
     found = []
     for path in map(pathlib.Path, paths):
         if path.is_dir():
-            found.extend(sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            ))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                )
+            )
         elif path.exists():
             found.append(path)
         else:
@@ -149,9 +152,11 @@ def _one_line(error):
 
 
 def _undecodable(name, error):
-    return (f"{name} could not be decoded as an image ({type(error).__name__}: "
-            f"{_one_line(error)}); "
-            "it is damaged or not an image.")
+    return (
+        f"{name} could not be decoded as an image ({type(error).__name__}: "
+        f"{_one_line(error)}); "
+        "it is damaged or not an image."
+    )
 
 
 def _check_file(path):
@@ -174,8 +179,12 @@ def _check_file(path):
         )
 
 
-def load_image(path: str | os.PathLike, size: tuple[int, int] = (224, 224), crop: bool = False,
-               interpolation: str = "nearest") -> np.ndarray:
+def load_image(
+    path: str | os.PathLike,
+    size: tuple[int, int] = (224, 224),
+    crop: bool = False,
+    interpolation: str = "nearest",
+) -> np.ndarray:
     """Loads one image file as an RGB uint8 array `(height, width, 3)`.
 
     The file's size is checked before it is opened, and the pixel count in its
@@ -246,7 +255,9 @@ def image_format(path):
     return found
 
 
-def save_image(pixels: np.ndarray, path: str | os.PathLike, overwrite: bool = False) -> pathlib.Path:
+def save_image(
+    pixels: np.ndarray, path: str | os.PathLike, overwrite: bool = False
+) -> pathlib.Path:
     """Writes RGB uint8 pixels as an image file, through a temporary name (no partial file).
 
     Args:
@@ -270,8 +281,11 @@ def save_image(pixels: np.ndarray, path: str | os.PathLike, overwrite: bool = Fa
 
     path = pathlib.Path(path)
     image_type = image_format(path)
-    refuse_existing(path, overwrite, "pass --overwrite (overwrite=True in Python) to replace it, "
-                                     "or choose another path")
+    refuse_existing(
+        path,
+        overwrite,
+        "pass --overwrite (overwrite=True in Python) to replace it, or choose another path",
+    )
     data = io.BytesIO()
     Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(data, format=image_type)
     return write_atomic(path, data.getvalue())

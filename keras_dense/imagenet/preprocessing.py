@@ -128,9 +128,9 @@ def family_preprocess_input(mode, family_label):
     family_preprocess.__name__ = family_preprocess.__qualname__ = "preprocess_input"
     family_preprocess.__doc__ = (
         f"Preprocesses RGB pixels 0-255 for {family_label}'s published weights "
-        f"(`mode=\"{mode}\"`).\n\n"
+        f'(`mode="{mode}"`).\n\n'
         "Args:\n    x: array or tensor, 3D or 4D, 3 channels (not modified).\n"
-        "    data_format: `\"channels_last\"`, `\"channels_first\"` or `None`.\n\n"
+        '    data_format: `"channels_last"`, `"channels_first"` or `None`.\n\n'
         "Returns:\n    The preprocessed array or tensor.\n\n"
         "Example:\n    >>> x = preprocess_input(pixels)\n"
     )

@@ -35,13 +35,11 @@ class ImageNetPreprocessing(keras.layers.Layer):
     def __init__(self, mode, **kwargs):
         super().__init__(**kwargs)
         if mode not in preprocessing.MODES:
-            raise ValueError(f"mode must be one of {', '.join(preprocessing.MODES)}; "
-                             f"got {mode!r}.")
+            raise ValueError(f"mode must be one of {', '.join(preprocessing.MODES)}; got {mode!r}.")
         self.mode = mode
 
     def call(self, inputs):
-        return preprocessing.preprocess_input(inputs, data_format="channels_last",
-                                              mode=self.mode)
+        return preprocessing.preprocess_input(inputs, data_format="channels_last", mode=self.mode)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

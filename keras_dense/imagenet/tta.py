@@ -52,24 +52,37 @@ def check_arrays(images, size, tta):
     import numpy as np
 
     wanted = load_size(size, tta)
-    if tta in CROP_MODES and isinstance(images, np.ndarray) and images.ndim in (3, 4) \
-            and tuple(images.shape[-3:-1]) != wanted:
-        raise ValueError(f"With tta={tta!r} the arrays must be {wanted[0]}x{wanted[1]} (the "
-                         f"model's {size[0]}x{size[1]} / 0.875), to be cropped to "
-                         f"{size[0]}x{size[1]}; they are {images.shape[-3]}x{images.shape[-2]}.")
+    if (
+        tta in CROP_MODES
+        and isinstance(images, np.ndarray)
+        and images.ndim in (3, 4)
+        and tuple(images.shape[-3:-1]) != wanted
+    ):
+        raise ValueError(
+            f"With tta={tta!r} the arrays must be {wanted[0]}x{wanted[1]} (the "
+            f"model's {size[0]}x{size[1]} / 0.875), to be cropped to "
+            f"{size[0]}x{size[1]}; they are {images.shape[-3]}x{images.shape[-2]}."
+        )
 
 
 def _five_crops(pixels, size):
     height, width = size
     full_height, full_width = pixels.shape[1:3]
     if full_height < height or full_width < width:
-        raise ValueError(f"Crops of {height}x{width} need images at least that large; got "
-                         f"{full_height}x{full_width} (load them at {load_size(size, 'five_crop')}).")
+        raise ValueError(
+            f"Crops of {height}x{width} need images at least that large; got "
+            f"{full_height}x{full_width} (load them at {load_size(size, 'five_crop')})."
+        )
     top = int(round((full_height - height) / 2.0))  # torchvision's centre_crop rounding
     left = int(round((full_width - width) / 2.0))
-    corners = [(0, 0), (0, full_width - width), (full_height - height, 0),
-               (full_height - height, full_width - width), (top, left)]
-    return [pixels[:, y:y + height, x:x + width] for y, x in corners]
+    corners = [
+        (0, 0),
+        (0, full_width - width),
+        (full_height - height, 0),
+        (full_height - height, full_width - width),
+        (top, left),
+    ]
+    return [pixels[:, y : y + height, x : x + width] for y, x in corners]
 
 
 def views(pixels, tta, size):

@@ -48,10 +48,12 @@ BACKOFF_MAX_S = 7 * 86400
 # Run as `python [-P] -c _CHILD ROOT export ...`: drop the working folder ('' and its path)
 # from sys.path before anything is imported, then find keras_dense where this process did
 # (appended last, so it shadows nothing).
-_CHILD = ("import os, sys; cwd = os.getcwd(); "
-          "sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != cwd]; "
-          "sys.path.append(sys.argv.pop(1)); "
-          "from keras_dense.cli import main; sys.exit(main(sys.argv[1:]))")
+_CHILD = (
+    "import os, sys; cwd = os.getcwd(); "
+    "sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != cwd]; "
+    "sys.path.append(sys.argv.pop(1)); "
+    "from keras_dense.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 # Folders the export finds through the environment: made absolute for its other working folder.
 _PATH_VARIABLES = ("KERAS_DENSE_CACHE", "KERAS_HOME", "TORCH_HOME", "XDG_CACHE_HOME")
 
@@ -96,16 +98,24 @@ def read_failure(lock):
             return record
     except ValueError:
         pass
-    return {"error": text.strip(), "attempts": 1, "failed_at": mtime,
-            "retry_at": mtime + backoff_s(1)}
+    return {
+        "error": text.strip(),
+        "attempts": 1,
+        "failed_at": mtime,
+        "retry_at": mtime + backoff_s(1),
+    }
 
 
 def _record_failure(lock, error):
     previous = read_failure(lock) or {}
     attempts = int(previous.get("attempts", 0) or 0) + 1
     now = time.time()
-    record = {"error": error, "attempts": attempts, "failed_at": now,
-              "retry_at": now + backoff_s(attempts)}
+    record = {
+        "error": error,
+        "attempts": attempts,
+        "failed_at": now,
+        "retry_at": now + backoff_s(attempts),
+    }
     _files.write_atomic(failure_path(lock), json.dumps(record, indent=1) + "\n")
     return record
 
@@ -132,8 +142,9 @@ def _process_state(pid):
 
 
 def _lock_record(pid):
-    return json.dumps({"pid": pid, "process_start": _process_state(pid)[1],
-                       "started_at": time.time()})
+    return json.dumps(
+        {"pid": pid, "process_start": _process_state(pid)[1], "started_at": time.time()}
+    )
 
 
 def _lock_owner_dead(lock):
@@ -165,8 +176,11 @@ def _clear_dead_lock(lock):
         pid = json.loads(claimed.read_text(encoding="utf8")).get("pid", "?")
     except (OSError, ValueError, AttributeError):
         pid = "?"
-    _record_failure(lock, f"the background export (process {pid}) ended without reporting: "
-                          "killed by a signal or out of memory")
+    _record_failure(
+        lock,
+        f"the background export (process {pid}) ended without reporting: "
+        "killed by a signal or out of memory",
+    )
     _files.remove(claimed)
 
 
@@ -196,8 +210,11 @@ def _child_environment():
         if env.get(variable):
             env[variable] = os.path.abspath(os.path.expanduser(env[variable]))
     # the working folder's weights/ is searched after $KERAS_DENSE_WEIGHTS (resolve.search_dirs)
-    folders = [os.path.abspath(os.path.expanduser(p))
-               for p in env.get("KERAS_DENSE_WEIGHTS", "").split(os.pathsep) if p]
+    folders = [
+        os.path.abspath(os.path.expanduser(p))
+        for p in env.get("KERAS_DENSE_WEIGHTS", "").split(os.pathsep)
+        if p
+    ]
     env["KERAS_DENSE_WEIGHTS"] = os.pathsep.join([*folders, os.path.abspath("weights")])
     return env
 
@@ -206,9 +223,23 @@ def command(name, weights, engine, precision, lock):
     """The command line of the background export (without importing from the working folder)."""
     root = str(pathlib.Path(keras_dense.__file__).resolve().parents[1])
     safe_path = ["-P"] if sys.version_info >= (3, 11) else []
-    return [sys.executable, *safe_path, "-c", _CHILD, root, "export", name,
-            "--weights", _weights_argument(name, weights), "--engine", engine,
-            "--precision", precision, "--release-lock", str(lock)]
+    return [
+        sys.executable,
+        *safe_path,
+        "-c",
+        _CHILD,
+        root,
+        "export",
+        name,
+        "--weights",
+        _weights_argument(name, weights),
+        "--engine",
+        engine,
+        "--precision",
+        precision,
+        "--release-lock",
+        str(lock),
+    ]
 
 
 def start(name, weights, engine, precision):
@@ -242,14 +273,22 @@ def start(name, weights, engine, precision):
         if not _take_lock(lock):
             return False
     except OSError as error:
-        logger.warning("the engine cache %s cannot be written (%s); no background export",
-                       cache.cache_dir(), error)
+        logger.warning(
+            "the engine cache %s cannot be written (%s); no background export",
+            cache.cache_dir(),
+            error,
+        )
         return False
     try:
-        child = subprocess.Popen(command(name, weights, engine, precision, lock),
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True,
-                                 cwd=folder, env=_child_environment())
+        child = subprocess.Popen(
+            command(name, weights, engine, precision, lock),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=folder,
+            env=_child_environment(),
+        )
         # the export takes seconds to start, so it cannot have released the lock yet
         _files.write_atomic(lock, _lock_record(child.pid))
     except BaseException as error:

@@ -35,7 +35,7 @@ def predict_batches(model, x, batch_size=32):
         raise ValueError("predict_batches needs at least one input row; got an empty batch.")
     batch_size = min(batch_size, count)
     outputs = [
-        np.asarray(model.predict_on_batch(x[start:start + batch_size]))
+        np.asarray(model.predict_on_batch(x[start : start + batch_size]))
         for start in range(0, count, batch_size)
     ]
     return np.concatenate(outputs, axis=0)

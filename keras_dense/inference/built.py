@@ -13,7 +13,8 @@ Examples:
 
 import collections
 import os
-from typing import Any, Callable, Hashable, Optional
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from keras_dense.imagenet import preprocessing
 from keras_dense.inference.fast import inference_model
@@ -37,7 +38,7 @@ def weights_identity(weights: Any) -> Hashable:
     return path, stat.st_size, stat.st_mtime_ns
 
 
-def preprocess_of(record: Optional[ModelRecord], weights: Any) -> Optional[str]:
+def preprocess_of(record: ModelRecord | None, weights: Any) -> str | None:
     """The preprocessing mode of `weights` (a tag, or a file: the record's default)."""
     if record is None:
         return None
@@ -80,14 +81,16 @@ def remembered(key: tuple, make: Callable[[], Any]) -> Any:
     return _BUILT[key]
 
 
-def keras_key(record: ModelRecord, weights: Any, precision: str = "float32",
-              fold_bn: bool = False) -> tuple:
+def keras_key(
+    record: ModelRecord, weights: Any, precision: str = "float32", fold_bn: bool = False
+) -> tuple:
     """The key of `record`'s Keras model with `weights` in `precision`."""
     return (record.name, weights_identity(weights), precision, bool(fold_bn), "keras")
 
 
-def keras_model(record: ModelRecord, weights: Any, precision: str = "float32",
-                fold_bn: bool = False) -> Any:
+def keras_model(
+    record: ModelRecord, weights: Any, precision: str = "float32", fold_bn: bool = False
+) -> Any:
     """`record`'s Keras model built with `weights` (kept), as `inference_model` runs it.
 
     Args:
@@ -99,5 +102,7 @@ def keras_model(record: ModelRecord, weights: Any, precision: str = "float32",
     Returns:
         A `keras.Model`.
     """
-    return remembered(keras_key(record, weights, precision, fold_bn),
-                      lambda: inference_model(record.build(weights=weights), precision, fold_bn))
+    return remembered(
+        keras_key(record, weights, precision, fold_bn),
+        lambda: inference_model(record.build(weights=weights), precision, fold_bn),
+    )

@@ -71,16 +71,22 @@ def cache_dir() -> pathlib.Path:
 def published_identity(weights_record):
     """The identity of published weights: their tag and the published (with-top) file's hash."""
     weights_file = weights_record.file_for(True)
-    return {"source": weights_record.name,
-            "hash": f"{weights_file.hash_algorithm}:{weights_file.file_hash}"}
+    return {
+        "source": weights_record.name,
+        "hash": f"{weights_file.hash_algorithm}:{weights_file.file_hash}",
+    }
 
 
 def file_identity(path):
     """The identity of a weights file: its path, size, modification time and sha256."""
     path = pathlib.Path(path).resolve()
     stat = path.stat()
-    return {"source": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "hash": f"sha256:{file_hash(path, 'sha256')}"}
+    return {
+        "source": str(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "hash": f"sha256:{file_hash(path, 'sha256')}",
+    }
 
 
 def weights_fingerprint(model):
@@ -99,8 +105,9 @@ def weights_fingerprint(model):
     return {"source": f"model:{model.name}", "hash": f"weights-crc32:{digest.hexdigest()}"}
 
 
-def entry_key(model_name: str, weights_identity: dict, engine: str, precision: str,
-              architecture: str) -> dict:
+def entry_key(
+    model_name: str, weights_identity: dict, engine: str, precision: str, architecture: str
+) -> dict:
     """The cache key (a dict) of one export.
 
     Args:
@@ -115,12 +122,17 @@ def entry_key(model_name: str, weights_identity: dict, engine: str, precision: s
         The key: model, weights, engine, precision, architecture digest, version.
     """
     if engine not in RUNTIME_ENGINES:
-        raise ValueError(f"The engine cache holds {', '.join(RUNTIME_ENGINES)} exports; "
-                         f"got {engine!r}.")
-    return {"model": model_name, "weights": weights_identity, "engine": engine,
-            "precision": precision,
-            "architecture": hashlib.sha256(architecture.encode()).hexdigest()[:16],
-            "keras_dense": keras_dense.__version__}
+        raise ValueError(
+            f"The engine cache holds {', '.join(RUNTIME_ENGINES)} exports; got {engine!r}."
+        )
+    return {
+        "model": model_name,
+        "weights": weights_identity,
+        "engine": engine,
+        "precision": precision,
+        "architecture": hashlib.sha256(architecture.encode()).hexdigest()[:16],
+        "keras_dense": keras_dense.__version__,
+    }
 
 
 def _digest(key):
@@ -184,8 +196,9 @@ def lookup(key):
             return None
         problem = _problem(folder, key)
     except OSError as error:
-        logger.warning("the cached export at %s cannot be read (%s); it is exported again",
-                       folder, error)
+        logger.warning(
+            "the cached export at %s cannot be read (%s); it is exported again", folder, error
+        )
         return None
     if problem is None:
         return export_path(key)
@@ -224,8 +237,12 @@ def store(key, write):
         staging = _files.temporary_path(entry_dir(key))
         staging.mkdir()
     except OSError as error:
-        logger.warning("the engine cache %s cannot be written (%s); the export is not cached "
-                       "and is used by this process only", root, error)
+        logger.warning(
+            "the engine cache %s cannot be written (%s); the export is not cached "
+            "and is used by this process only",
+            root,
+            error,
+        )
         return _store_for_this_process(key, write)
     try:
         _write_entry(staging, key, write)
@@ -237,8 +254,12 @@ def store(key, write):
         except OSError as error:
             if lookup(key) is not None:  # another process stored the same entry meanwhile
                 return export_path(key)
-            logger.warning("the export could not be stored in the engine cache %s (%s); it "
-                           "is used by this process only", root, error)
+            logger.warning(
+                "the export could not be stored in the engine cache %s (%s); it "
+                "is used by this process only",
+                root,
+                error,
+            )
             return _keep_for_this_process(key, staging)
         return export_path(key)
     finally:
@@ -250,7 +271,8 @@ def _write_entry(folder, key, write):
     details = write(folder / main_file)
     files = {f.name: file_hash(f, "sha256") for f in sorted(folder.iterdir()) if f.is_file()}
     (folder / ENTRY_FILE).write_text(
-        json.dumps({"key": key, "files": files, **details}, indent=2) + "\n")
+        json.dumps({"key": key, "files": files, **details}, indent=2) + "\n"
+    )
 
 
 def _process_folder():
@@ -284,6 +306,8 @@ def _replace_older_entries(key):
             entry = json.loads((folder / ENTRY_FILE).read_text())
         except (OSError, ValueError):
             continue
-        if entry.get("key", {}).get("weights", {}).get("source") == source and \
-                entry.get("key") != key:
+        if (
+            entry.get("key", {}).get("weights", {}).get("source") == source
+            and entry.get("key") != key
+        ):
             shutil.rmtree(folder, ignore_errors=True)

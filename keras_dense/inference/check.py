@@ -69,15 +69,20 @@ class CheckReport:
     def summary(self):
         """One line: engine, images, largest difference, agreement, verdict."""
         count = len(self.images)
-        return (f"check on {count} images with {self.engine} ({self.precision}): largest "
-                f"probability difference {self.max_probability_difference:.1e} (tolerance "
-                f"{self.tolerance:.0e}), top-1 agreement {round(self.top1_agreement * count)}/"
-                f"{count}, top-5 {round(self.top5_agreement * count)}/{count}: "
-                + ("passed" if self.passed else "FAILED"))
+        return (
+            f"check on {count} images with {self.engine} ({self.precision}): largest "
+            f"probability difference {self.max_probability_difference:.1e} (tolerance "
+            f"{self.tolerance:.0e}), top-1 agreement {round(self.top1_agreement * count)}/"
+            f"{count}, top-5 {round(self.top5_agreement * count)}/{count}: "
+            + ("passed" if self.passed else "FAILED")
+        )
 
     def to_json(self):
-        return {**dataclasses.asdict(self), "images": [str(p) for p in self.images],
-                "passed": self.passed}
+        return {
+            **dataclasses.asdict(self),
+            "images": [str(p) for p in self.images],
+            "passed": self.passed,
+        }
 
 
 def compare_outputs(expected, actual):
@@ -85,18 +90,20 @@ def compare_outputs(expected, actual):
     expected = np.asarray(expected, "float64")
     actual = np.asarray(actual, "float64")
     if expected.shape != actual.shape:
-        raise ExportCheckError(f"The exported model's output has shape {actual.shape}; the "
-                               f"Keras model's has {expected.shape}.")
+        raise ExportCheckError(
+            f"The exported model's output has shape {actual.shape}; the "
+            f"Keras model's has {expected.shape}."
+        )
     k = min(5, expected.shape[-1])
     top1 = np.mean(top_k(expected, 1)[:, 0] == top_k(actual, 1)[:, 0])
     top5 = np.mean([set(a) == set(b) for a, b in zip(top_k(expected, k), top_k(actual, k))])
-    difference = float(np.max(np.abs(expected - actual))) if np.all(np.isfinite(actual)) \
-        else float("inf")
+    difference = (
+        float(np.max(np.abs(expected - actual))) if np.all(np.isfinite(actual)) else float("inf")
+    )
     return difference, float(top1), float(top5)
 
 
-def check_export(model, exported, images=None, preprocess="torch", tolerance=None,
-                 batch_size=8):
+def check_export(model, exported, images=None, preprocess="torch", tolerance=None, batch_size=8):
     """Runs `model` and its export on the same images and compares their outputs.
 
     Args:
@@ -123,12 +130,18 @@ def check_export(model, exported, images=None, preprocess="torch", tolerance=Non
         actual = predict_batches(exported, x, batch_size)
     except Exception as error:  # runtimes raise their own types; all mean "does not run"
         detail = " ".join(str(error).split())[:400]
-        raise ExportCheckError(f"The export could not be run by {exported.engine} on "
-                               f"{len(paths)} images: {type(error).__name__}: {detail}") from error
+        raise ExportCheckError(
+            f"The export could not be run by {exported.engine} on "
+            f"{len(paths)} images: {type(error).__name__}: {detail}"
+        ) from error
     difference, top1, top5 = compare_outputs(expected, actual)
     return CheckReport(
-        engine=exported.engine, precision=exported.precision, images=tuple(paths),
-        preprocess=preprocess, max_probability_difference=difference, top1_agreement=top1,
+        engine=exported.engine,
+        precision=exported.precision,
+        images=tuple(paths),
+        preprocess=preprocess,
+        max_probability_difference=difference,
+        top1_agreement=top1,
         top5_agreement=top5,
         tolerance=TOLERANCES[exported.precision] if tolerance is None else float(tolerance),
     )

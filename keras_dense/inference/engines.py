@@ -74,8 +74,11 @@ def supports(engine, precision):
 
 def installed_runtimes(precision):
     """The installed runtimes that compute in `precision`, in `auto`'s order."""
-    return [engine for engine in RUNTIME_PREFERENCE.get(precision, ())
-            if runtimes.installed(engine) and supports(engine, precision)]
+    return [
+        engine
+        for engine in RUNTIME_PREFERENCE.get(precision, ())
+        if runtimes.installed(engine) and supports(engine, precision)
+    ]
 
 
 def runtime_saves(job_images, precision, cached, keras_ready=False):
@@ -99,8 +102,9 @@ def on_accelerator():
     return accelerator_name() is not None
 
 
-def choose_engine(engine, precision="float32", job_images=0, cached=lambda engine: False,
-                  keras_ready=False):
+def choose_engine(
+    engine, precision="float32", job_images=0, cached=lambda engine: False, keras_ready=False
+):
     """The engine that runs a job.
 
     Args:
@@ -124,16 +128,19 @@ def choose_engine(engine, precision="float32", job_images=0, cached=lambda engin
     if engine != "auto":
         runtimes.require(engine)
         if not supports(engine, precision):
-            raise ValueError(f"The {engine} engine does not compute in {precision} on this "
-                             "machine; use precision='float32', or engine='keras'.")
+            raise ValueError(
+                f"The {engine} engine does not compute in {precision} on this "
+                "machine; use precision='float32', or engine='keras'."
+            )
         return engine
     if on_accelerator():
         return "keras"
     options = installed_runtimes(precision)
     for option in options:
         if cached(option):
-            return option if runtime_saves(job_images, precision, True, keras_ready) > 0 \
-                else "keras"
+            return (
+                option if runtime_saves(job_images, precision, True, keras_ready) > 0 else "keras"
+            )
     if options and runtime_saves(job_images, precision, False, keras_ready) > 0:
         return options[0]
     return "keras"
@@ -143,20 +150,38 @@ def _export_into_cache(keras_model, key, preprocess):
     """Exports, checks and stores `keras_model` for `key`; says once what it does."""
     engine, precision = key["engine"], key["precision"]
     format = cache.ENGINE_FILES[engine][0]
-    logger.warning("exporting %s for %s (%s), once: later calls and processes reuse it from %s",
-                   keras_model.name, engine, format, cache.cache_dir())
+    logger.warning(
+        "exporting %s for %s (%s), once: later calls and processes reuse it from %s",
+        keras_model.name,
+        engine,
+        format,
+        cache.cache_dir(),
+    )
     start = time.perf_counter()
     results = []
 
     def write(path):
-        results.append(export_lib.export(keras_model, path, format, preprocess=preprocess,
-                                         engine=engine, precision=precision,
-                                         from_onnx=_cached_onnx(key)))
+        results.append(
+            export_lib.export(
+                keras_model,
+                path,
+                format,
+                preprocess=preprocess,
+                engine=engine,
+                precision=precision,
+                from_onnx=_cached_onnx(key),
+            )
+        )
         return {"export_seconds": results[0].seconds, "check": results[0].check.to_json()}
 
     path = cache.store(key, write)
-    logger.warning("exported %s for %s in %.1f s; %s", keras_model.name, engine,
-                   time.perf_counter() - start, results[0].check.summary())
+    logger.warning(
+        "exported %s for %s in %.1f s; %s",
+        keras_model.name,
+        engine,
+        time.perf_counter() - start,
+        results[0].check.summary(),
+    )
     return path
 
 
@@ -188,8 +213,11 @@ def runtime_model(key, make_keras_model, preprocess):
         except runtimes.EngineNotInstalledError:
             raise
         except Exception as error:  # a runtime that cannot read the entry: rebuild it
-            cache.discard(key, f"the cached export at {path.parent} cannot be opened by "
-                               f"{engine} ({type(error).__name__}: {error}); it is rebuilt")
+            cache.discard(
+                key,
+                f"the cached export at {path.parent} cannot be opened by "
+                f"{engine} ({type(error).__name__}: {error}); it is rebuilt",
+            )
     path = _export_into_cache(make_keras_model(), key, preprocess)
     return runtimes.load_exported(path, format, engine, precision, name=key["model"])
 
@@ -211,9 +239,11 @@ def record_key(record, weights, engine, precision):
 
 def record_cached(record, weights, precision):
     """`cached(engine)` for `choose_engine`: whether that engine's export of `record` is cached."""
+
     def cached(engine):
         key = record_key(record, weights, engine, precision)
         return key is not None and cache.lookup(key) is not None
+
     return cached
 
 
@@ -224,8 +254,9 @@ def model_key(model, engine, precision):
     """The cache key of a built Keras model with its current weights."""
     if model not in _ARCHITECTURES:
         _ARCHITECTURES[model] = model.to_json()
-    return cache.entry_key(model.name, cache.weights_fingerprint(model), engine, precision,
-                           _ARCHITECTURES[model])
+    return cache.entry_key(
+        model.name, cache.weights_fingerprint(model), engine, precision, _ARCHITECTURES[model]
+    )
 
 
 def record_engine_model(record, weights, engine, precision, preprocess):

@@ -50,12 +50,12 @@ from keras_dense.models import model_record, record_of
 # ("" for a folder)
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "saved_model": "", "litert": ".tflite"}
 REPORT_SUFFIX = ".check.json"
-OVERWRITE_FIX = ("pass --overwrite (overwrite=True in Python) to replace it, or choose another "
-                 "path")
+OVERWRITE_FIX = "pass --overwrite (overwrite=True in Python) to replace it, or choose another path"
 # What `model.export(format="tf_saved_model")` writes into its folder: a folder holding
 # anything else is not an export of ours, and is never replaced.
-SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "variables", "assets", "fingerprint.pb",
-                                 "keras_metadata.pb"})
+SAVED_MODEL_ENTRIES = frozenset(
+    {"saved_model.pb", "variables", "assets", "fingerprint.pb", "keras_metadata.pb"}
+)
 
 
 class ExportError(ValueError):
@@ -83,8 +83,10 @@ class ExportResult:
     report_path: pathlib.Path = None
 
     def summary(self):
-        text = (f"exported {self.path} ({self.format}, {self.size_bytes / 1e6:.1f} MB) in "
-                f"{self.seconds:.1f} s")
+        text = (
+            f"exported {self.path} ({self.format}, {self.size_bytes / 1e6:.1f} MB) in "
+            f"{self.seconds:.1f} s"
+        )
         return text + (f"; {self.check.summary()}" if self.check else "; not checked")
 
 
@@ -123,10 +125,11 @@ def conversion_error(model, format, detail, where=""):
     detail = " ".join(str(detail).split())[:400]
     layer = _layer_named_in(model, where or detail)
     if layer is not None:
-        return ExportError(f"Layer {layer.name!r} ({type(layer).__name__}) of model "
-                           f"{model.name!r} cannot be converted to the {format} format: {detail}")
-    return ExportError(f"Model {model.name!r} cannot be converted to the {format} format: "
-                       f"{detail}")
+        return ExportError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) of model "
+            f"{model.name!r} cannot be converted to the {format} format: {detail}"
+        )
+    return ExportError(f"Model {model.name!r} cannot be converted to the {format} format: {detail}")
 
 
 def _check_onnx_operations(model, path):
@@ -137,8 +140,12 @@ def _check_onnx_operations(model, path):
     for node in graph.node:
         if not onnx.defs.has(node.op_type, node.domain or ""):
             raise conversion_error(
-                model, "onnx", f"the operation {node.op_type} (node {node.name}) has no ONNX "
-                "operator; replace the layer, or export to another format", where=node.name)
+                model,
+                "onnx",
+                f"the operation {node.op_type} (node {node.name}) has no ONNX "
+                "operator; replace the layer, or export to another format",
+                where=node.name,
+            )
 
 
 def _write_onnx(model, path):
@@ -172,8 +179,12 @@ def _write_litert(model, path):
     model.export(str(path), format="litert", verbose=False)
 
 
-WRITERS = {"onnx": _write_onnx, "openvino": _write_openvino,
-           "saved_model": _write_saved_model, "litert": _write_litert}
+WRITERS = {
+    "onnx": _write_onnx,
+    "openvino": _write_openvino,
+    "saved_model": _write_saved_model,
+    "litert": _write_litert,
+}
 
 
 def export_files(path, format):
@@ -246,16 +257,18 @@ def _is_saved_model_folder(path):
 
 def _targets(path, format):
     """The paths an export to `path` writes: its files and the report."""
-    return ([path.parent / name for name in export_files(path, format)]
-            + [path.with_name(path.name + REPORT_SUFFIX)])
+    return [path.parent / name for name in export_files(path, format)] + [
+        path.with_name(path.name + REPORT_SUFFIX)
+    ]
 
 
 def _check_path(path, format, overwrite=False):
     suffix = FORMATS[format]
     if suffix and path.suffix.lower() != suffix:
         extra = " (its weights go to the .bin beside it)" if format == "openvino" else ""
-        raise ValueError(f"A {format} export is written to a {suffix} file{extra}; "
-                         f"got {str(path)!r}.")
+        raise ValueError(
+            f"A {format} export is written to a {suffix} file{extra}; got {str(path)!r}."
+        )
     if path.exists() and (path.is_dir() != (format == "saved_model")):
         raise ValueError(f"{path} exists and is not a {format} export; choose another path.")
     for target in _targets(path, format):
@@ -265,13 +278,25 @@ def _check_path(path, format, overwrite=False):
             raise _files.OutputExistsError(
                 f"{str(target)!r} is a folder holding files that are not a SavedModel export, "
                 "and keras-dense never replaces it (not even with --overwrite): choose "
-                "another path or an empty folder.")
+                "another path or an empty folder."
+            )
         _files.refuse_existing(target, overwrite, OVERWRITE_FIX)
 
 
-def export(model, path, format="onnx", weights="imagenet", check=True, images=None,
-           preprocess=None, tolerance=None, engine=None, precision="float32", from_onnx=None,
-           overwrite: bool = False):
+def export(
+    model,
+    path,
+    format="onnx",
+    weights="imagenet",
+    check=True,
+    images=None,
+    preprocess=None,
+    tolerance=None,
+    engine=None,
+    precision="float32",
+    from_onnx=None,
+    overwrite: bool = False,
+):
     """Exports a model and checks the export against it before keeping it.
 
     Args:
@@ -328,19 +353,32 @@ def export(model, path, format="onnx", weights="imagenet", check=True, images=No
             except check_lib.ExportCheckError as error:
                 raise check_lib.ExportCheckError(
                     f"The {format} export of {keras_model.name!r} failed its check: {error}; "
-                    f"nothing was written to {path}.") from error
+                    f"nothing was written to {path}."
+                ) from error
             del exported  # the runtime lets go of the file before it is renamed
             if not report.passed:
                 raise check_lib.ExportCheckError(
                     f"The {format} export of {keras_model.name!r} does not match the Keras "
-                    f"model: {report.summary()}; nothing was written to {path}.")
+                    f"model: {report.summary()}; nothing was written to {path}."
+                )
         report_path = path.with_name(path.name + REPORT_SUFFIX)
         # Without a check the report says so: an earlier report's "passed" must not stay
         # beside an export it does not describe.
         checked = report.to_json() if report else {"passed": None}
-        (staging / report_path.name).write_text(json.dumps({
-            "model": keras_model.name, "format": format, "export_seconds": seconds,
-            "size_bytes": size, "checked": bool(report), **checked}, indent=2) + "\n")
+        (staging / report_path.name).write_text(
+            json.dumps(
+                {
+                    "model": keras_model.name,
+                    "format": format,
+                    "export_seconds": seconds,
+                    "size_bytes": size,
+                    "checked": bool(report),
+                    **checked,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         _check_path(path, format, overwrite)  # nothing of the user's appeared meanwhile
         _move_into_place(staging, path, format, report_path)
         return ExportResult(path, format, seconds, size, report, report_path)
@@ -355,8 +393,11 @@ def _open(model, path, format, engine, precision):
     except (runtimes.EngineNotInstalledError, ValueError):
         raise
     except Exception as error:  # e.g. an operator the runtime lacks: the message names the node
-        raise conversion_error(model, format, f"{engine or 'the runtime'} cannot load it: "
-                                              f"{type(error).__name__}: {error}") from error
+        raise conversion_error(
+            model,
+            format,
+            f"{engine or 'the runtime'} cannot load it: {type(error).__name__}: {error}",
+        ) from error
 
 
 def _move_into_place(staging, path, format, report_path):

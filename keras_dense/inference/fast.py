@@ -13,7 +13,8 @@ Example:
 
 import weakref
 
-from keras_dense.inference import fold, precision as precision_lib
+from keras_dense.inference import fold
+from keras_dense.inference import precision as precision_lib
 
 _COPIES = weakref.WeakKeyDictionary()  # model -> {(precision, fold_bn): copy}
 

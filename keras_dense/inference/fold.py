@@ -35,9 +35,7 @@ def _consumers(model, layer):
     for node in layer._outbound_nodes:
         if node.operation in model.layers:
             node_ids.add(id(node))
-    return len(node_ids) + sum(
-        _producer(output) is layer for output in model.outputs
-    )
+    return len(node_ids) + sum(_producer(output) is layer for output in model.outputs)
 
 
 def foldable_pairs(model):
@@ -79,6 +77,7 @@ def folded_conv_weights(conv, bn):
     Returns:
         `(kernel, bias)` as float32 numpy arrays.
     """
+
     def to_np(variable):
         return np.asarray(keras.ops.convert_to_numpy(variable), "float64")
 
@@ -88,8 +87,9 @@ def folded_conv_weights(conv, bn):
     gamma = to_np(bn.gamma) if bn.scale else np.ones(channels)
     beta = to_np(bn.beta) if bn.center else np.zeros(channels)
     scale = gamma / np.sqrt(to_np(bn.moving_variance) + bn.epsilon)
-    return (kernel * scale).astype("float32"), ((bias - to_np(bn.moving_mean)) * scale
-                                               + beta).astype("float32")
+    return (kernel * scale).astype("float32"), (
+        (bias - to_np(bn.moving_mean)) * scale + beta
+    ).astype("float32")
 
 
 def fold_batch_norms(model):
@@ -149,8 +149,6 @@ def copy_folded_weights(model, folded):
             continue
         target = folded.get_layer(layer.name)
         if layer.name in pairs:
-            target.set_weights(
-                list(folded_conv_weights(layer, model.get_layer(pairs[layer.name])))
-            )
+            target.set_weights(list(folded_conv_weights(layer, model.get_layer(pairs[layer.name]))))
         else:
             target.set_weights(layer.get_weights())

@@ -92,7 +92,13 @@ def model_input(model, preprocess, pixels):
 def probabilities_of(model, preprocess, pixels, batch_size=32):
     """The model's outputs on a pixel batch, each batch preprocessed just before it runs,
     so a large pixel array is never copied whole into float32 (600 MB for 1,000 images)."""
-    return np.concatenate([
-        predict_batches(model, model_input(model, preprocess, pixels[start:start + batch_size]),
-                        batch_size)
-        for start in range(0, len(pixels), batch_size)])
+    return np.concatenate(
+        [
+            predict_batches(
+                model,
+                model_input(model, preprocess, pixels[start : start + batch_size]),
+                batch_size,
+            )
+            for start in range(0, len(pixels), batch_size)
+        ]
+    )

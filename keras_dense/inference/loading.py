@@ -33,9 +33,15 @@ class EngineModel(NamedTuple):
     preprocess: str
 
 
-def load_engine_model(model: Any = "densenet169", weights: Any = "imagenet",
-                      preprocess: str = None, precision: str = "float32", fold_bn: bool = False,
-                      engine: str = "auto", job_images: int = 0) -> EngineModel:
+def load_engine_model(
+    model: Any = "densenet169",
+    weights: Any = "imagenet",
+    preprocess: str = None,
+    precision: str = "float32",
+    fold_bn: bool = False,
+    engine: str = "auto",
+    job_images: int = 0,
+) -> EngineModel:
     """The model a prediction runs, on the chosen engine, and its preprocessing mode.
 
     Args:
@@ -78,22 +84,29 @@ def load_engine_model(model: Any = "densenet169", weights: Any = "imagenet",
     if isinstance(model, runtimes.ExportedModel):
         return EngineModel(model, preprocess)
     if isinstance(model, str):
-        return EngineModel(_load_named(record, weights, preprocess, precision, fold_bn, engine,
-                                       job_images), preprocess)
+        return EngineModel(
+            _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images),
+            preprocess,
+        )
     chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
     if chosen == "keras":
         return EngineModel(inference_model(model, precision, fold_bn), preprocess)
-    return EngineModel(engines.keras_engine_model(model, chosen, precision, preprocess),
-                       preprocess)
+    return EngineModel(engines.keras_engine_model(model, chosen, precision, preprocess), preprocess)
 
 
 def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):
     """The model of registry `record` with `weights` on the chosen engine (the last two kept)."""
     keras_key = built.keras_key(record, weights, precision, fold_bn)
     chosen = engines.choose_engine(
-        engine, precision, job_images, engines.record_cached(record, weights, precision),
-        keras_ready=built.is_built(keras_key))
+        engine,
+        precision,
+        job_images,
+        engines.record_cached(record, weights, precision),
+        keras_ready=built.is_built(keras_key),
+    )
     if chosen == "keras":
         return built.keras_model(record, weights, precision, fold_bn)
-    return built.remembered(keras_key[:-1] + (chosen,), lambda: engines.record_engine_model(
-        record, weights, chosen, precision, preprocess))
+    return built.remembered(
+        keras_key[:-1] + (chosen,),
+        lambda: engines.record_engine_model(record, weights, chosen, precision, preprocess),
+    )

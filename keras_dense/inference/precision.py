@@ -26,9 +26,7 @@ POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16"}
 def check_precision(precision: str) -> None:
     """Raises ValueError unless `precision` is one of `PRECISIONS`."""
     if precision not in PRECISIONS:
-        raise ValueError(
-            f"precision must be one of {sorted(PRECISIONS)}; got {precision!r}."
-        )
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}; got {precision!r}.")
 
 
 def cast_model(model, precision="bfloat16", policy=None):

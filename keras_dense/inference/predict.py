@@ -38,8 +38,13 @@ from keras_dense.inference.inputs import (
 from keras_dense.inference.precision import max_probability_difference
 
 # what `images`, `model` and `weights` accept (see `predict`)
-ImagesLike = (str | os.PathLike | np.ndarray | PIL.Image.Image
-              | Sequence[str | os.PathLike | np.ndarray | PIL.Image.Image])
+ImagesLike = (
+    str
+    | os.PathLike
+    | np.ndarray
+    | PIL.Image.Image
+    | Sequence[str | os.PathLike | np.ndarray | PIL.Image.Image]
+)
 ModelLike = str | keras.Model
 WeightsLike = str | os.PathLike | None
 
@@ -61,18 +66,30 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
     """
     probabilities = tta_lib.average(
         lambda view: probabilities_of(model, preprocess, view, batch_size),
-        pixels, tta, input_size(model))
+        pixels,
+        tta,
+        input_size(model),
+    )
     return [
         [(wnid, label, float(score)) for wnid, label, score in row]
         for row in classes.decode_predictions(probabilities, top=top)
     ]
 
 
-def predict(images: ImagesLike, model: ModelLike = "densenet169",
-            weights: WeightsLike = "imagenet", top: int = 5, batch_size: int = 32,
-            preprocess: str | None = None, crop: bool = False, interpolation: str = "nearest",
-            precision: str = "float32", fold_bn: bool = False, engine: str = "auto",
-            tta: str | None = None) -> list[list[tuple[str, str, float]]]:
+def predict(
+    images: ImagesLike,
+    model: ModelLike = "densenet169",
+    weights: WeightsLike = "imagenet",
+    top: int = 5,
+    batch_size: int = 32,
+    preprocess: str | None = None,
+    crop: bool = False,
+    interpolation: str = "nearest",
+    precision: str = "float32",
+    fold_bn: bool = False,
+    engine: str = "auto",
+    tta: str | None = None,
+) -> list[list[tuple[str, str, float]]]:
     """ImageNet top-`top` classes of images.
 
     Args:
@@ -112,8 +129,9 @@ def predict(images: ImagesLike, model: ModelLike = "densenet169",
     """
     tta_lib.check_mode(tta)
     count = 1 if is_single(images) else len(images)
-    model, preprocess = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
-                                                  engine, count)
+    model, preprocess = loading.load_engine_model(
+        model, weights, preprocess, precision, fold_bn, engine, count
+    )
     tta_lib.check_arrays(images, input_size(model), tta)
     pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
     return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
@@ -134,12 +152,20 @@ class FileResult:
     error: str = None
 
 
-def predict_files(paths: str | os.PathLike | Iterable[str | os.PathLike],
-                  model: ModelLike = "densenet169", weights: WeightsLike = "imagenet",
-                  top: int = 5, batch_size: int = 32, preprocess: str | None = None,
-                  crop: bool = False, interpolation: str = "nearest", precision: str = "float32",
-                  fold_bn: bool = False, engine: str = "auto",
-                  tta: str | None = None) -> Iterator[FileResult]:
+def predict_files(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    model: ModelLike = "densenet169",
+    weights: WeightsLike = "imagenet",
+    top: int = 5,
+    batch_size: int = 32,
+    preprocess: str | None = None,
+    crop: bool = False,
+    interpolation: str = "nearest",
+    precision: str = "float32",
+    fold_bn: bool = False,
+    engine: str = "auto",
+    tta: str | None = None,
+) -> Iterator[FileResult]:
     """Yields a `FileResult` per image file of `paths` (files and folders), in order.
 
     Files that cannot be read, and paths that do not exist, yield their error
@@ -174,14 +200,18 @@ def predict_files(paths: str | os.PathLike | Iterable[str | os.PathLike],
         yield FileResult(str(path), error=error)
     if not files:
         return
-    keras_model, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
-                                                  engine, len(files))
-    chunks = [files[start:start + batch_size] for start in range(0, len(files), batch_size)]
+    keras_model, mode = loading.load_engine_model(
+        model, weights, preprocess, precision, fold_bn, engine, len(files)
+    )
+    chunks = [files[start : start + batch_size] for start in range(0, len(files), batch_size)]
     size = tta_lib.load_size(input_size(keras_model), tta)
     decoded_chunks = decoded_ahead(chunks, size, crop, interpolation)
     for chunk, (loaded, pixels, failed) in zip(chunks, decoded_chunks):
-        decoded = dict(zip(loaded, classify(keras_model, mode, pixels, top,
-                                            batch_size, tta))) if loaded else {}
+        decoded = (
+            dict(zip(loaded, classify(keras_model, mode, pixels, top, batch_size, tta)))
+            if loaded
+            else {}
+        )
         for path in chunk:
             if path in failed:
                 yield FileResult(str(path), error=failed[path])
@@ -230,11 +260,18 @@ def image_files(
     return files, missing
 
 
-def precision_difference(images: ImagesLike, model: ModelLike = "densenet169",
-                         weights: WeightsLike = "imagenet", precision: str = "bfloat16",
-                         preprocess: str | None = None, crop: bool = False,
-                         interpolation: str = "nearest", fold_bn: bool = False,
-                         batch_size: int = 32, engine: str = "auto") -> float:
+def precision_difference(
+    images: ImagesLike,
+    model: ModelLike = "densenet169",
+    weights: WeightsLike = "imagenet",
+    precision: str = "bfloat16",
+    preprocess: str | None = None,
+    crop: bool = False,
+    interpolation: str = "nearest",
+    fold_bn: bool = False,
+    batch_size: int = 32,
+    engine: str = "auto",
+) -> float:
     """Largest probability difference between `precision` and float32 on `images`.
 
     Args:
@@ -258,8 +295,11 @@ def precision_difference(images: ImagesLike, model: ModelLike = "densenet169",
     """
     fast, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn, engine)
     exact, _ = loading.load_engine_model(model, weights, mode, "float32", fold_bn, "keras")
-    if (isinstance(images, (list, tuple)) and images
-            and all(isinstance(item, (str, os.PathLike)) for item in images)):
+    if (
+        isinstance(images, (list, tuple))
+        and images
+        and all(isinstance(item, (str, os.PathLike)) for item in images)
+    ):
         _, pixels, failed = _decode(images, input_size(exact), crop, interpolation)
         if pixels is None:
             raise images_lib.ImageLoadError(next(iter(failed.values())))

@@ -92,8 +92,9 @@ class ExportedModel:
         raise NotImplementedError
 
     def __repr__(self):
-        return (f"<{type(self).__name__} {self.name!r} ({self.engine}, {self.precision}) "
-                f"{self.path}>")
+        return (
+            f"<{type(self).__name__} {self.name!r} ({self.engine}, {self.precision}) {self.path}>"
+        )
 
 
 def _float32(x):
@@ -121,8 +122,7 @@ class OnnxRuntimeModel(ExportedModel):
         options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
         options.add_session_config_entry("session.intra_op.allow_spinning", ORT_ALLOW_SPINNING)
         options.enable_mem_pattern = ORT_MEMORY_PATTERN
-        self._session = ort.InferenceSession(str(path), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         model_input = self._session.get_inputs()[0]
         self._input_name = model_input.name
         super().__init__(path, _static_dims(model_input.shape), name, precision)
@@ -154,20 +154,28 @@ class OpenVINOModel(ExportedModel):
     def __init__(self, path, name=None, precision="float32"):
         ov = require(self.engine)
         if precision not in OPENVINO_PRECISION_HINTS:
-            raise ValueError(f"precision must be one of {sorted(OPENVINO_PRECISION_HINTS)}; "
-                             f"got {precision!r}.")
+            raise ValueError(
+                f"precision must be one of {sorted(OPENVINO_PRECISION_HINTS)}; got {precision!r}."
+            )
         core = ov.Core()
         if precision == "bfloat16" and not openvino_supports("bfloat16"):
             capabilities = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-            raise ValueError(f"OpenVINO reports no bfloat16 support on this CPU ({capabilities}); "
-                             "use precision='float32'.")
+            raise ValueError(
+                f"OpenVINO reports no bfloat16 support on this CPU ({capabilities}); "
+                "use precision='float32'."
+            )
         model = core.read_model(str(path))
-        dims = [d.get_length() if d.is_static else None
-                for d in model.inputs[0].get_partial_shape()]
-        self._compiled = core.compile_model(model, "CPU", {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISION_HINTS[precision],
-        })
+        dims = [
+            d.get_length() if d.is_static else None for d in model.inputs[0].get_partial_shape()
+        ]
+        self._compiled = core.compile_model(
+            model,
+            "CPU",
+            {
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_PRECISION_HINT": OPENVINO_PRECISION_HINTS[precision],
+            },
+        )
         self._request = self._compiled.create_infer_request()
         super().__init__(path, _static_dims(dims), name, precision)
 
@@ -186,8 +194,9 @@ class SavedModelModel(ExportedModel):
         tf = require(self.engine, "Running a SavedModel")
         self._loaded = tf.saved_model.load(str(path))
         spec = self._loaded.serve.input_signature[0]
-        super().__init__(path, _static_dims(spec.shape.as_list()),
-                         name or pathlib.Path(path).name, precision)
+        super().__init__(
+            path, _static_dims(spec.shape.as_list()), name or pathlib.Path(path).name, precision
+        )
 
     def predict_on_batch(self, x):
         return np.asarray(self._loaded.serve(_float32(x)))
@@ -205,7 +214,8 @@ def _litert_interpreter(path):
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
         return Interpreter(
             model_path=str(path),
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
 
 
 class LiteRTModel(ExportedModel):
@@ -263,8 +273,9 @@ def load_exported(path, format, engine=None, precision="float32", name=None):
         raise ValueError(f"format must be one of {', '.join(FORMAT_ENGINES)}; got {format!r}.")
     engines = FORMAT_ENGINES[format]
     if engine is None:
-        engine = next((e for e in engines if e not in RUNTIMES or installed(e)),
-                      next(iter(engines)))
+        engine = next(
+            (e for e in engines if e not in RUNTIMES or installed(e)), next(iter(engines))
+        )
     if engine not in engines:
         raise ValueError(f"A {format} export runs in {' or '.join(engines)}, not {engine!r}.")
     return engines[engine](path, name=name, precision=precision)

@@ -43,12 +43,14 @@ MAX_LABELS_BYTES = 64 << 20
 
 
 def _layout_help(folder):
-    return (f"lay it out as {folder}/<wnid>/*.JPEG (e.g. {folder}/n01440764/"
-            "ILSVRC2012_val_00000293.JPEG), or put the images beside a labels CSV with a file "
-            f"column ({', '.join(FILE_COLUMNS)}) and a wnid or class-index column "
-            f"({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}), passed with --labels (labels= in "
-            "Python) or named "
-            f"{LABELS_FILE}.")
+    return (
+        f"lay it out as {folder}/<wnid>/*.JPEG (e.g. {folder}/n01440764/"
+        "ILSVRC2012_val_00000293.JPEG), or put the images beside a labels CSV with a file "
+        f"column ({', '.join(FILE_COLUMNS)}) and a wnid or class-index column "
+        f"({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}), passed with --labels (labels= in "
+        "Python) or named "
+        f"{LABELS_FILE}."
+    )
 
 
 def _wnid_indices():
@@ -67,8 +69,10 @@ def _label_of(row, column, wnids, where):
     except ValueError:
         index = -1
     if not 0 <= index < classes.NUM_CLASSES:
-        raise ValueError(f"{where}: the class index {value!r} is not an integer from 0 to "
-                         f"{classes.NUM_CLASSES - 1}.")
+        raise ValueError(
+            f"{where}: the class index {value!r} is not an integer from 0 to "
+            f"{classes.NUM_CLASSES - 1}."
+        )
     return index
 
 
@@ -88,16 +92,20 @@ def _read_text(labels_file):
     if not labels_file.is_file():
         raise ValueError(f"The labels CSV {labels_file} is not a file.")
     if size > MAX_LABELS_BYTES:
-        raise ValueError(f"{labels_file} is {size:,} bytes, more than the {MAX_LABELS_BYTES:,} "
-                         "a labels CSV needs; is it the right file?")
+        raise ValueError(
+            f"{labels_file} is {size:,} bytes, more than the {MAX_LABELS_BYTES:,} "
+            "a labels CSV needs; is it the right file?"
+        )
     raw = labels_file.read_bytes()
     try:
         return raw.decode("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise ValueError(f"{labels_file} line {line} is not UTF-8 text (byte "
-                         f"0x{raw[error.start]:02x}); save it as UTF-8 (\"CSV UTF-8\" in a "
-                         "spreadsheet).") from None
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{labels_file} line {line} is not UTF-8 text (byte "
+            f'0x{raw[error.start]:02x}); save it as UTF-8 ("CSV UTF-8" in a '
+            "spreadsheet)."
+        ) from None
 
 
 def _rows(text, labels_file):
@@ -111,8 +119,10 @@ def _rows(text, labels_file):
             line = reader.line_num + 1
     except csv.Error as error:
         reason = " ".join(str(error).split())
-        raise ValueError(f"{labels_file} line {line}: {reason} (malformed quoting); quote whole "
-                         "fields, with a doubled \"\" for a quote inside one.") from None
+        raise ValueError(
+            f"{labels_file} line {line}: {reason} (malformed quoting); quote whole "
+            'fields, with a doubled "" for a quote inside one.'
+        ) from None
 
 
 def read_labels(labels_file, folder=None, errors=None):
@@ -152,9 +162,11 @@ def read_labels(labels_file, folder=None, errors=None):
     label_column = next((c for c in WNID_COLUMNS + INDEX_COLUMNS if c in columns), None)
     if file_column is None or label_column is None:
         shown = ", ".join(repr(column)[1:-1] for column in columns)  # one line, whatever they hold
-        raise ValueError(f"{labels_file} has the columns {shown or 'none'}; "
-                         f"it needs a file column ({', '.join(FILE_COLUMNS)}) and a label "
-                         f"column ({', '.join(WNID_COLUMNS + INDEX_COLUMNS)}).")
+        raise ValueError(
+            f"{labels_file} has the columns {shown or 'none'}; "
+            f"it needs a file column ({', '.join(FILE_COLUMNS)}) and a label "
+            f"column ({', '.join(WNID_COLUMNS + INDEX_COLUMNS)})."
+        )
     file_at, label_at = columns.index(file_column), columns.index(label_column)
     wnids = _wnid_indices()
     found = []
@@ -162,17 +174,24 @@ def read_labels(labels_file, folder=None, errors=None):
         where = f"{labels_file} line {line}"
         try:
             if len(fields) <= max(file_at, label_at):
-                raise ValueError(f"{where} has {len(fields)} field(s); the {file_column} and "
-                                 f"{label_column} columns need {max(file_at, label_at) + 1}.")
-            if any(field.strip() for field in fields[len(columns):]):
-                raise ValueError(f"{where} has {len(fields)} fields, more than the header's "
-                                 f"{len(columns)}; quote a file name that holds a comma.")
+                raise ValueError(
+                    f"{where} has {len(fields)} field(s); the {file_column} and "
+                    f"{label_column} columns need {max(file_at, label_at) + 1}."
+                )
+            if any(field.strip() for field in fields[len(columns) :]):
+                raise ValueError(
+                    f"{where} has {len(fields)} fields, more than the header's "
+                    f"{len(columns)}; quote a file name that holds a comma."
+                )
             name = fields[file_at].strip()
             if not name or "\0" in name:
                 raise ValueError(f"{where}: the {file_column} field is empty or not a file name.")
-            found.append((_image_path(folder, name),
-                          _label_of({label_column: fields[label_at]}, label_column, wnids,
-                                    where)))
+            found.append(
+                (
+                    _image_path(folder, name),
+                    _label_of({label_column: fields[label_at]}, label_column, wnids, where),
+                )
+            )
         except ValueError as error:
             if errors is None:
                 raise
@@ -206,12 +225,16 @@ def labelled_images(folder, labels=None, errors=None):
         found = read_labels(labels, folder, errors)
     else:
         wnids = _wnid_indices()
-        found = [(path, wnids[sub.name])
-                 for sub in sorted(folder.iterdir()) if sub.is_dir() and sub.name in wnids
-                 for path in images_lib.find_images([sub])]
+        found = [
+            (path, wnids[sub.name])
+            for sub in sorted(folder.iterdir())
+            if sub.is_dir() and sub.name in wnids
+            for path in images_lib.find_images([sub])
+        ]
     if not found and skipped:
-        raise ValueError(f"No usable row in {labels} ({len(skipped)} skipped); the first: "
-                         f"{skipped[0]['error']}")
+        raise ValueError(
+            f"No usable row in {labels} ({len(skipped)} skipped); the first: {skipped[0]['error']}"
+        )
     if not found:
         raise ValueError(f"No labelled images in {folder}: {_layout_help(folder)}")
     return found
@@ -230,16 +253,30 @@ def transform_of(size, resize_only=False):
     """
     if resize_only:
         return {"name": "resize", "interpolation": "nearest", "crop": False, "size": list(size)}
-    return {"name": "center_crop", "interpolation": "bicubic", "crop": True,
-            "resize_short_side": round(max(size) / images_lib.CROP_FRACTION),
-            "crop_fraction": images_lib.CROP_FRACTION, "size": list(size)}
+    return {
+        "name": "center_crop",
+        "interpolation": "bicubic",
+        "crop": True,
+        "resize_short_side": round(max(size) / images_lib.CROP_FRACTION),
+        "crop_fraction": images_lib.CROP_FRACTION,
+        "size": list(size),
+    }
 
 
-def validate(folder: str | os.PathLike, model: predict.ModelLike = "densenet169",
-             weights: predict.WeightsLike = "imagenet", labels: str | os.PathLike | None = None,
-             resize_only: bool = False, batch_size: int = 32, preprocess: str | None = None,
-             precision: str = "float32", fold_bn: bool = False, limit: int | None = None,
-             progress: Callable[[int, int], object] | None = None, engine: str = "auto") -> dict:
+def validate(
+    folder: str | os.PathLike,
+    model: predict.ModelLike = "densenet169",
+    weights: predict.WeightsLike = "imagenet",
+    labels: str | os.PathLike | None = None,
+    resize_only: bool = False,
+    batch_size: int = 32,
+    preprocess: str | None = None,
+    precision: str = "float32",
+    fold_bn: bool = False,
+    limit: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    engine: str = "auto",
+) -> dict:
     """Top-1 and top-5 accuracy (%) of an ImageNet classifier over labelled images.
 
     Args:
@@ -268,27 +305,35 @@ def validate(folder: str | os.PathLike, model: predict.ModelLike = "densenet169"
     """
     errors = []  # labels CSV rows, then image files, that were skipped
     items = labelled_images(folder, labels, errors)[:limit]
-    keras_model, mode = loading.load_engine_model(model, weights, preprocess, precision, fold_bn,
-                                                  engine, len(items))
+    keras_model, mode = loading.load_engine_model(
+        model, weights, preprocess, precision, fold_bn, engine, len(items)
+    )
     size = inputs.input_size(keras_model)
     transform = transform_of(size, resize_only)
     correct_top1 = correct_top5 = predicted = done = 0
     model_seconds, start = 0.0, time.perf_counter()
-    chunks = [items[first:first + batch_size] for first in range(0, len(items), batch_size)]
-    decoded = predict.decoded_ahead([[path for path, _ in chunk] for chunk in chunks], size,
-                                    transform["crop"], transform["interpolation"])
+    chunks = [items[first : first + batch_size] for first in range(0, len(items), batch_size)]
+    decoded = predict.decoded_ahead(
+        [[path for path, _ in chunk] for chunk in chunks],
+        size,
+        transform["crop"],
+        transform["interpolation"],
+    )
     for chunk, (loaded, pixels, failed) in zip(chunks, decoded):
-        errors.extend({"path": str(path), "error": failed[path]}
-                      for path, _ in chunk if path in failed)
+        errors.extend(
+            {"path": str(path), "error": failed[path]} for path, _ in chunk if path in failed
+        )
         if loaded:
             truth = np.asarray([label for path, label in chunk if path not in failed])
             tick = time.perf_counter()
             probabilities = inputs.probabilities_of(keras_model, mode, pixels, batch_size)
             model_seconds += time.perf_counter() - tick
             if probabilities.shape[-1] != classes.NUM_CLASSES:
-                raise ValueError(f"validate needs a {classes.NUM_CLASSES}-class ImageNet "
-                                 f"classifier; {keras_model.name} has "
-                                 f"{probabilities.shape[-1]} outputs.")
+                raise ValueError(
+                    f"validate needs a {classes.NUM_CLASSES}-class ImageNet "
+                    f"classifier; {keras_model.name} has "
+                    f"{probabilities.shape[-1]} outputs."
+                )
             top = classes.top_k(probabilities, TOP)
             correct_top1 += int(np.sum(top[:, 0] == truth))
             correct_top5 += int(np.sum(np.any(top == truth[:, None], axis=1)))

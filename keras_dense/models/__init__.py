@@ -28,8 +28,18 @@ from keras_dense.models._registry import (
 )
 
 __all__ = [
-    "FAMILIES", "ModelRecord", "WeightsFile", "WeightsRecord", "get_model", "list_models",
-    "model_record", "model_records", "record_of", "register_model", "weights_record", "weights_records",
+    "FAMILIES",
+    "ModelRecord",
+    "WeightsFile",
+    "WeightsRecord",
+    "get_model",
+    "list_models",
+    "model_record",
+    "model_records",
+    "record_of",
+    "register_model",
+    "weights_record",
+    "weights_records",
 ]
 
 

@@ -121,9 +121,11 @@ class ArchConfig:
         Raises:
             ValueError: the family has no multi-scale feature maps.
         """
-        raise ValueError(f"The {self.family} models have no multi-scale feature maps; "
-                         "keras_dense.features takes the ImageNet families (densenet, resnet, "
-                         "vgg, inception_v3, googlenet, alexnet).")
+        raise ValueError(
+            f"The {self.family} models have no multi-scale feature maps; "
+            "keras_dense.features takes the ImageNet families (densenet, resnet, "
+            "vgg, inception_v3, googlenet, alexnet)."
+        )
 
     @staticmethod
     def stage_taps(imagenet_stem, stage_outputs):
@@ -139,7 +141,7 @@ class ArchConfig:
         """
         first_stride = 4 if imagenet_stem else 1
         taps = [("conv1_relu", 2)] if imagenet_stem else []
-        return taps + [(layer, first_stride * 2 ** i) for i, layer in enumerate(stage_outputs)]
+        return taps + [(layer, first_stride * 2**i) for i, layer in enumerate(stage_outputs)]
 
     def top(self, x, classes, classifier_activation):
         """The classifier head on the last feature map (`include_top=True`)."""
@@ -161,7 +163,8 @@ class ArchConfig:
         skipped = {"default_size", "classes", *self.weightless_fields}
         return tuple(
             (field.name, getattr(self, field.name))
-            for field in dataclasses.fields(self) if field.name not in skipped
+            for field in dataclasses.fields(self)
+            if field.name not in skipped
         )
 
 
@@ -229,14 +232,17 @@ def resolve_weights(weights, config, record, model_name):
         path = pathlib.Path(os.path.expanduser(weights))  # "~nobody/..." stays as it is
         if not path.is_file():  # named as it was given: "./imagenet" stays "./imagenet"
             what = "is a folder, not a file" if path.is_dir() else "does not exist"
-            raise ValueError(f"Weights file {os.fspath(weights)!r} {what}; check the path, or "
-                             "pass weights=None or a weight tag.")
+            raise ValueError(
+                f"Weights file {os.fspath(weights)!r} {what}; check the path, or "
+                "pass weights=None or a weight tag."
+            )
         return path
     if record is None:
         record = _registry.record_for_config(config)
         if record is None:
-            raise _no_weights(model_name, weights,
-                              f"no published weights fit this {config.family} architecture")
+            raise _no_weights(
+                model_name, weights, f"no published weights fit this {config.family} architecture"
+            )
     if not record.weights:
         raise _no_weights(model_name, weights, f"{record.name} has no published weights")
     tags = [w.tag for w in record.weights]
@@ -244,7 +250,8 @@ def resolve_weights(weights, config, record, model_name):
         tagged = record.weights_record(weights)
     except ValueError:
         raise _no_weights(
-            model_name, weights,
+            model_name,
+            weights,
             f"{record.name}'s tags are {', '.join(tags)} ('imagenet' is {tags[0]})",
         ) from None
     wanted = with_overrides(record.config, **tagged.arch).weights_signature()
@@ -252,7 +259,8 @@ def resolve_weights(weights, config, record, model_name):
     if wanted != asked:
         changed = sorted(name for (name, a), (_, b) in zip(asked, wanted) if a != b)
         raise _no_weights(
-            model_name, weights,
+            model_name,
+            weights,
             f"{tagged.name} fits only the published architecture, and "
             f"{', '.join(changed)} {'was' if len(changed) == 1 else 'were'} changed",
         )
@@ -314,11 +322,16 @@ def resolve_input_shape(config, input_shape, include_top, published):
             raise ValueError(f"input_shape must be (height, width, channels); got {input_shape}.")
     elif config.channels != 3:
         input_shape = config.input_shape if include_top else (None, None, config.channels)
-    return tuple(obtain_input_shape(
-        input_shape, default_size=config.default_size, min_size=config.min_size,
-        data_format="channels_last", require_flatten=include_top,
-        weights="imagenet" if published else None,
-    ))
+    return tuple(
+        obtain_input_shape(
+            input_shape,
+            default_size=config.default_size,
+            min_size=config.min_size,
+            data_format="channels_last",
+            require_flatten=include_top,
+            weights="imagenet" if published else None,
+        )
+    )
 
 
 def preprocessing_mode(include_preprocessing, source, config, record=None):
@@ -340,8 +353,10 @@ def preprocessing_mode(include_preprocessing, source, config, record=None):
     if include_preprocessing in MODES:
         return include_preprocessing
     if include_preprocessing is not True:
-        raise ValueError(f"include_preprocessing must be True, False or one of "
-                         f"{', '.join(MODES)}; got {include_preprocessing!r}.")
+        raise ValueError(
+            f"include_preprocessing must be True, False or one of "
+            f"{', '.join(MODES)}; got {include_preprocessing!r}."
+        )
     if source is not None and not isinstance(source, pathlib.Path):
         return source.preprocess
     record = record if record is not None else _registry.record_for_config(config)
@@ -363,12 +378,20 @@ def model_input(input_tensor, input_shape):
     return input_tensor, operation_utils.get_source_inputs(input_tensor)
 
 
-def build_model(config: ArchConfig, record: Any = None, include_top: bool = True,
-                weights: str | os.PathLike | None = None, input_tensor: Any = None,
-                input_shape: tuple[int, int, int] | None = None, pooling: str | None = None,
-                classes: int | None = None, classifier_activation: str | None = "softmax",
-                name: str | None = None, include_preprocessing: bool | str = False,
-                **architecture: Any) -> keras.Model:
+def build_model(
+    config: ArchConfig,
+    record: Any = None,
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int | None = None,
+    classifier_activation: str | None = "softmax",
+    name: str | None = None,
+    include_preprocessing: bool | str = False,
+    **architecture: Any,
+) -> keras.Model:
     """Builds the model `config` describes, with the `keras.applications` arguments.
 
     Args:
@@ -417,8 +440,18 @@ def build_model(config: ArchConfig, record: Any = None, include_top: bool = True
     if config.for_weights() != config:
         # Weight files describe the plain layers: load them into the plain twin,
         # then copy (same weights in the same order).
-        plain = build_model(config.for_weights(), record, include_top, weights, None, shape,
-                            pooling, classes, classifier_activation, name)
+        plain = build_model(
+            config.for_weights(),
+            record,
+            include_top,
+            weights,
+            None,
+            shape,
+            pooling,
+            classes,
+            classifier_activation,
+            name,
+        )
         model.set_weights(plain.get_weights())
         return model
     pretrained.load_into(model, source, include_top=include_top)
@@ -428,7 +461,6 @@ def build_model(config: ArchConfig, record: Any = None, include_top: bool = True
 def _mark(model, record, published):
     """Sets the record attributes: the builder's record, else the published weights' record."""
     if record is None and published is not None:
-
         record = _registry.model_record(published.model)
     setattr(model, RECORD_ATTRIBUTE, record)
     setattr(model, WEIGHTS_ATTRIBUTE, published)
@@ -455,7 +487,9 @@ def build_registered(name: str, arguments: dict[str, Any]) -> keras.Model:
     arguments = dict(arguments)
     overrides = arguments.pop("overrides", {})
     if set(arguments) != set(APPLICATION_ARGS):  # a builder whose signature is not the frame's
-        raise TypeError(f"The builder of {name} passes {sorted(arguments)}; the frame takes "
-                        f"{', '.join(APPLICATION_ARGS)} and **overrides.")
+        raise TypeError(
+            f"The builder of {name} passes {sorted(arguments)}; the frame takes "
+            f"{', '.join(APPLICATION_ARGS)} and **overrides."
+        )
     record = _registry.model_record(name)  # the registered record, looked up now
     return build_model(record.config, record, **arguments, **overrides)

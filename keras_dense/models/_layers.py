@@ -19,6 +19,7 @@ Example:
 from keras import layers, ops, saving
 
 from keras_dense.imagenet.preprocessing import TORCH_MEAN, TORCH_STD
+
 # The batch-norm epsilons, one per source (their values and sources: `_epsilons`).
 from keras_dense.models._epsilons import (  # noqa: F401  (read as _layers.*)
     INCEPTION_BN_EPSILON,
@@ -46,8 +47,18 @@ def bn_relu(x, name, epsilon, scale=True):
     return layers.Activation("relu", name=f"{prefix}relu")(x)
 
 
-def conv_bn_relu(x, filters, kernel_size, name, strides=1, padding="same", use_bias=False,
-                 epsilon=INCEPTION_BN_EPSILON, scale=True, relu=True):
+def conv_bn_relu(
+    x,
+    filters,
+    kernel_size,
+    name,
+    strides=1,
+    padding="same",
+    use_bias=False,
+    epsilon=INCEPTION_BN_EPSILON,
+    scale=True,
+    relu=True,
+):
     """Convolution, batch norm and (optionally) ReLU: `{name}_conv`, `{name}_bn`, `{name}_relu`.
 
     Args:
@@ -74,11 +85,18 @@ def conv_bn_relu(x, filters, kernel_size, name, strides=1, padding="same", use_b
         size = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
         x = layers.ZeroPadding2D(size // 2, name=f"{name}_pad")(x)
         padding = "valid"
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
-                      use_bias=use_bias, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        name=f"{name}_conv",
+    )(x)
     if not relu:
-        return layers.BatchNormalization(axis=-1, epsilon=epsilon, scale=scale,
-                                         name=f"{name}_bn")(x)
+        return layers.BatchNormalization(axis=-1, epsilon=epsilon, scale=scale, name=f"{name}_bn")(
+            x
+        )
     return bn_relu(x, name, epsilon, scale)
 
 
@@ -88,8 +106,7 @@ def classifier(x, classes, classifier_activation, name="predictions"):
     (keras.applications computes it in the policy's dtype; float32 keeps the
     probabilities summing to 1 under mixed precision.)
     """
-    return layers.Dense(classes, activation=classifier_activation, name=name,
-                        dtype="float32")(x)
+    return layers.Dense(classes, activation=classifier_activation, name=name, dtype="float32")(x)
 
 
 def global_pool(x, pooling):
@@ -101,8 +118,16 @@ def global_pool(x, pooling):
     return x
 
 
-def dense_head(x, classes, classifier_activation, hidden_units=(), activation="relu",
-               dropout_rate=0.0, dropout_first=False, flatten=False):
+def dense_head(
+    x,
+    classes,
+    classifier_activation,
+    hidden_units=(),
+    activation="relu",
+    dropout_rate=0.0,
+    dropout_first=False,
+    flatten=False,
+):
     """A classifier head: pool or flatten, hidden dense layers, then `predictions`.
 
     Layers: `avg_pool` (or `flatten`), then per hidden layer `fc{i}` with
@@ -191,9 +216,7 @@ class ChannelZeroPadding(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         channels = input_shape[-1]
-        return tuple(input_shape[:-1]) + (
-            None if channels is None else channels + self.channels,
-        )
+        return tuple(input_shape[:-1]) + (None if channels is None else channels + self.channels,)
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}

@@ -71,20 +71,33 @@ class RecomputedDenseLayer(layers.Layer):
         super().__init__(**kwargs)
         self.stages = [tuple(stage) for stage in stages]
         if not self.stages:
-            raise ValueError(f"{self.name} needs at least one (filters, kernel_size, "
-                             "bn_name, conv_name) stage.")
+            raise ValueError(
+                f"{self.name} needs at least one (filters, kernel_size, bn_name, conv_name) stage."
+            )
         self.epsilon = epsilon
         self.bns, self.convs = [], []
         for filters, kernel_size, bn_name, conv_name in self.stages:
-            self.bns.append(layers.BatchNormalization(
-                axis=-1, epsilon=epsilon, name=bn_name, dtype=self.dtype_policy))
-            self.convs.append(layers.Conv2D(
-                filters, kernel_size, padding="same", use_bias=False, name=conv_name,
-                dtype=self.dtype_policy))
+            self.bns.append(
+                layers.BatchNormalization(
+                    axis=-1, epsilon=epsilon, name=bn_name, dtype=self.dtype_policy
+                )
+            )
+            self.convs.append(
+                layers.Conv2D(
+                    filters,
+                    kernel_size,
+                    padding="same",
+                    use_bias=False,
+                    name=conv_name,
+                    dtype=self.dtype_policy,
+                )
+            )
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or not input_shape or not all(
-            isinstance(s, (list, tuple)) and len(s) == 4 for s in input_shape
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or not input_shape
+            or not all(isinstance(s, (list, tuple)) and len(s) == 4 for s in input_shape)
         ):
             raise ValueError(
                 f"{self.name} expects a list of 4-D feature maps; got shapes {input_shape}."
@@ -99,7 +112,8 @@ class RecomputedDenseLayer(layers.Layer):
     def _update_moving(bn, mean, variance):
         mean, variance = ops.stop_gradient(mean), ops.stop_gradient(variance)
         bn.moving_mean.assign(
-            bn.moving_mean * bn.momentum + ops.cast(mean, bn.moving_mean.dtype) * (1.0 - bn.momentum)
+            bn.moving_mean * bn.momentum
+            + ops.cast(mean, bn.moving_mean.dtype) * (1.0 - bn.momentum)
         )
         bn.moving_variance.assign(
             bn.moving_variance * bn.momentum
@@ -119,11 +133,17 @@ class RecomputedDenseLayer(layers.Layer):
         if batch_stats:
             mean, variance = self._first_moments(features)
         else:
-            mean, variance = _float32(self.bns[0].moving_mean), _float32(self.bns[0].moving_variance)
+            mean, variance = (
+                _float32(self.bns[0].moving_mean),
+                _float32(self.bns[0].moving_variance),
+            )
         params = []
         for i, (bn, conv) in enumerate(zip(self.bns, self.convs)):
-            params += [_float32(bn.gamma), _float32(bn.beta),
-                       ops.cast(conv.kernel, self.compute_dtype)]
+            params += [
+                _float32(bn.gamma),
+                _float32(bn.beta),
+                ops.cast(conv.kernel, self.compute_dtype),
+            ]
             if i and not batch_stats:
                 params += [_float32(bn.moving_mean), _float32(bn.moving_variance)]
         n_params = len(params)

@@ -24,7 +24,7 @@ import inspect
 import math
 import weakref
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from keras_dense import _families
 from keras_dense.weights.records import (  # noqa: F401  (the records' types, re-exported)
@@ -187,12 +187,15 @@ def _check_builder(builder, record):
     names = [parameter.name for parameter in parameters]
     defaults = {parameter.name: parameter.default for parameter in parameters}
     expected = {**APPLICATION_ARGS, "classes": record.classes, "name": record.name}
-    if (names != [*APPLICATION_ARGS, "overrides"]
-            or parameters[-1].kind is not inspect.Parameter.VAR_KEYWORD
-            or any(defaults[key] != value for key, value in expected.items())):
+    if (
+        names != [*APPLICATION_ARGS, "overrides"]
+        or parameters[-1].kind is not inspect.Parameter.VAR_KEYWORD
+        or any(defaults[key] != value for key, value in expected.items())
+    ):
         raise ValueError(
             f"The builder {builder.__qualname__} of {record.name!r} must take "
-            f"{', '.join(f'{k}={v!r}' for k, v in expected.items())}, **overrides.")
+            f"{', '.join(f'{k}={v!r}' for k, v in expected.items())}, **overrides."
+        )
 
 
 def _load_families():
@@ -200,8 +203,9 @@ def _load_families():
         importlib.import_module(module)
 
 
-def list_models(pattern: Optional[str] = None, family: Optional[str] = None,
-                weights: bool = False) -> list:
+def list_models(
+    pattern: str | None = None, family: str | None = None, weights: bool = False
+) -> list:
     """Registered model names, in `model_records()` order.
 
     Args:
@@ -219,7 +223,8 @@ def list_models(pattern: Optional[str] = None, family: Optional[str] = None,
     """
     family = None if family is None else _families.family_name(family)
     return [
-        record.name for record in model_records()
+        record.name
+        for record in model_records()
         if (family is None or record.family == family)
         and (pattern is None or fnmatch.fnmatch(record.name, pattern.lower()))
         and (not weights or record.weights)
@@ -252,8 +257,11 @@ def model_record(name):
     key = str(name).lower()
     if key not in _RECORDS:
         close = difflib.get_close_matches(key, list(_RECORDS), n=5, cutoff=0.5)
-        hint = (f" Did you mean: {', '.join(close)}?" if close
-                else " Run `keras-dense list` to see the available models.")
+        hint = (
+            f" Did you mean: {', '.join(close)}?"
+            if close
+            else " Run `keras-dense list` to see the available models."
+        )
         raise ValueError(f"Unknown model {name!r}.{hint}")
     return _RECORDS[key]
 
@@ -262,8 +270,9 @@ def weights_record(full_name):
     """The `WeightsRecord` named `model.tag`, e.g. `"densenet169.keras_imagenet"`."""
     model, sep, tag = str(full_name).partition(".")
     if not sep:
-        raise ValueError(f"Weight names are MODEL.TAG, e.g. densenet169.keras_imagenet; "
-                         f"got {full_name!r}.")
+        raise ValueError(
+            f"Weight names are MODEL.TAG, e.g. densenet169.keras_imagenet; got {full_name!r}."
+        )
     return model_record(model).weights_record(tag)
 
 
@@ -275,8 +284,11 @@ def record_for_config(config):
     """
     signature = config.weights_signature()
     for record in model_records():
-        if record.weights and type(record.config) is type(config) \
-                and record.config.weights_signature() == signature:
+        if (
+            record.weights
+            and type(record.config) is type(config)
+            and record.config.weights_signature() == signature
+        ):
             return record
     return None
 
@@ -343,8 +355,11 @@ def record_of(model: Any) -> tuple[Any, Any]:
 
 def _weights_layout(model):
     """`(path, shape)` of every weight, in order (seed-generator states left out)."""
-    return tuple((variable.path, tuple(variable.shape)) for variable in model.weights
-                 if "seed_generator" not in variable.path)
+    return tuple(
+        (variable.path, tuple(variable.shape))
+        for variable in model.weights
+        if "seed_generator" not in variable.path
+    )
 
 
 def _record_by_architecture(model):
@@ -357,8 +372,10 @@ def _record_by_architecture(model):
     for record in model_records():
         builds = [(True, {}, record.params)]
         for tagged in record.weights:
-            builds += [(True, tagged.arch, tagged.params or record.params),
-                       (False, tagged.arch, tagged.notop_params)]
+            builds += [
+                (True, tagged.arch, tagged.params or record.params),
+                (False, tagged.arch, tagged.notop_params),
+            ]
         for include_top, arch, params in builds:
             key = (record.name, include_top, repr(sorted(arch.items())))
             if params != count or key in tried:

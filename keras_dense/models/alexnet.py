@@ -91,8 +91,15 @@ class AlexNetConfig(_builder.ArchConfig):
 
     def body(self, x):
         for i, (filters, kernel, strides, padding, pool) in enumerate(FEATURES, start=1):
-            x = alexnet_conv(x, _layers.scaled(filters, self.width), kernel, strides, padding,
-                             pool, name=f"conv{i}")
+            x = alexnet_conv(
+                x,
+                _layers.scaled(filters, self.width),
+                kernel,
+                strides,
+                padding,
+                pool,
+                name=f"conv{i}",
+            )
         return x
 
     def feature_layers(self):
@@ -106,21 +113,37 @@ class AlexNetConfig(_builder.ArchConfig):
         return taps + [(f"pool{len(FEATURES)}", stride)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(x, classes, classifier_activation, flatten=True,
-                                  hidden_units=(self.fc_units, self.fc_units),
-                                  dropout_rate=self.dropout_rate, dropout_first=True)
+        return _layers.dense_head(
+            x,
+            classes,
+            classifier_activation,
+            flatten=True,
+            hidden_units=(self.fc_units, self.fc_units),
+            dropout_rate=self.dropout_rate,
+            dropout_first=True,
+        )
 
 
-@register_model(ModelRecord(
-    "alexnet", AlexNetConfig(), "AlexNet, single tower (torchvision's), 224x224",
-    params=61_100_840,
-    weights=(torchvision_imagenet("alexnet-owt-7be5be79.pth", 2_469_696, 56.522, 79.066),),
-    tiny={"width": 1 / 8, "fc_units": 32, "input_shape": (64, 64, 3), "classes": 5},
-))
-def AlexNet(include_top: bool = True, weights: str | os.PathLike | None = None,
-            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-            pooling: str | None = None, classes: int = 1000,
-            classifier_activation: str | None = "softmax", name: str = "alexnet",
-            **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "alexnet",
+        AlexNetConfig(),
+        "AlexNet, single tower (torchvision's), 224x224",
+        params=61_100_840,
+        weights=(torchvision_imagenet("alexnet-owt-7be5be79.pth", 2_469_696, 56.522, 79.066),),
+        tiny={"width": 1 / 8, "fc_units": 32, "input_shape": (64, 64, 3), "classes": 5},
+    )
+)
+def AlexNet(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "alexnet",
+    **overrides: Any,
+) -> keras.Model:
     """AlexNet (Krizhevsky et al., NIPS 2012), one tower as torchvision's `alexnet`."""
     return _builder.build_registered("alexnet", locals())

@@ -21,7 +21,7 @@ Example:
 
 import dataclasses
 import os
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import keras
 from keras import layers
@@ -39,8 +39,15 @@ TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expec
 preprocess_input = family_preprocess_input("torch", "DenseNet")
 
 
-def conv_block(x, growth_rate, name, bottleneck=True, dropout_rate=0.0,
-               memory_efficient=False, epsilon=KERAS_BN_EPSILON):
+def conv_block(
+    x,
+    growth_rate,
+    name,
+    bottleneck=True,
+    dropout_rate=0.0,
+    memory_efficient=False,
+    epsilon=KERAS_BN_EPSILON,
+):
     """One DenseNet layer: [BN-ReLU-Conv1x1(4k)]-BN-ReLU-Conv3x3(k), concatenated to `x`.
 
     Args:
@@ -93,15 +100,22 @@ def _recomputed_conv_block(features, growth_rate, name, bottleneck, dropout_rate
     if len(stages) == 1 and bottleneck:
         y = layers.Dropout(dropout_rate, name=f"{name}_1_drop")(y)
         y = _layers.bn_relu(y, f"{name}_1", epsilon)
-        y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False,
-                          name=f"{name}_2_conv")(y)
+        y = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
     if dropout_rate:
         y = layers.Dropout(dropout_rate, name=f"{name}_2_drop")(y)
     return list(features) + [y]
 
 
-def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0.0,
-                memory_efficient=False, epsilon=KERAS_BN_EPSILON):
+def dense_block(
+    x,
+    blocks,
+    name,
+    growth_rate=32,
+    bottleneck=True,
+    dropout_rate=0.0,
+    memory_efficient=False,
+    epsilon=KERAS_BN_EPSILON,
+):
     """A dense block of `blocks` conv blocks named `{name}_block{i}`.
 
     Args:
@@ -125,8 +139,13 @@ def dense_block(x, blocks, name, growth_rate=32, bottleneck=True, dropout_rate=0
     features = [x] if memory_efficient else x
     for i in range(blocks):
         features = conv_block(
-            features, growth_rate, name=f"{name}_block{i + 1}", bottleneck=bottleneck,
-            dropout_rate=dropout_rate, memory_efficient=memory_efficient, epsilon=epsilon,
+            features,
+            growth_rate,
+            name=f"{name}_block{i + 1}",
+            bottleneck=bottleneck,
+            dropout_rate=dropout_rate,
+            memory_efficient=memory_efficient,
+            epsilon=epsilon,
         )
     if memory_efficient:
         return layers.Concatenate(axis=-1, name=f"{name}_block{blocks}_concat")(features)
@@ -171,8 +190,9 @@ def stem(x, kind, filters, epsilon):
         Output tensor.
     """
     if kind == "imagenet":
-        x = _layers.conv_bn_relu(x, filters, 7, "conv1", strides=2, padding="symmetric",
-                                 epsilon=epsilon)
+        x = _layers.conv_bn_relu(
+            x, filters, 7, "conv1", strides=2, padding="symmetric", epsilon=epsilon
+        )
         x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
         return layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     if kind == "resnet":
@@ -215,7 +235,7 @@ class DenseNetConfig(_builder.ArchConfig):
     bottleneck: bool = True
     reduction: float = 0.5
     dropout_rate: float = 0.0
-    init_filters: Optional[int] = None
+    init_filters: int | None = None
     stem: str = "imagenet"
     head_units: tuple = ()
     head_dropout: float = 0.0
@@ -235,7 +255,8 @@ class DenseNetConfig(_builder.ArchConfig):
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {sorted(STEMS)}; got {self.stem!r}.")
         if self.init_filters is not None and (
-                not isinstance(self.init_filters, int) or self.init_filters < 1):
+            not isinstance(self.init_filters, int) or self.init_filters < 1
+        ):
             raise ValueError(f"init_filters must be a positive integer; got {self.init_filters!r}.")
 
     @property
@@ -256,13 +277,23 @@ class DenseNetConfig(_builder.ArchConfig):
         for i, blocks in enumerate(self.blocks):
             stage = i + 2  # Keras numbers the stem 1 and the dense blocks conv2..conv5
             x = dense_block(
-                x, blocks, name=f"conv{stage}", growth_rate=self.growth_rate,
-                bottleneck=self.bottleneck, dropout_rate=self.dropout_rate,
-                memory_efficient=self.memory_efficient, epsilon=self.bn_epsilon,
+                x,
+                blocks,
+                name=f"conv{stage}",
+                growth_rate=self.growth_rate,
+                bottleneck=self.bottleneck,
+                dropout_rate=self.dropout_rate,
+                memory_efficient=self.memory_efficient,
+                epsilon=self.bn_epsilon,
             )
             if i < len(self.blocks) - 1:
-                x = transition_block(x, self.reduction, name=f"pool{stage}",
-                                     dropout_rate=self.dropout_rate, epsilon=self.bn_epsilon)
+                x = transition_block(
+                    x,
+                    self.reduction,
+                    name=f"pool{stage}",
+                    dropout_rate=self.dropout_rate,
+                    epsilon=self.bn_epsilon,
+                )
         return _layers.bn_relu(x, "", self.bn_epsilon)  # layers are pre-activation
 
     def feature_layers(self):
@@ -272,8 +303,13 @@ class DenseNetConfig(_builder.ArchConfig):
         return self.stage_taps(self.stem == "imagenet", ends + ["relu"])
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(x, classes, classifier_activation,
-                                  hidden_units=self.head_units, dropout_rate=self.head_dropout)
+        return _layers.dense_head(
+            x,
+            classes,
+            classifier_activation,
+            hidden_units=self.head_units,
+            dropout_rate=self.head_dropout,
+        )
 
 
 def cifar_config(depth, growth_rate, bottleneck=True):
@@ -296,8 +332,13 @@ def cifar_config(depth, growth_rate, bottleneck=True):
         )
     n = (depth - 4) // (3 * convs_per_layer)
     return DenseNetConfig(
-        blocks=(n, n, n), growth_rate=growth_rate, bottleneck=bottleneck,
-        reduction=0.5 if bottleneck else 1.0, stem="cifar", default_size=32, classes=10,
+        blocks=(n, n, n),
+        growth_rate=growth_rate,
+        bottleneck=bottleneck,
+        reduction=0.5 if bottleneck else 1.0,
+        stem="cifar",
+        default_size=32,
+        classes=10,
     )
 
 
@@ -351,170 +392,314 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
 
 
 def _torchvision_weights(file_name, notop_params, top1, top5):
-    return torchvision_imagenet(file_name, notop_params, top1, top5,
-                                arch={"bn_epsilon": TORCH_BN_EPSILON})
+    return torchvision_imagenet(
+        file_name, notop_params, top1, top5, arch={"bn_epsilon": TORCH_BN_EPSILON}
+    )
 
 
-@register_model(ModelRecord(
-    "densenet121", DenseNetConfig(blocks=(6, 12, 24, 16)),
-    "DenseNet-121, ImageNet (keras.applications-compatible)", params=8_062_504,
-    weights=(_keras_weights("densenet121", "9d60b8095a5708f2dcce2bca79d332c7",
-                            "30ee3e1110167f948a6b9946edeeb738", 7_037_504, 75.0, 92.3),
-             _torchvision_weights("densenet121-a639ec97.pth", 7_037_504, 74.434, 91.972)),
-    tiny=TINY_IMAGENET,
-))
-def DenseNet121(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "densenet121",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet121",
+        DenseNetConfig(blocks=(6, 12, 24, 16)),
+        "DenseNet-121, ImageNet (keras.applications-compatible)",
+        params=8_062_504,
+        weights=(
+            _keras_weights(
+                "densenet121",
+                "9d60b8095a5708f2dcce2bca79d332c7",
+                "30ee3e1110167f948a6b9946edeeb738",
+                7_037_504,
+                75.0,
+                92.3,
+            ),
+            _torchvision_weights("densenet121-a639ec97.pth", 7_037_504, 74.434, 91.972),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet121(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet121",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-121 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet121`."""
     return _builder.build_registered("densenet121", locals())
 
 
-@register_model(ModelRecord(
-    "densenet161",
-    DenseNetConfig(blocks=(6, 12, 36, 24), growth_rate=48, init_filters=96,
-                   bn_epsilon=TORCH_BN_EPSILON),
-    "DenseNet-161 (k=48, 96 initial features), ImageNet (torchvision's)", params=28_900_936,
-    weights=(_torchvision_weights("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56),),
-    tiny=TINY_IMAGENET,
-))
-def DenseNet161(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "densenet161",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet161",
+        DenseNetConfig(
+            blocks=(6, 12, 36, 24), growth_rate=48, init_filters=96, bn_epsilon=TORCH_BN_EPSILON
+        ),
+        "DenseNet-161 (k=48, 96 initial features), ImageNet (torchvision's)",
+        params=28_900_936,
+        weights=(_torchvision_weights("densenet161-8d451a50.pth", 26_691_936, 77.138, 93.56),),
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet161(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet161",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-161, k=48 and 96 initial features (Huang et al., CVPR 2017; torchvision's)."""
     return _builder.build_registered("densenet161", locals())
 
 
-@register_model(ModelRecord(
-    "densenet169", DenseNetConfig(blocks=(6, 12, 32, 32)),
-    "DenseNet-169, ImageNet (keras.applications-compatible)", params=14_307_880,
-    weights=(_keras_weights("densenet169", "d699b8f76981ab1b30698df4c175e90b",
-                            "b8c4d4c20dd625c148057b9ff1c1176b", 12_642_880, 76.2, 93.2),
-             _torchvision_weights("densenet169-b2777c0a.pth", 12_642_880, 75.6, 92.806)),
-    tiny=TINY_IMAGENET,
-))
-def DenseNet169(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "densenet169",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet169",
+        DenseNetConfig(blocks=(6, 12, 32, 32)),
+        "DenseNet-169, ImageNet (keras.applications-compatible)",
+        params=14_307_880,
+        weights=(
+            _keras_weights(
+                "densenet169",
+                "d699b8f76981ab1b30698df4c175e90b",
+                "b8c4d4c20dd625c148057b9ff1c1176b",
+                12_642_880,
+                76.2,
+                93.2,
+            ),
+            _torchvision_weights("densenet169-b2777c0a.pth", 12_642_880, 75.6, 92.806),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet169(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet169",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-169 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet169`."""
     return _builder.build_registered("densenet169", locals())
 
 
-@register_model(ModelRecord(
-    "densenet201", DenseNetConfig(blocks=(6, 12, 48, 32)),
-    "DenseNet-201, ImageNet (keras.applications-compatible)", params=20_242_984,
-    weights=(_keras_weights("densenet201", "1ceb130c1ea1b78c3bf6114dbdfd8807",
-                            "c13680b51ded0fb44dff2d8f86ac8bb1", 18_321_984, 77.3, 93.6),
-             _torchvision_weights("densenet201-c1103571.pth", 18_321_984, 76.896, 93.37)),
-    tiny=TINY_IMAGENET,
-))
-def DenseNet201(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "densenet201",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet201",
+        DenseNetConfig(blocks=(6, 12, 48, 32)),
+        "DenseNet-201, ImageNet (keras.applications-compatible)",
+        params=20_242_984,
+        weights=(
+            _keras_weights(
+                "densenet201",
+                "1ceb130c1ea1b78c3bf6114dbdfd8807",
+                "c13680b51ded0fb44dff2d8f86ac8bb1",
+                18_321_984,
+                77.3,
+                93.6,
+            ),
+            _torchvision_weights("densenet201-c1103571.pth", 18_321_984, 76.896, 93.37),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet201(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet201",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-201 (Huang et al., CVPR 2017), layer for layer `keras.applications.DenseNet201`."""
     return _builder.build_registered("densenet201", locals())
 
 
-@register_model(ModelRecord(
-    "densenet264", DenseNetConfig(blocks=(6, 12, 64, 48)),
-    "DenseNet-264, ImageNet (blocks 6-12-64-48)", params=33_736_232, tiny=TINY_IMAGENET,
-))
-def DenseNet264(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "densenet264",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet264",
+        DenseNetConfig(blocks=(6, 12, 64, 48)),
+        "DenseNet-264, ImageNet (blocks 6-12-64-48)",
+        params=33_736_232,
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet264(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet264",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-264, blocks 6-12-64-48 (Huang et al., CVPR 2017, table 1)."""
     return _builder.build_registered("densenet264", locals())
 
 
-@register_model(ModelRecord(
-    "densenet121_cifar",
-    DenseNetConfig(blocks=(6, 12, 24, 16), head_units=(256, 128), head_dropout=0.5,
-                   default_size=32, classes=10),
-    "DenseNet-121 for CIFAR-10, 256-128 head with dropout 0.5 (source notes)",
-    params=7_334_090, tiny=TINY_IMAGENET,
-))
-def DenseNet121CIFAR(include_top: bool = True, weights: str | os.PathLike | None = None,
-                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                     pooling: str | None = None, classes: int = 10,
-                     classifier_activation: str | None = "softmax", name: str = "densenet121_cifar",
-                     **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet121_cifar",
+        DenseNetConfig(
+            blocks=(6, 12, 24, 16),
+            head_units=(256, 128),
+            head_dropout=0.5,
+            default_size=32,
+            classes=10,
+        ),
+        "DenseNet-121 for CIFAR-10, 256-128 head with dropout 0.5 (source notes)",
+        params=7_334_090,
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseNet121CIFAR(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet121_cifar",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-121 for CIFAR-10 with a 256-128 head and dropout 0.5 (source notes)."""
     return _builder.build_registered("densenet121_cifar", locals())
 
 
-@register_model(ModelRecord(
-    "densenet_40_k12", cifar_config(40, 12, bottleneck=False),
-    "DenseNet L=40 k=12 for CIFAR (paper, 1.0M)", params=1_037_818, tiny=TINY_CIFAR,
-))
-def DenseNet40K12(include_top: bool = True, weights: str | os.PathLike | None = None,
-                  input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                  pooling: str | None = None, classes: int = 10,
-                  classifier_activation: str | None = "softmax", name: str = "densenet_40_k12",
-                  **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet_40_k12",
+        cifar_config(40, 12, bottleneck=False),
+        "DenseNet L=40 k=12 for CIFAR (paper, 1.0M)",
+        params=1_037_818,
+        tiny=TINY_CIFAR,
+    )
+)
+def DenseNet40K12(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet_40_k12",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet L=40, k=12 for CIFAR (Huang et al., CVPR 2017, table 2)."""
     return _builder.build_registered("densenet_40_k12", locals())
 
 
-@register_model(ModelRecord(
-    "densenet_bc_100_k12", cifar_config(100, 12),
-    "DenseNet-BC L=100 k=12 for CIFAR (paper, 0.8M)", params=793_150, tiny=TINY_CIFAR,
-))
-def DenseNetBC100K12(include_top: bool = True, weights: str | os.PathLike | None = None,
-                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                     pooling: str | None = None, classes: int = 10,
-                     classifier_activation: str | None = "softmax",
-                     name: str = "densenet_bc_100_k12", **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet_bc_100_k12",
+        cifar_config(100, 12),
+        "DenseNet-BC L=100 k=12 for CIFAR (paper, 0.8M)",
+        params=793_150,
+        tiny=TINY_CIFAR,
+    )
+)
+def DenseNetBC100K12(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet_bc_100_k12",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-BC L=100, k=12 for CIFAR (Huang et al., CVPR 2017, table 2)."""
     return _builder.build_registered("densenet_bc_100_k12", locals())
 
 
-@register_model(ModelRecord(
-    "densenet_bc_250_k24", cifar_config(250, 24),
-    "DenseNet-BC L=250 k=24 for CIFAR (paper, 15.3M)", params=15_582_382, tiny=TINY_CIFAR,
-))
-def DenseNetBC250K24(include_top: bool = True, weights: str | os.PathLike | None = None,
-                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                     pooling: str | None = None, classes: int = 10,
-                     classifier_activation: str | None = "softmax",
-                     name: str = "densenet_bc_250_k24", **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet_bc_250_k24",
+        cifar_config(250, 24),
+        "DenseNet-BC L=250 k=24 for CIFAR (paper, 15.3M)",
+        params=15_582_382,
+        tiny=TINY_CIFAR,
+    )
+)
+def DenseNetBC250K24(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet_bc_250_k24",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-BC L=250, k=24 for CIFAR (Huang et al., CVPR 2017, table 2)."""
     return _builder.build_registered("densenet_bc_250_k24", locals())
 
 
-@register_model(ModelRecord(
-    "densenet_bc_190_k40", cifar_config(190, 40),
-    "DenseNet-BC L=190 k=40 for CIFAR (paper, 25.6M)", params=25_881_390, tiny=TINY_CIFAR,
-))
-def DenseNetBC190K40(include_top: bool = True, weights: str | os.PathLike | None = None,
-                     input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                     pooling: str | None = None, classes: int = 10,
-                     classifier_activation: str | None = "softmax",
-                     name: str = "densenet_bc_190_k40", **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "densenet_bc_190_k40",
+        cifar_config(190, 40),
+        "DenseNet-BC L=190 k=40 for CIFAR (paper, 25.6M)",
+        params=25_881_390,
+        tiny=TINY_CIFAR,
+    )
+)
+def DenseNetBC190K40(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "densenet_bc_190_k40",
+    **overrides: Any,
+) -> keras.Model:
     """DenseNet-BC L=190, k=40 for CIFAR (Huang et al., CVPR 2017, table 2)."""
     return _builder.build_registered("densenet_bc_190_k40", locals())
 
 
-@register_model(ModelRecord(
-    "dense_resnet",
-    DenseNetConfig(blocks=(6, 12, 24, 16), stem="resnet", init_filters=16, default_size=32,
-                   classes=10),
-    "ResNet with dense blocks 6-12-24-16 (k=32), 16-channel 3x3 stem, CIFAR (source notes)",
-    params=6_876_094, tiny=TINY_IMAGENET,
-))
-def DenseResNet(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 10,
-                classifier_activation: str | None = "softmax", name: str = "dense_resnet",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "dense_resnet",
+        DenseNetConfig(
+            blocks=(6, 12, 24, 16), stem="resnet", init_filters=16, default_size=32, classes=10
+        ),
+        "ResNet with dense blocks 6-12-24-16 (k=32), 16-channel 3x3 stem, CIFAR (source notes)",
+        params=6_876_094,
+        tiny=TINY_IMAGENET,
+    )
+)
+def DenseResNet(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "dense_resnet",
+    **overrides: Any,
+) -> keras.Model:
     """A ResNet of dense blocks 6-12-24-16 (k=32), 3x3 stem, for CIFAR (source notes)."""
     return _builder.build_registered("dense_resnet", locals())

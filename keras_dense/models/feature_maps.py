@@ -64,10 +64,14 @@ def _check_out_indices(out_indices, layers, name):
         return list(range(len(layers)))
     valid = ", ".join(f"{i} ({layer}, stride {stride})" for i, (layer, stride) in enumerate(layers))
     indices = list(out_indices) if not isinstance(out_indices, (str, bytes)) else []
-    if not indices or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
-                          or not 0 <= i < len(layers) for i in indices):
-        raise ValueError(f"out_indices must be a list of indices of {name}'s feature maps: "
-                         f"{valid}; got {out_indices!r}.")
+    if not indices or any(
+        isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < len(layers)
+        for i in indices
+    ):
+        raise ValueError(
+            f"out_indices must be a list of indices of {name}'s feature maps: "
+            f"{valid}; got {out_indices!r}."
+        )
     if len(set(indices)) != len(indices):
         raise ValueError(f"out_indices repeats an index: {out_indices!r}; the indices are {valid}.")
     return [int(i) for i in indices]
@@ -101,8 +105,9 @@ def features(name, weights=None, out_indices=None, **builder_kwargs):
     head = sorted(set(builder_kwargs) & set(HEAD_ARGS))
     if head:
         raise ValueError(f"features builds the body without a head; drop {', '.join(head)}.")
-    architecture = {key: value for key, value in builder_kwargs.items()
-                    if key not in _builder.BUILDER_ARGS}
+    architecture = {
+        key: value for key, value in builder_kwargs.items() if key not in _builder.BUILDER_ARGS
+    }
     layers = feature_layers(name, **architecture)
     indices = _check_out_indices(out_indices, layers, name)
     body = model_record(name).build(include_top=False, weights=weights, **builder_kwargs)

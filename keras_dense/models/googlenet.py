@@ -88,8 +88,9 @@ def inception_block(x, filters, name, branch5x5_kernel=5):
     branch2 = _layers.conv_bn_relu(x, ch3x3_reduce, 1, f"{name}_3x3_reduce", epsilon=BN_EPSILON)
     branch2 = _layers.conv_bn_relu(branch2, ch3x3, 3, f"{name}_3x3", epsilon=BN_EPSILON)
     branch3 = _layers.conv_bn_relu(x, ch5x5_reduce, 1, f"{name}_5x5_reduce", epsilon=BN_EPSILON)
-    branch3 = _layers.conv_bn_relu(branch3, ch5x5, branch5x5_kernel, f"{name}_5x5",
-                                   epsilon=BN_EPSILON)
+    branch3 = _layers.conv_bn_relu(
+        branch3, ch5x5, branch5x5_kernel, f"{name}_5x5", epsilon=BN_EPSILON
+    )
     branch4 = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     branch4 = _layers.conv_bn_relu(branch4, pool_proj, 1, f"{name}_pool_proj", epsilon=BN_EPSILON)
     return layers.Concatenate(axis=-1, name=f"{name}_concat")([branch1, branch2, branch3, branch4])
@@ -118,8 +119,9 @@ def aux_classifier(x, classes, classifier_activation, name, width=1.0):
 
 def stem(x, width=1.0):
     """7x7/2 conv, 3x3/2 max pool, 1x1 conv, 3x3 conv, 3x3/2 max pool (224 -> 28)."""
-    x = _layers.conv_bn_relu(x, _layers.scaled(64, width), 7, "conv1", strides=2,
-                             padding="symmetric", epsilon=BN_EPSILON)
+    x = _layers.conv_bn_relu(
+        x, _layers.scaled(64, width), 7, "conv1", strides=2, padding="symmetric", epsilon=BN_EPSILON
+    )
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = _layers.conv_bn_relu(x, _layers.scaled(64, width), 1, "conv2", epsilon=BN_EPSILON)
     x = _layers.conv_bn_relu(x, _layers.scaled(192, width), 3, "conv3", epsilon=BN_EPSILON)
@@ -155,11 +157,14 @@ class GoogLeNetConfig(_builder.ArchConfig):
 
     def __post_init__(self):
         if self.branch5x5_kernel not in (3, 5):
-            raise ValueError(f"branch5x5_kernel must be 5 (paper) or 3 (torchvision); "
-                             f"got {self.branch5x5_kernel!r}.")
+            raise ValueError(
+                f"branch5x5_kernel must be 5 (paper) or 3 (torchvision); "
+                f"got {self.branch5x5_kernel!r}."
+            )
         if self.pool4_size not in (2, 3):
-            raise ValueError(f"pool4_size must be 3 (paper) or 2 (torchvision); "
-                             f"got {self.pool4_size!r}.")
+            raise ValueError(
+                f"pool4_size must be 3 (paper) or 2 (torchvision); got {self.pool4_size!r}."
+            )
         if not 0 <= self.dropout_rate < 1:
             raise ValueError(f"dropout_rate must be in [0, 1); got {self.dropout_rate!r}.")
         if not self.width > 0:
@@ -183,10 +188,15 @@ class GoogLeNetConfig(_builder.ArchConfig):
             scaled = tuple(_layers.scaled(f, self.width) for f in filters)
             x = inception_block(x, scaled, name=stage, branch5x5_kernel=self.branch5x5_kernel)
             if self.aux_logits and stage in AUX_INPUTS:
-                aux_outputs.append(aux_classifier(
-                    x, classes, classifier_activation, name=f"aux{len(aux_outputs) + 1}",
-                    width=self.width,
-                ))
+                aux_outputs.append(
+                    aux_classifier(
+                        x,
+                        classes,
+                        classifier_activation,
+                        name=f"aux{len(aux_outputs) + 1}",
+                        width=self.width,
+                    )
+                )
         return x, aux_outputs
 
     def body(self, x):
@@ -204,15 +214,15 @@ class GoogLeNetConfig(_builder.ArchConfig):
         return taps + [(f"{previous}_concat", stride)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(x, classes, classifier_activation,
-                                  dropout_rate=self.dropout_rate)
+        return _layers.dense_head(x, classes, classifier_activation, dropout_rate=self.dropout_rate)
 
     def outputs(self, image, include_top, pooling, classes, classifier_activation):
         if not self.aux_logits:
             return super().outputs(image, include_top, pooling, classes, classifier_activation)
         if not include_top:
-            raise ValueError("aux_logits=True needs include_top=True (the auxiliary heads are "
-                             "classifiers).")
+            raise ValueError(
+                "aux_logits=True needs include_top=True (the auxiliary heads are classifiers)."
+            )
         x, aux_outputs = self._body_and_aux(image, classes, classifier_activation)
         return [self.top(x, classes, classifier_activation), *aux_outputs]
 
@@ -220,18 +230,36 @@ class GoogLeNetConfig(_builder.ArchConfig):
 # torchvision's GoogLeNet, which its weights need (see the module docstring).
 TORCHVISION_ARCH = {"branch5x5_kernel": 3, "pool4_size": 2, "transform_input": True}
 
-@register_model(ModelRecord(
-    "googlenet", GoogLeNetConfig(),
-    "GoogLeNet (Inception v1) with batch norm, true 5x5 branch; aux heads optional",
-    params=7_020_392,
-    weights=(torchvision_imagenet("googlenet-1378be20.pth", 5_614_464, 69.778, 89.53,
-                                  arch=TORCHVISION_ARCH, params=6_639_464),),
-    tiny={"width": 1 / 8, "input_shape": (32, 32, 3), "classes": 5},
-))
-def GoogLeNet(include_top: bool = True, weights: str | os.PathLike | None = None,
-              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-              pooling: str | None = None, classes: int = 1000,
-              classifier_activation: str | None = "softmax", name: str = "googlenet",
-              **overrides: Any) -> keras.Model:
+
+@register_model(
+    ModelRecord(
+        "googlenet",
+        GoogLeNetConfig(),
+        "GoogLeNet (Inception v1) with batch norm, true 5x5 branch; aux heads optional",
+        params=7_020_392,
+        weights=(
+            torchvision_imagenet(
+                "googlenet-1378be20.pth",
+                5_614_464,
+                69.778,
+                89.53,
+                arch=TORCHVISION_ARCH,
+                params=6_639_464,
+            ),
+        ),
+        tiny={"width": 1 / 8, "input_shape": (32, 32, 3), "classes": 5},
+    )
+)
+def GoogLeNet(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "googlenet",
+    **overrides: Any,
+) -> keras.Model:
     """GoogLeNet, Inception v1 (Szegedy et al., CVPR 2015), with batch normalisation."""
     return _builder.build_registered("googlenet", locals())

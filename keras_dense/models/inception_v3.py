@@ -63,11 +63,10 @@ preprocess_input = family_preprocess_input("tf", "Inception v3")
 
 def _inception_b_channels(count):
     """The first `count - 1` 17x17 blocks' channels, then the last one's (192)."""
-    return INCEPTION_B_CHANNELS[:count - 1] + INCEPTION_B_CHANNELS[-1:]
+    return INCEPTION_B_CHANNELS[: count - 1] + INCEPTION_B_CHANNELS[-1:]
 
 
-def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.0,
-              bn_scale=False):
+def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.0, bn_scale=False):
     """Convolution (no bias), batch norm (without scale), ReLU: `{name}_conv/_bn/_relu`.
 
     Args:
@@ -86,9 +85,16 @@ def conv2d_bn(x, filters, kernel_size, name, strides=1, padding="same", width=1.
     Example:
         >>> y = conv2d_bn(keras.Input((35, 35, 192)), 64, (1, 1), "mixed0_1x1")
     """
-    return _layers.conv_bn_relu(x, _layers.scaled(filters, width), kernel_size, name,
-                                strides=strides, padding=padding, epsilon=BN_EPSILON,
-                                scale=bn_scale)
+    return _layers.conv_bn_relu(
+        x,
+        _layers.scaled(filters, width),
+        kernel_size,
+        name,
+        strides=strides,
+        padding=padding,
+        epsilon=BN_EPSILON,
+        scale=bn_scale,
+    )
 
 
 def _pool_projection(x, filters, name, conv, avg_pool_counts_padding):
@@ -100,8 +106,7 @@ def _pool_projection(x, filters, name, conv, avg_pool_counts_padding):
     return conv2d_bn(y, filters, (1, 1), f"{name}_pool_proj", **conv)
 
 
-def inception_a(x, pool_filters, name, width=1.0, bn_scale=False,
-                avg_pool_counts_padding=False):
+def inception_a(x, pool_filters, name, width=1.0, bn_scale=False, avg_pool_counts_padding=False):
     """The 35x35 block (Figure 5 of the paper): 1x1, 5x5, double 3x3 and pool branches.
 
     Args:
@@ -125,9 +130,7 @@ def inception_a(x, pool_filters, name, width=1.0, bn_scale=False,
     branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_2", **conv)
     branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_3", **conv)
     branch_pool = _pool_projection(x, pool_filters, name, conv, avg_pool_counts_padding)
-    return layers.Concatenate(axis=-1, name=name)(
-        [branch1x1, branch5x5, branch3x3dbl, branch_pool]
-    )
+    return layers.Concatenate(axis=-1, name=name)([branch1x1, branch5x5, branch3x3dbl, branch_pool])
 
 
 def reduction_a(x, name, width=1.0, bn_scale=False):
@@ -143,18 +146,17 @@ def reduction_a(x, name, width=1.0, bn_scale=False):
         Output tensor at half the resolution, 480 + input channels (at width 1).
     """
     conv = {"width": width, "bn_scale": bn_scale}
-    branch3x3 = conv2d_bn(x, 384, (3, 3), f"{name}_3x3", strides=2, padding="valid",
-                          **conv)
+    branch3x3 = conv2d_bn(x, 384, (3, 3), f"{name}_3x3", strides=2, padding="valid", **conv)
     branch3x3dbl = conv2d_bn(x, 64, (1, 1), f"{name}_3x3dbl_1", **conv)
     branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_2", **conv)
-    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_3", strides=2,
-                             padding="valid", **conv)
+    branch3x3dbl = conv2d_bn(
+        branch3x3dbl, 96, (3, 3), f"{name}_3x3dbl_3", strides=2, padding="valid", **conv
+    )
     branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x)
     return layers.Concatenate(axis=-1, name=name)([branch3x3, branch3x3dbl, branch_pool])
 
 
-def inception_b(x, channels_7x7, name, width=1.0, bn_scale=False,
-                avg_pool_counts_padding=False):
+def inception_b(x, channels_7x7, name, width=1.0, bn_scale=False, avg_pool_counts_padding=False):
     """The 17x17 block (Figure 6): 7x7 convolutions factorised into 1x7 and 7x1.
 
     Args:
@@ -178,12 +180,9 @@ def inception_b(x, channels_7x7, name, width=1.0, bn_scale=False,
     for k, (filters, kernel) in enumerate(
         [(c, (1, 1)), (c, (7, 1)), (c, (1, 7)), (c, (7, 1)), (192, (1, 7))], start=1
     ):
-        branch7x7dbl = conv2d_bn(branch7x7dbl, filters, kernel, f"{name}_7x7dbl_{k}",
-                                 **conv)
+        branch7x7dbl = conv2d_bn(branch7x7dbl, filters, kernel, f"{name}_7x7dbl_{k}", **conv)
     branch_pool = _pool_projection(x, 192, name, conv, avg_pool_counts_padding)
-    return layers.Concatenate(axis=-1, name=name)(
-        [branch1x1, branch7x7, branch7x7dbl, branch_pool]
-    )
+    return layers.Concatenate(axis=-1, name=name)([branch1x1, branch7x7, branch7x7dbl, branch_pool])
 
 
 def reduction_b(x, name, width=1.0, bn_scale=False):
@@ -200,13 +199,15 @@ def reduction_b(x, name, width=1.0, bn_scale=False):
     """
     conv = {"width": width, "bn_scale": bn_scale}
     branch3x3 = conv2d_bn(x, 192, (1, 1), f"{name}_3x3_1", **conv)
-    branch3x3 = conv2d_bn(branch3x3, 320, (3, 3), f"{name}_3x3_2", strides=2,
-                          padding="valid", **conv)
+    branch3x3 = conv2d_bn(
+        branch3x3, 320, (3, 3), f"{name}_3x3_2", strides=2, padding="valid", **conv
+    )
     branch7x7x3 = conv2d_bn(x, 192, (1, 1), f"{name}_7x7x3_1", **conv)
     branch7x7x3 = conv2d_bn(branch7x7x3, 192, (1, 7), f"{name}_7x7x3_2", **conv)
     branch7x7x3 = conv2d_bn(branch7x7x3, 192, (7, 1), f"{name}_7x7x3_3", **conv)
-    branch7x7x3 = conv2d_bn(branch7x7x3, 192, (3, 3), f"{name}_7x7x3_4", strides=2,
-                            padding="valid", **conv)
+    branch7x7x3 = conv2d_bn(
+        branch7x7x3, 192, (3, 3), f"{name}_7x7x3_4", strides=2, padding="valid", **conv
+    )
     branch_pool = layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x)
     return layers.Concatenate(axis=-1, name=name)([branch3x3, branch7x7x3, branch_pool])
 
@@ -219,8 +220,7 @@ def _split_3x3(x, name, conv):
     )
 
 
-def inception_c(x, name, split_name=None, width=1.0, bn_scale=False,
-                avg_pool_counts_padding=False):
+def inception_c(x, name, split_name=None, width=1.0, bn_scale=False, avg_pool_counts_padding=False):
     """The 8x8 block (Figure 7): 3x3 branches split into parallel 1x3 and 3x1.
 
     Args:
@@ -248,9 +248,7 @@ def inception_c(x, name, split_name=None, width=1.0, bn_scale=False,
         list(_split_3x3(branch3x3dbl, f"{name}_3x3dbl_3", conv))
     )
     branch_pool = _pool_projection(x, 192, name, conv, avg_pool_counts_padding)
-    return layers.Concatenate(axis=-1, name=name)(
-        [branch1x1, branch3x3, branch3x3dbl, branch_pool]
-    )
+    return layers.Concatenate(axis=-1, name=name)([branch1x1, branch3x3, branch3x3dbl, branch_pool])
 
 
 def _stem(x, conv):
@@ -315,7 +313,7 @@ class InceptionV3Config(_builder.ArchConfig):
         if self.transform_input:
             x = _layers.transform_input(x)
         x = _stem(x, conv)
-        for pool_filters in INCEPTION_A_POOL_FILTERS[:blocks[0]]:
+        for pool_filters in INCEPTION_A_POOL_FILTERS[: blocks[0]]:
             x = inception_a(x, pool_filters, next(names), **pooled)
         x = reduction_a(x, next(names), **conv)
         for channels_7x7 in _inception_b_channels(blocks[1]):
@@ -331,27 +329,58 @@ class InceptionV3Config(_builder.ArchConfig):
         # timm's taps (Conv2d_2b_3x3, Conv2d_4a_3x3, Mixed_5d, Mixed_6e, Mixed_7c):
         # the stem's ReLUs at 2 and 4, then the last block of each grid size.
         a, b, c = self.blocks
-        return [("stem_2b_3x3_relu", 2), ("stem_4a_3x3_relu", 4), (f"mixed{a - 1}", 8),
-                (f"mixed{a + b}", 16), (f"mixed{a + b + c + 1}", 32)]
+        return [
+            ("stem_2b_3x3_relu", 2),
+            ("stem_4a_3x3_relu", 4),
+            (f"mixed{a - 1}", 8),
+            (f"mixed{a + b}", 16),
+            (f"mixed{a + b + c + 1}", 32),
+        ]
 
 
 # torchvision's Inception3, which its weights need (see the module docstring).
 TORCHVISION_ARCH = {"transform_input": True, "bn_scale": True, "avg_pool_counts_padding": True}
 
 
-@register_model(ModelRecord(
-    "inception_v3", InceptionV3Config(default_size=299),
-    "Inception v3, ImageNet (keras.applications-compatible)", params=23_851_784,
-    weights=(keras_imagenet("inception_v3", "inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
-                            "bcbd6486424b2319ff4ef7d526e38f63", 21_802_784, "tf", 77.9, 93.7),
-             torchvision_imagenet("inception_v3_google-0cc3c7bd.pth", 21_820_000, 77.294, 93.45,
-                                  arch=TORCHVISION_ARCH, params=23_869_000)),
-    tiny={"width": 0.0625, "blocks": (1, 1, 1), "input_shape": (75, 75, 3), "classes": 5},
-))
-def InceptionV3(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "inception_v3",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "inception_v3",
+        InceptionV3Config(default_size=299),
+        "Inception v3, ImageNet (keras.applications-compatible)",
+        params=23_851_784,
+        weights=(
+            keras_imagenet(
+                "inception_v3",
+                "inception_v3",
+                "9a0d58056eeedaa3f26cb7ebd46da564",
+                "bcbd6486424b2319ff4ef7d526e38f63",
+                21_802_784,
+                "tf",
+                77.9,
+                93.7,
+            ),
+            torchvision_imagenet(
+                "inception_v3_google-0cc3c7bd.pth",
+                21_820_000,
+                77.294,
+                93.45,
+                arch=TORCHVISION_ARCH,
+                params=23_869_000,
+            ),
+        ),
+        tiny={"width": 0.0625, "blocks": (1, 1, 1), "input_shape": (75, 75, 3), "classes": 5},
+    )
+)
+def InceptionV3(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "inception_v3",
+    **overrides: Any,
+) -> keras.Model:
     """Inception v3 (Szegedy et al., CVPR 2016), layer for layer `keras.applications`'."""
     return _builder.build_registered("inception_v3", locals())

@@ -75,19 +75,35 @@ class LeNetConfig(_builder.ArchConfig):
         return conv_pool_block(x, 16, self.activation, self.subsampling, name="block2")
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(x, classes, classifier_activation, flatten=True,
-                                  hidden_units=(120, 84), activation=self.activation)
+        return _layers.dense_head(
+            x,
+            classes,
+            classifier_activation,
+            flatten=True,
+            hidden_units=(120, 84),
+            activation=self.activation,
+        )
 
 
-@register_model(ModelRecord(
-    "lenet5", LeNetConfig(default_size=32, channels=1, classes=10),
-    "LeNet-5, 32x32x1 (3 channels when asked), 120-84 classifier", params=61_706,
-    tiny={"input_shape": (32, 32, 1), "classes": 5},
-))
-def LeNet5(include_top: bool = True, weights: str | os.PathLike | None = None,
-           input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-           pooling: str | None = None, classes: int = 10,
-           classifier_activation: str | None = "softmax", name: str = "lenet5",
-           **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "lenet5",
+        LeNetConfig(default_size=32, channels=1, classes=10),
+        "LeNet-5, 32x32x1 (3 channels when asked), 120-84 classifier",
+        params=61_706,
+        tiny={"input_shape": (32, 32, 1), "classes": 5},
+    )
+)
+def LeNet5(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "lenet5",
+    **overrides: Any,
+) -> keras.Model:
     """LeNet-5 (LeCun et al., Proc. IEEE 1998) with a 120-84 classifier."""
     return _builder.build_registered("lenet5", locals())

@@ -25,7 +25,8 @@ import logging
 import os
 import pathlib
 import warnings
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Union
 
 from keras_dense.models import _registry
 from keras_dense.weights import TORCH_SUFFIXES, converted, resolve, torchvision
@@ -64,7 +65,8 @@ def is_weights_keyword(text: str) -> bool:
 
 
 def classify_weights_argument(
-        value: Union[None, str, os.PathLike]) -> tuple[str, Union[None, str, os.PathLike]]:
+    value: None | str | os.PathLike,
+) -> tuple[str, None | str | os.PathLike]:
     """What a `weights=` argument (or `--weights` value) asks for, decided before any file is read.
 
     Keywords win: `None` or the word "none" is no weights; `"imagenet"`, a tag of any record
@@ -88,11 +90,15 @@ def classify_weights_argument(
     if isinstance(value, os.PathLike):
         return "path", value
     if not isinstance(value, str):
-        raise ValueError(f"weights must be None, a weight tag or a path; got a "
-                         f"{type(value).__name__} ({value!r:.60}).")
+        raise ValueError(
+            f"weights must be None, a weight tag or a path; got a "
+            f"{type(value).__name__} ({value!r:.60})."
+        )
     if not value.strip():
-        raise ValueError("weights is an empty string; pass None, 'imagenet', a weight tag "
-                         "or a path to a weights file.")
+        raise ValueError(
+            "weights is an empty string; pass None, 'imagenet', a weight tag "
+            "or a path to a weights file."
+        )
     if value.lower() == "none":
         return "none", None
     separators = {"/", os.sep, os.altsep} - {None}
@@ -115,13 +121,15 @@ def published_path(name: str, include_top: bool = True, download: bool = True) -
         A `pathlib.Path`.
     """
     record = _registry.weights_record(name)
-    extra_dirs = [converted.torch_checkpoints_dir()] if record.file_format == "torch_state_dict" \
-        else []
+    extra_dirs = (
+        [converted.torch_checkpoints_dir()] if record.file_format == "torch_state_dict" else []
+    )
     return resolve.resolve(record.file_for(include_top), download=download, extra_dirs=extra_dirs)
 
 
-def find_published_file(predicate: Callable[[WeightsFile], bool]
-                        ) -> Optional[tuple[WeightsRecord, bool, WeightsFile]]:
+def find_published_file(
+    predicate: Callable[[WeightsFile], bool],
+) -> tuple[WeightsRecord, bool, WeightsFile] | None:
     """`(WeightsRecord, include_top, WeightsFile)` of the first published file for which
     `predicate(weights_file)` is true, or `None`."""
     for record in _registry.weights_records():
@@ -131,7 +139,7 @@ def find_published_file(predicate: Callable[[WeightsFile], bool]
     return None
 
 
-def family_of(model: "keras.Model") -> Optional[str]:
+def family_of(model: "keras.Model") -> str | None:
     """The family of a model built by keras_dense (its record's: `_registry.record_of`), or None."""
     record = _registry.record_of(model)[0]
     return record.family if record is not None else None
@@ -157,8 +165,12 @@ def converted_weights(record: WeightsRecord, download: bool = True) -> pathlib.P
     """
     model_record = _registry.model_record(record.model)
     return converted.converted_path(
-        record, lambda: model_record.build(weights=None, **record.arch),
-        weights_architecture(record), model_record.family, download=download)
+        record,
+        lambda: model_record.build(weights=None, **record.arch),
+        weights_architecture(record),
+        model_record.family,
+        download=download,
+    )
 
 
 def _load_keras_h5(model, record, include_top):
@@ -176,8 +188,9 @@ def _load_torch_state_dict(model, record, include_top):
 FORMAT_LOADERS = {"keras_h5": _load_keras_h5, "torch_state_dict": _load_torch_state_dict}
 
 
-def load_into(model: "keras.Model", source: Union[WeightsRecord, str, os.PathLike],
-              include_top: bool = True) -> LoadReport:
+def load_into(
+    model: "keras.Model", source: WeightsRecord | str | os.PathLike, include_top: bool = True
+) -> LoadReport:
     """Loads published weights or a weights file into a model a builder just made.
 
     Args:
@@ -208,8 +221,10 @@ def load_into(model: "keras.Model", source: Union[WeightsRecord, str, os.PathLik
     else:
         loader = FORMAT_LOADERS.get(source.file_format)
         if loader is None:
-            raise ValueError(f"{source.name}: weights in the {source.file_format!r} format "
-                             "cannot be loaded by this version of keras_dense.")
+            raise ValueError(
+                f"{source.name}: weights in the {source.file_format!r} format "
+                "cannot be loaded by this version of keras_dense."
+            )
         report = loader(model, source, include_top)
     if report.skipped:
         warnings.warn(str(report), stacklevel=3)
@@ -217,8 +232,9 @@ def load_into(model: "keras.Model", source: Union[WeightsRecord, str, os.PathLik
     return report
 
 
-def from_torchvision(source: Union[str, os.PathLike, dict], model: Union[str, "keras.Model"],
-                     family: Optional[str] = None) -> "keras.Model":
+def from_torchvision(
+    source: str | os.PathLike | dict, model: Union[str, "keras.Model"], family: str | None = None
+) -> "keras.Model":
     """Converts torchvision weights into a Keras model.
 
     Args:

@@ -57,8 +57,16 @@ def _shortcut(x, out_channels, stride, kind, use_bias, epsilon, name):
     if stride == 1 and x.shape[-1] == out_channels:
         return x
     if kind == "projection":  # option B: 1x1 convolution + BN
-        return _layers.conv_bn_relu(x, out_channels, 1, f"{name}_0", strides=stride,
-                                    use_bias=use_bias, epsilon=epsilon, relu=False)
+        return _layers.conv_bn_relu(
+            x,
+            out_channels,
+            1,
+            f"{name}_0",
+            strides=stride,
+            use_bias=use_bias,
+            epsilon=epsilon,
+            relu=False,
+        )
     # option A: subsample by striding, then pad the new channels with zeros
     if out_channels < x.shape[-1]:
         raise ValueError(
@@ -75,8 +83,9 @@ def _torch_padding(kernel_size, strides):
     return "same" if strides == 1 or kernel_size == 1 else "symmetric"
 
 
-def basic_block(x, filters, name, stride=1, shortcut="projection", use_bias=False,
-                bn_epsilon=TORCH_BN_EPSILON):
+def basic_block(
+    x, filters, name, stride=1, shortcut="projection", use_bias=False, bn_epsilon=TORCH_BN_EPSILON
+):
     """Two 3x3 convolutions with a residual connection (ResNet-18/34, CIFAR ResNets).
 
     Layers: `{name}_1_conv`/`_1_bn`/`_1_relu`, `{name}_2_conv`/`_2_bn`, the
@@ -99,17 +108,33 @@ def basic_block(x, filters, name, stride=1, shortcut="projection", use_bias=Fals
         >>> y = basic_block(keras.Input((32, 32, 16)), 32, "conv3_block1", stride=2)
     """
     residual = _shortcut(x, filters, stride, shortcut, use_bias, bn_epsilon, name)
-    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_1", strides=stride,
-                             padding=_torch_padding(3, stride), use_bias=use_bias,
-                             epsilon=bn_epsilon)
-    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", use_bias=use_bias,
-                             epsilon=bn_epsilon, relu=False)
+    x = _layers.conv_bn_relu(
+        x,
+        filters,
+        3,
+        f"{name}_1",
+        strides=stride,
+        padding=_torch_padding(3, stride),
+        use_bias=use_bias,
+        epsilon=bn_epsilon,
+    )
+    x = _layers.conv_bn_relu(
+        x, filters, 3, f"{name}_2", use_bias=use_bias, epsilon=bn_epsilon, relu=False
+    )
     x = layers.Add(name=f"{name}_add")([residual, x])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias=True,
-                     bn_epsilon=KERAS_BN_EPSILON, stride_in_3x3=False):
+def bottleneck_block(
+    x,
+    filters,
+    name,
+    stride=1,
+    shortcut="projection",
+    use_bias=True,
+    bn_epsilon=KERAS_BN_EPSILON,
+    stride_in_3x3=False,
+):
     """1x1-3x3-1x1 bottleneck with a residual connection (ResNet-50/101/152).
 
     As in `keras.applications` (ResNet v1), the stride sits in the first 1x1
@@ -137,23 +162,34 @@ def bottleneck_block(x, filters, name, stride=1, shortcut="projection", use_bias
     out_channels = BOTTLENECK_EXPANSION * filters
     residual = _shortcut(x, out_channels, stride, shortcut, use_bias, bn_epsilon, name)
     stride_1x1, stride_3x3 = (1, stride) if stride_in_3x3 else (stride, 1)
-    x = _layers.conv_bn_relu(x, filters, 1, f"{name}_1", strides=stride_1x1, use_bias=use_bias,
-                             epsilon=bn_epsilon)
-    x = _layers.conv_bn_relu(x, filters, 3, f"{name}_2", strides=stride_3x3,
-                             padding=_torch_padding(3, stride_3x3), use_bias=use_bias,
-                             epsilon=bn_epsilon)
-    x = _layers.conv_bn_relu(x, out_channels, 1, f"{name}_3", use_bias=use_bias,
-                             epsilon=bn_epsilon, relu=False)
+    x = _layers.conv_bn_relu(
+        x, filters, 1, f"{name}_1", strides=stride_1x1, use_bias=use_bias, epsilon=bn_epsilon
+    )
+    x = _layers.conv_bn_relu(
+        x,
+        filters,
+        3,
+        f"{name}_2",
+        strides=stride_3x3,
+        padding=_torch_padding(3, stride_3x3),
+        use_bias=use_bias,
+        epsilon=bn_epsilon,
+    )
+    x = _layers.conv_bn_relu(
+        x, out_channels, 1, f"{name}_3", use_bias=use_bias, epsilon=bn_epsilon, relu=False
+    )
     x = layers.Add(name=f"{name}_add")([residual, x])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
 def stem(x, kind, filters, use_bias, epsilon):
-    """`"imagenet"`: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (Keras's names); `"cifar"`: 3x3 conv, BN, ReLU."""
+    """The stem: `"imagenet"`, 7x7/2 conv, BN, ReLU, 3x3/2 max-pool (Keras's names);
+    `"cifar"`, 3x3 conv, BN, ReLU."""
     if kind == "cifar":
         return _layers.conv_bn_relu(x, filters, 3, "conv1", use_bias=use_bias, epsilon=epsilon)
-    x = _layers.conv_bn_relu(x, filters, 7, "conv1", strides=2, padding="symmetric",
-                             use_bias=use_bias, epsilon=epsilon)
+    x = _layers.conv_bn_relu(
+        x, filters, 7, "conv1", strides=2, padding="symmetric", use_bias=use_bias, epsilon=epsilon
+    )
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
     return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
@@ -212,8 +248,10 @@ class ResNetConfig(_builder.ArchConfig):
         if self.shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}; got {self.shortcut!r}.")
         if self.stride_in_3x3 and self.block != "bottleneck":
-            raise ValueError("stride_in_3x3 applies to bottleneck blocks (a basic block's stride "
-                             "is in its first 3x3 convolution already); pass block='bottleneck'.")
+            raise ValueError(
+                "stride_in_3x3 applies to bottleneck blocks (a basic block's stride "
+                "is in its first 3x3 convolution already); pass block='bottleneck'."
+            )
 
     @property
     def min_size(self):
@@ -227,16 +265,23 @@ class ResNetConfig(_builder.ArchConfig):
             stage = i + 2  # Keras numbers the stem 1 and the stages conv2..conv5
             for j in range(depth):
                 x = block(
-                    x, width, name=f"conv{stage}_block{j + 1}",
-                    stride=2 if i > 0 and j == 0 else 1, shortcut=self.shortcut,
-                    use_bias=self.use_bias, bn_epsilon=self.bn_epsilon, **options,
+                    x,
+                    width,
+                    name=f"conv{stage}_block{j + 1}",
+                    stride=2 if i > 0 and j == 0 else 1,
+                    shortcut=self.shortcut,
+                    use_bias=self.use_bias,
+                    bn_epsilon=self.bn_epsilon,
+                    **options,
                 )
         return x
 
     def feature_layers(self):
         # The stem's ReLU (ImageNet stem) and the last block of each stage.
-        return self.stage_taps(self.stem == "imagenet", [
-            f"conv{i + 2}_block{depth}_out" for i, depth in enumerate(self.depths)])
+        return self.stage_taps(
+            self.stem == "imagenet",
+            [f"conv{i + 2}_block{depth}_out" for i, depth in enumerate(self.depths)],
+        )
 
 
 def cifar_config(depth, shortcut="zero_pad"):
@@ -250,12 +295,19 @@ def cifar_config(depth, shortcut="zero_pad"):
         A `ResNetConfig`.
     """
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6*n + 2 for a CIFAR ResNet (e.g. 20, 56, 110); "
-                         f"got {depth!r}.")
+        raise ValueError(
+            f"depth must be 6*n + 2 for a CIFAR ResNet (e.g. 20, 56, 110); got {depth!r}."
+        )
     n = (depth - 2) // 6
     return ResNetConfig(
-        block="basic", depths=(n, n, n), widths=(16, 32, 64), stem="cifar",
-        stem_filters=16, shortcut=shortcut, default_size=32, classes=10,
+        block="basic",
+        depths=(n, n, n),
+        widths=(16, 32, 64),
+        stem="cifar",
+        stem_filters=16,
+        shortcut=shortcut,
+        default_size=32,
+        classes=10,
     )
 
 
@@ -300,18 +352,29 @@ def ResNetCIFAR(depth=20, shortcut="zero_pad", **kwargs):
 
 
 def _keras_v1(depths):
-    return ResNetConfig(block="bottleneck", depths=depths, use_bias=True,
-                        bn_epsilon=KERAS_BN_EPSILON)
+    return ResNetConfig(
+        block="bottleneck", depths=depths, use_bias=True, bn_epsilon=KERAS_BN_EPSILON
+    )
 
 
 def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
     return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
 
 
-TINY_IMAGENET = {"depths": (1, 1, 1, 1), "widths": (4, 4, 8, 8), "stem_filters": 4,
-                 "input_shape": (32, 32, 3), "classes": 5}
-TINY_CIFAR = {"depths": (1, 1, 1), "widths": (4, 8, 8), "stem_filters": 4,
-              "input_shape": (32, 32, 3), "classes": 5}
+TINY_IMAGENET = {
+    "depths": (1, 1, 1, 1),
+    "widths": (4, 4, 8, 8),
+    "stem_filters": 4,
+    "input_shape": (32, 32, 3),
+    "classes": 5,
+}
+TINY_CIFAR = {
+    "depths": (1, 1, 1),
+    "widths": (4, 8, 8),
+    "stem_filters": 4,
+    "input_shape": (32, 32, 3),
+    "classes": 5,
+}
 
 
 def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
@@ -332,160 +395,310 @@ def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v
         f"ResNet-{depth} v1.5: stride in the 3x3 convolutions, no conv biases "
         f"(torchvision's resnet{depth})",
         params=params,
-        weights=(torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
-                 torchvision_imagenet(weights_v2[0], notop_params, *weights_v2[1:],
-                                      tag="tv_imagenet_v2")),
+        weights=(
+            torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
+            torchvision_imagenet(
+                weights_v2[0], notop_params, *weights_v2[1:], tag="tv_imagenet_v2"
+            ),
+        ),
         tiny=TINY_IMAGENET,
     )
 
-@register_model(ModelRecord(
-    "resnet18", ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
-    "ResNet-18, ImageNet (torchvision's layout)", params=11_699_112,
-    weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
-    tiny=TINY_IMAGENET,
-))
-def ResNet18(include_top: bool = True, weights: str | os.PathLike | None = None,
-             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-             pooling: str | None = None, classes: int = 1000,
-             classifier_activation: str | None = "softmax", name: str = "resnet18",
-             **overrides: Any) -> keras.Model:
+
+@register_model(
+    ModelRecord(
+        "resnet18",
+        ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
+        "ResNet-18, ImageNet (torchvision's layout)",
+        params=11_699_112,
+        weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
+        tiny=TINY_IMAGENET,
+    )
+)
+def ResNet18(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet18",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-18 (He et al., CVPR 2016) in torchvision's layout (`resnet18`)."""
     return _builder.build_registered("resnet18", locals())
 
 
-@register_model(ModelRecord(
-    "resnet34", ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
-    "ResNet-34, ImageNet (torchvision's layout)", params=21_814_696,
-    weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
-    tiny=TINY_IMAGENET,
-))
-def ResNet34(include_top: bool = True, weights: str | os.PathLike | None = None,
-             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-             pooling: str | None = None, classes: int = 1000,
-             classifier_activation: str | None = "softmax", name: str = "resnet34",
-             **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet34",
+        ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
+        "ResNet-34, ImageNet (torchvision's layout)",
+        params=21_814_696,
+        weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
+        tiny=TINY_IMAGENET,
+    )
+)
+def ResNet34(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet34",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-34 (He et al., CVPR 2016) in torchvision's layout (`resnet34`)."""
     return _builder.build_registered("resnet34", locals())
 
 
-@register_model(ModelRecord(
-    "resnet50", _keras_v1((3, 4, 6, 3)),
-    "ResNet-50, ImageNet (keras.applications-compatible)", params=25_636_712,
-    weights=(_keras_weights("resnet50", "2cb95161c43110f7111970584f804107",
-                            "4d473c1dd8becc155b73f8504c6f6626", 23_587_712, 74.9, 92.1),),
-    tiny=TINY_IMAGENET,
-))
-def ResNet50(include_top: bool = True, weights: str | os.PathLike | None = None,
-             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-             pooling: str | None = None, classes: int = 1000,
-             classifier_activation: str | None = "softmax", name: str = "resnet50",
-             **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet50",
+        _keras_v1((3, 4, 6, 3)),
+        "ResNet-50, ImageNet (keras.applications-compatible)",
+        params=25_636_712,
+        weights=(
+            _keras_weights(
+                "resnet50",
+                "2cb95161c43110f7111970584f804107",
+                "4d473c1dd8becc155b73f8504c6f6626",
+                23_587_712,
+                74.9,
+                92.1,
+            ),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def ResNet50(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet50",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-50 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet50`."""
     return _builder.build_registered("resnet50", locals())
 
 
-@register_model(ModelRecord(
-    "resnet101", _keras_v1((3, 4, 23, 3)),
-    "ResNet-101, ImageNet (keras.applications-compatible)", params=44_707_176,
-    weights=(_keras_weights("resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                            "88cf7a10940856eca736dc7b7e228a21", 42_658_176, 76.4, 92.8),),
-    tiny=TINY_IMAGENET,
-))
-def ResNet101(include_top: bool = True, weights: str | os.PathLike | None = None,
-              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-              pooling: str | None = None, classes: int = 1000,
-              classifier_activation: str | None = "softmax", name: str = "resnet101",
-              **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet101",
+        _keras_v1((3, 4, 23, 3)),
+        "ResNet-101, ImageNet (keras.applications-compatible)",
+        params=44_707_176,
+        weights=(
+            _keras_weights(
+                "resnet101",
+                "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                "88cf7a10940856eca736dc7b7e228a21",
+                42_658_176,
+                76.4,
+                92.8,
+            ),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def ResNet101(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet101",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-101 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet101`."""
     return _builder.build_registered("resnet101", locals())
 
 
-@register_model(ModelRecord(
-    "resnet152", _keras_v1((3, 8, 36, 3)),
-    "ResNet-152, ImageNet (keras.applications-compatible)", params=60_419_944,
-    weights=(_keras_weights("resnet152", "100835be76be38e30d865e96f2aaae62",
-                            "ee4c566cf9a93f14d82f913c2dc6dd0c", 58_370_944, 76.6, 93.1),),
-    tiny=TINY_IMAGENET,
-))
-def ResNet152(include_top: bool = True, weights: str | os.PathLike | None = None,
-              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-              pooling: str | None = None, classes: int = 1000,
-              classifier_activation: str | None = "softmax", name: str = "resnet152",
-              **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet152",
+        _keras_v1((3, 8, 36, 3)),
+        "ResNet-152, ImageNet (keras.applications-compatible)",
+        params=60_419_944,
+        weights=(
+            _keras_weights(
+                "resnet152",
+                "100835be76be38e30d865e96f2aaae62",
+                "ee4c566cf9a93f14d82f913c2dc6dd0c",
+                58_370_944,
+                76.6,
+                93.1,
+            ),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+)
+def ResNet152(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet152",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-152 (He et al., CVPR 2016), layer for layer `keras.applications.ResNet152`."""
     return _builder.build_registered("resnet152", locals())
 
 
-@register_model(_torchvision_v1_5(
-    50, (3, 4, 6, 3), 25_610_152, 23_561_152,
-    ("resnet50-0676ba61.pth", 76.13, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)))
-def ResNet50V15(include_top: bool = True, weights: str | os.PathLike | None = None,
-                input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                pooling: str | None = None, classes: int = 1000,
-                classifier_activation: str | None = "softmax", name: str = "resnet50_v1_5",
-                **overrides: Any) -> keras.Model:
+@register_model(
+    _torchvision_v1_5(
+        50,
+        (3, 4, 6, 3),
+        25_610_152,
+        23_561_152,
+        ("resnet50-0676ba61.pth", 76.13, 92.862),
+        ("resnet50-11ad3fa6.pth", 80.858, 95.434),
+    )
+)
+def ResNet50V15(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet50_v1_5",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-50 v1.5, the stride in the 3x3 convolutions (torchvision's `resnet50`)."""
     return _builder.build_registered("resnet50_v1_5", locals())
 
 
-@register_model(_torchvision_v1_5(
-    101, (3, 4, 23, 3), 44_654_504, 42_605_504,
-    ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.78)))
-def ResNet101V15(include_top: bool = True, weights: str | os.PathLike | None = None,
-                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                 pooling: str | None = None, classes: int = 1000,
-                 classifier_activation: str | None = "softmax", name: str = "resnet101_v1_5",
-                 **overrides: Any) -> keras.Model:
+@register_model(
+    _torchvision_v1_5(
+        101,
+        (3, 4, 23, 3),
+        44_654_504,
+        42_605_504,
+        ("resnet101-63fe2227.pth", 77.374, 93.546),
+        ("resnet101-cd907fc2.pth", 81.886, 95.78),
+    )
+)
+def ResNet101V15(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet101_v1_5",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-101 v1.5, the stride in the 3x3 convolutions (torchvision's)."""
     return _builder.build_registered("resnet101_v1_5", locals())
 
 
-@register_model(_torchvision_v1_5(
-    152, (3, 8, 36, 3), 60_344_232, 58_295_232,
-    ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)))
-def ResNet152V15(include_top: bool = True, weights: str | os.PathLike | None = None,
-                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                 pooling: str | None = None, classes: int = 1000,
-                 classifier_activation: str | None = "softmax", name: str = "resnet152_v1_5",
-                 **overrides: Any) -> keras.Model:
+@register_model(
+    _torchvision_v1_5(
+        152,
+        (3, 8, 36, 3),
+        60_344_232,
+        58_295_232,
+        ("resnet152-394f9c45.pth", 78.312, 94.046),
+        ("resnet152-f82ba261.pth", 82.284, 96.002),
+    )
+)
+def ResNet152V15(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet152_v1_5",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-152 v1.5, the stride in the 3x3 convolutions (torchvision's)."""
     return _builder.build_registered("resnet152_v1_5", locals())
 
 
-@register_model(ModelRecord(
-    "resnet20", cifar_config(20),
-    "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)", params=271_098, tiny=TINY_CIFAR,
-))
-def ResNet20(include_top: bool = True, weights: str | os.PathLike | None = None,
-             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-             pooling: str | None = None, classes: int = 10,
-             classifier_activation: str | None = "softmax", name: str = "resnet20",
-             **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet20",
+        cifar_config(20),
+        "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)",
+        params=271_098,
+        tiny=TINY_CIFAR,
+    )
+)
+def ResNet20(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet20",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-20 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
     return _builder.build_registered("resnet20", locals())
 
 
-@register_model(ModelRecord(
-    "resnet56", cifar_config(56),
-    "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)", params=857_082, tiny=TINY_CIFAR,
-))
-def ResNet56(include_top: bool = True, weights: str | os.PathLike | None = None,
-             input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-             pooling: str | None = None, classes: int = 10,
-             classifier_activation: str | None = "softmax", name: str = "resnet56",
-             **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet56",
+        cifar_config(56),
+        "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)",
+        params=857_082,
+        tiny=TINY_CIFAR,
+    )
+)
+def ResNet56(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet56",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-56 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
     return _builder.build_registered("resnet56", locals())
 
 
-@register_model(ModelRecord(
-    "resnet110", cifar_config(110),
-    "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)", params=1_736_058, tiny=TINY_CIFAR,
-))
-def ResNet110(include_top: bool = True, weights: str | os.PathLike | None = None,
-              input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-              pooling: str | None = None, classes: int = 10,
-              classifier_activation: str | None = "softmax", name: str = "resnet110",
-              **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "resnet110",
+        cifar_config(110),
+        "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)",
+        params=1_736_058,
+        tiny=TINY_CIFAR,
+    )
+)
+def ResNet110(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "resnet110",
+    **overrides: Any,
+) -> keras.Model:
     """ResNet-110 for CIFAR, option A shortcuts (He et al., CVPR 2016, section 4.2)."""
     return _builder.build_registered("resnet110", locals())

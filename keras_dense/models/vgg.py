@@ -46,12 +46,50 @@ preprocess_input = family_preprocess_input("caffe", "VGG")
 CFGS = {
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "C": (64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M",
-          512, 512, (512, 1), "M", 512, 512, (512, 1), "M"),
-    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
-          512, 512, 512, "M", 512, 512, 512, "M"),
-    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+    "C": (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        (256, 1),
+        "M",
+        512,
+        512,
+        (512, 1),
+        "M",
+        512,
+        512,
+        (512, 1),
+        "M",
+    ),
+    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+    "E": (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ),
 }
 
 
@@ -77,8 +115,13 @@ def vgg_block(x, convs, batch_norm, name, bn_epsilon=TORCH_BN_EPSILON):
     """
     for i, (filters, kernel_size) in enumerate(convs, start=1):
         conv_name = f"{name}_conv{i}"
-        x = layers.Conv2D(filters, kernel_size, padding="same", name=conv_name,
-                          activation=None if batch_norm else "relu")(x)
+        x = layers.Conv2D(
+            filters,
+            kernel_size,
+            padding="same",
+            name=conv_name,
+            activation=None if batch_norm else "relu",
+        )(x)
         if batch_norm:
             x = _layers.bn_relu(x, conv_name, bn_epsilon)
     return layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
@@ -140,12 +183,17 @@ class VGGConfig(_builder.ArchConfig):
 
     def feature_layers(self):
         # Each block's max pooling: strides 2, 4, 8, 16, 32.
-        return [(f"block{i}_pool", 2 ** i) for i in range(1, len(list(self.blocks())) + 1)]
+        return [(f"block{i}_pool", 2**i) for i in range(1, len(list(self.blocks())) + 1)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(x, classes, classifier_activation, flatten=True,
-                                  hidden_units=(self.fc_units, self.fc_units),
-                                  dropout_rate=self.dropout_rate)
+        return _layers.dense_head(
+            x,
+            classes,
+            classifier_activation,
+            flatten=True,
+            hidden_units=(self.fc_units, self.fc_units),
+            dropout_rate=self.dropout_rate,
+        )
 
 
 def VGG(cfg, **kwargs):
@@ -162,8 +210,9 @@ def VGG(cfg, **kwargs):
     Example:
         >>> model = VGG("A", batch_norm=True, weights=None)  # VGG11-BN
     """
-    return _builder.build_model(VGGConfig(cfg=cfg if isinstance(cfg, str) else tuple(cfg)),
-                                **kwargs)
+    return _builder.build_model(
+        VGGConfig(cfg=cfg if isinstance(cfg, str) else tuple(cfg)), **kwargs
+    )
 
 
 def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
@@ -172,146 +221,277 @@ def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
 
 TINY = {"width": 1 / 16, "fc_units": 32, "input_shape": (32, 32, 3), "classes": 5}
 
-@register_model(ModelRecord(
-    "vgg11", VGGConfig(cfg=CFGS["A"]), "VGG-11 (config A), ImageNet", params=132_863_336,
-    weights=(torchvision_imagenet("vgg11-8a719046.pth", 9_220_480, 69.02, 88.628),), tiny=TINY,
-))
-def VGG11(include_top: bool = True, weights: str | os.PathLike | None = None,
-          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-          pooling: str | None = None, classes: int = 1000,
-          classifier_activation: str | None = "softmax", name: str = "vgg11",
-          **overrides: Any) -> keras.Model:
+
+@register_model(
+    ModelRecord(
+        "vgg11",
+        VGGConfig(cfg=CFGS["A"]),
+        "VGG-11 (config A), ImageNet",
+        params=132_863_336,
+        weights=(torchvision_imagenet("vgg11-8a719046.pth", 9_220_480, 69.02, 88.628),),
+        tiny=TINY,
+    )
+)
+def VGG11(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg11",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-11, configuration A (Simonyan & Zisserman, ICLR 2015; torchvision's `vgg11`)."""
     return _builder.build_registered("vgg11", locals())
 
 
-@register_model(ModelRecord(
-    "vgg11_bn", VGGConfig(cfg=CFGS["A"], batch_norm=True),
-    "VGG-11 with batch norm (torchvision's vgg11_bn)", params=132_874_344,
-    weights=(torchvision_imagenet("vgg11_bn-6002323d.pth", 9_231_488, 70.37, 89.81),), tiny=TINY,
-))
-def VGG11BN(include_top: bool = True, weights: str | os.PathLike | None = None,
-            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-            pooling: str | None = None, classes: int = 1000,
-            classifier_activation: str | None = "softmax", name: str = "vgg11_bn",
-            **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg11_bn",
+        VGGConfig(cfg=CFGS["A"], batch_norm=True),
+        "VGG-11 with batch norm (torchvision's vgg11_bn)",
+        params=132_874_344,
+        weights=(torchvision_imagenet("vgg11_bn-6002323d.pth", 9_231_488, 70.37, 89.81),),
+        tiny=TINY,
+    )
+)
+def VGG11BN(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg11_bn",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-11 with batch normalisation (torchvision's `vgg11_bn`)."""
     return _builder.build_registered("vgg11_bn", locals())
 
 
-@register_model(ModelRecord(
-    "vgg13", VGGConfig(cfg=CFGS["B"]), "VGG-13 (config B), ImageNet", params=133_047_848,
-    weights=(torchvision_imagenet("vgg13-19584684.pth", 9_404_992, 69.928, 89.246),), tiny=TINY,
-))
-def VGG13(include_top: bool = True, weights: str | os.PathLike | None = None,
-          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-          pooling: str | None = None, classes: int = 1000,
-          classifier_activation: str | None = "softmax", name: str = "vgg13",
-          **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg13",
+        VGGConfig(cfg=CFGS["B"]),
+        "VGG-13 (config B), ImageNet",
+        params=133_047_848,
+        weights=(torchvision_imagenet("vgg13-19584684.pth", 9_404_992, 69.928, 89.246),),
+        tiny=TINY,
+    )
+)
+def VGG13(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg13",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-13, configuration B (Simonyan & Zisserman, ICLR 2015; torchvision's `vgg13`)."""
     return _builder.build_registered("vgg13", locals())
 
 
-@register_model(ModelRecord(
-    "vgg13_bn", VGGConfig(cfg=CFGS["B"], batch_norm=True),
-    "VGG-13 with batch norm (torchvision's vgg13_bn)", params=133_059_624,
-    weights=(torchvision_imagenet("vgg13_bn-abd245e5.pth", 9_416_768, 71.586, 90.374),), tiny=TINY,
-))
-def VGG13BN(include_top: bool = True, weights: str | os.PathLike | None = None,
-            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-            pooling: str | None = None, classes: int = 1000,
-            classifier_activation: str | None = "softmax", name: str = "vgg13_bn",
-            **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg13_bn",
+        VGGConfig(cfg=CFGS["B"], batch_norm=True),
+        "VGG-13 with batch norm (torchvision's vgg13_bn)",
+        params=133_059_624,
+        weights=(torchvision_imagenet("vgg13_bn-abd245e5.pth", 9_416_768, 71.586, 90.374),),
+        tiny=TINY,
+    )
+)
+def VGG13BN(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg13_bn",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-13 with batch normalisation (torchvision's `vgg13_bn`)."""
     return _builder.build_registered("vgg13_bn", locals())
 
 
-@register_model(ModelRecord(
-    "vgg16", VGGConfig(cfg=CFGS["D"]),
-    "VGG-16 (config D), ImageNet (keras.applications-compatible)", params=138_357_544,
-    weights=(_keras_weights("vgg16", "64373286793e3c8b2b4e3219cbf3544b",
-                            "6d6bbae143d832006294945121d1f1fc", 14_714_688, 71.3, 90.1),
-             torchvision_imagenet("vgg16-397923af.pth", 14_714_688, 71.592, 90.382)),
-    tiny=TINY,
-))
-def VGG16(include_top: bool = True, weights: str | os.PathLike | None = None,
-          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-          pooling: str | None = None, classes: int = 1000,
-          classifier_activation: str | None = "softmax", name: str = "vgg16",
-          **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg16",
+        VGGConfig(cfg=CFGS["D"]),
+        "VGG-16 (config D), ImageNet (keras.applications-compatible)",
+        params=138_357_544,
+        weights=(
+            _keras_weights(
+                "vgg16",
+                "64373286793e3c8b2b4e3219cbf3544b",
+                "6d6bbae143d832006294945121d1f1fc",
+                14_714_688,
+                71.3,
+                90.1,
+            ),
+            torchvision_imagenet("vgg16-397923af.pth", 14_714_688, 71.592, 90.382),
+        ),
+        tiny=TINY,
+    )
+)
+def VGG16(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg16",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-16, configuration D (Simonyan & Zisserman, ICLR 2015); `keras.applications.VGG16`."""
     return _builder.build_registered("vgg16", locals())
 
 
-@register_model(ModelRecord(
-    "vgg16_bn", VGGConfig(cfg=CFGS["D"], batch_norm=True),
-    "VGG-16 with batch norm (torchvision's vgg16_bn)", params=138_374_440,
-    weights=(torchvision_imagenet("vgg16_bn-6c64b313.pth", 14_731_584, 73.36, 91.516),), tiny=TINY,
-))
-def VGG16BN(include_top: bool = True, weights: str | os.PathLike | None = None,
-            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-            pooling: str | None = None, classes: int = 1000,
-            classifier_activation: str | None = "softmax", name: str = "vgg16_bn",
-            **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg16_bn",
+        VGGConfig(cfg=CFGS["D"], batch_norm=True),
+        "VGG-16 with batch norm (torchvision's vgg16_bn)",
+        params=138_374_440,
+        weights=(torchvision_imagenet("vgg16_bn-6c64b313.pth", 14_731_584, 73.36, 91.516),),
+        tiny=TINY,
+    )
+)
+def VGG16BN(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg16_bn",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-16 with batch normalisation (torchvision's `vgg16_bn`)."""
     return _builder.build_registered("vgg16_bn", locals())
 
 
-@register_model(ModelRecord(
-    "vgg16_c", VGGConfig(cfg=CFGS["C"]), "VGG-16 config C (1x1 convolutions in blocks 3-5)",
-    params=133_638_952, tiny=TINY,
-))
-def VGG16C(include_top: bool = True, weights: str | os.PathLike | None = None,
-           input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-           pooling: str | None = None, classes: int = 1000,
-           classifier_activation: str | None = "softmax", name: str = "vgg16_c",
-           **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg16_c",
+        VGGConfig(cfg=CFGS["C"]),
+        "VGG-16 config C (1x1 convolutions in blocks 3-5)",
+        params=133_638_952,
+        tiny=TINY,
+    )
+)
+def VGG16C(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg16_c",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-16, configuration C: 1x1 convolutions in blocks 3-5 (Simonyan & Zisserman, ICLR 2015)."""
     return _builder.build_registered("vgg16_c", locals())
 
 
-@register_model(ModelRecord(
-    "vgg19", VGGConfig(cfg=CFGS["E"]),
-    "VGG-19 (config E), ImageNet (keras.applications-compatible)", params=143_667_240,
-    weights=(_keras_weights("vgg19", "cbe5617147190e668d6c5d5026f83318",
-                            "253f8cb515780f3b799900260a226db6", 20_024_384, 71.3, 90.0),
-             torchvision_imagenet("vgg19-dcbb9e9d.pth", 20_024_384, 72.376, 90.876)),
-    tiny=TINY,
-))
-def VGG19(include_top: bool = True, weights: str | os.PathLike | None = None,
-          input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-          pooling: str | None = None, classes: int = 1000,
-          classifier_activation: str | None = "softmax", name: str = "vgg19",
-          **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg19",
+        VGGConfig(cfg=CFGS["E"]),
+        "VGG-19 (config E), ImageNet (keras.applications-compatible)",
+        params=143_667_240,
+        weights=(
+            _keras_weights(
+                "vgg19",
+                "cbe5617147190e668d6c5d5026f83318",
+                "253f8cb515780f3b799900260a226db6",
+                20_024_384,
+                71.3,
+                90.0,
+            ),
+            torchvision_imagenet("vgg19-dcbb9e9d.pth", 20_024_384, 72.376, 90.876),
+        ),
+        tiny=TINY,
+    )
+)
+def VGG19(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg19",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-19, configuration E (Simonyan & Zisserman, ICLR 2015); `keras.applications.VGG19`."""
     return _builder.build_registered("vgg19", locals())
 
 
-@register_model(ModelRecord(
-    "vgg19_bn", VGGConfig(cfg=CFGS["E"], batch_norm=True),
-    "VGG-19 with batch norm (torchvision's vgg19_bn)", params=143_689_256,
-    weights=(torchvision_imagenet("vgg19_bn-c79401a0.pth", 20_046_400, 74.218, 91.842),), tiny=TINY,
-))
-def VGG19BN(include_top: bool = True, weights: str | os.PathLike | None = None,
-            input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-            pooling: str | None = None, classes: int = 1000,
-            classifier_activation: str | None = "softmax", name: str = "vgg19_bn",
-            **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg19_bn",
+        VGGConfig(cfg=CFGS["E"], batch_norm=True),
+        "VGG-19 with batch norm (torchvision's vgg19_bn)",
+        params=143_689_256,
+        weights=(torchvision_imagenet("vgg19_bn-c79401a0.pth", 20_046_400, 74.218, 91.842),),
+        tiny=TINY,
+    )
+)
+def VGG19BN(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 1000,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg19_bn",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-19 with batch normalisation (torchvision's `vgg19_bn`)."""
     return _builder.build_registered("vgg19_bn", locals())
 
 
-@register_model(ModelRecord(
-    "vgg16_bn_cifar",
-    VGGConfig(cfg=CFGS["D"], batch_norm=True, fc_units=512, dropout_rate=0.5,
-              default_size=32, classes=10),
-    "VGG-16-BN for CIFAR-10, 512-512 head with dropout 0.5 (source notes)",
-    params=15_262_026, tiny=TINY,
-))
-def VGG16BNCIFAR(include_top: bool = True, weights: str | os.PathLike | None = None,
-                 input_tensor: Any = None, input_shape: tuple[int, int, int] | None = None,
-                 pooling: str | None = None, classes: int = 10,
-                 classifier_activation: str | None = "softmax", name: str = "vgg16_bn_cifar",
-                 **overrides: Any) -> keras.Model:
+@register_model(
+    ModelRecord(
+        "vgg16_bn_cifar",
+        VGGConfig(
+            cfg=CFGS["D"],
+            batch_norm=True,
+            fc_units=512,
+            dropout_rate=0.5,
+            default_size=32,
+            classes=10,
+        ),
+        "VGG-16-BN for CIFAR-10, 512-512 head with dropout 0.5 (source notes)",
+        params=15_262_026,
+        tiny=TINY,
+    )
+)
+def VGG16BNCIFAR(
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    input_tensor: Any = None,
+    input_shape: tuple[int, int, int] | None = None,
+    pooling: str | None = None,
+    classes: int = 10,
+    classifier_activation: str | None = "softmax",
+    name: str = "vgg16_bn_cifar",
+    **overrides: Any,
+) -> keras.Model:
     """VGG-16 with batch norm for CIFAR-10, a 512-512 head, dropout 0.5 (source notes)."""
     return _builder.build_registered("vgg16_bn_cifar", locals())

@@ -93,8 +93,16 @@ class ImageAugmentation(keras.layers.Layer):
         >>> layer(images_uint8, training=True).dtype   # float32
     """
 
-    def __init__(self, padding=4, flip=True, cutout=0, mean=CIFAR10_MEAN, std=CIFAR10_STD,
-                 seed=None, **kwargs):
+    def __init__(
+        self,
+        padding=4,
+        flip=True,
+        cutout=0,
+        mean=CIFAR10_MEAN,
+        std=CIFAR10_STD,
+        seed=None,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if padding < 0 or cutout < 0:
@@ -113,8 +121,10 @@ class ImageAugmentation(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.normalizer = keras.layers.Normalization(
-            mean=[255.0 * m for m in self.mean], variance=[(255.0 * s) ** 2 for s in self.std],
-            dtype="float32", name="normalize",
+            mean=[255.0 * m for m in self.mean],
+            variance=[(255.0 * s) ** 2 for s in self.std],
+            dtype="float32",
+            name="normalize",
         )
         self.flipper = keras.layers.RandomFlip("horizontal", dtype="float32", name="flip")
 
@@ -135,7 +145,9 @@ class ImageAugmentation(keras.layers.Layer):
         x = ops.cast(inputs, "float32")
         x = random_crop(x, self.padding, self.seed_generator)
         if self.flip:
-            flips = self.flipper.get_random_transformation(x, training=True, seed=self.seed_generator)
+            flips = self.flipper.get_random_transformation(
+                x, training=True, seed=self.seed_generator
+            )
             x = self.flipper.transform_images(x, flips, training=True)
         x = self.normalize(x)
         return cutout(x, self.cutout, self.seed_generator)
@@ -153,8 +165,12 @@ class ImageAugmentation(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "padding": self.padding, "flip": self.flip, "cutout": self.cutout,
-            "mean": self.mean, "std": self.std, "seed": self.seed,
+            "padding": self.padding,
+            "flip": self.flip,
+            "cutout": self.cutout,
+            "mean": self.mean,
+            "std": self.std,
+            "seed": self.seed,
         }
 
 

@@ -73,8 +73,11 @@ class RunRecorder(keras.callbacks.Callback):
         done = epoch + 1
         train_seconds = train_end - self._epoch_start
         row = {
-            "epoch": done, "loss": loss, "accuracy": float(logs["accuracy"]),
-            "val_loss": None, "val_accuracy": None,
+            "epoch": done,
+            "loss": loss,
+            "accuracy": float(logs["accuracy"]),
+            "val_loss": None,
+            "val_accuracy": None,
             "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
             "train_seconds": train_seconds,
             "images_per_second": self.train_images / max(train_seconds, 1e-9),
@@ -84,8 +87,12 @@ class RunRecorder(keras.callbacks.Callback):
         row["epoch_seconds"] = time.perf_counter() - self._epoch_start
         self.history.append(row)
         if self._due(done, self.recipe.checkpoint_every):
-            state = {"epoch": done, "history": self.history,
-                     "best_accuracy": self.best_accuracy, "best_epoch": self.best_epoch}
+            state = {
+                "epoch": done,
+                "history": self.history,
+                "best_accuracy": self.best_accuracy,
+                "best_epoch": self.best_epoch,
+            }
             run_folder.save_model_atomic(self.model, self.run_dir / run_folder.LAST_FILE, state)
             plots.plot_curves(self.history, self.run_dir / "curves.png")
         run_folder.write_history(self.run_dir, self.history)

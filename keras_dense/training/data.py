@@ -15,9 +15,8 @@ Example:
 
 import math
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from keras_dense.datasets import cifar10
 
@@ -97,7 +96,9 @@ class EpochBatches(keras.utils.PyDataset):
 
     def epoch_callback(self):
         """A Keras callback that sets the epoch before each epoch's first batch."""
-        return keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: self.set_epoch(epoch))
+        return keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs: self.set_epoch(epoch)
+        )
 
     def __len__(self):
         return self.steps
@@ -105,7 +106,7 @@ class EpochBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         if not 0 <= index < self.steps:
             raise IndexError(f"batch {index} of an epoch of {self.steps}")
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         return self.x[rows], self.y[rows]
 
 

@@ -31,7 +31,9 @@ def device_count(devices):
     """
     if devices is None:
         return 1
-    if devices != "all" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
+    if devices != "all" and (
+        isinstance(devices, bool) or not isinstance(devices, int) or devices < 1
+    ):
         raise ValueError(f"devices must be a positive integer or 'all'; got {devices!r}.")
     backend = keras.backend.backend()
     if devices == 1:

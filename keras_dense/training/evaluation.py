@@ -16,13 +16,13 @@ import contextlib
 import os
 import pathlib
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from keras_dense._choices import EVALUATE_TTA_MODES
 from keras_dense.imagenet import tta as tta_lib
-from keras_dense.training import augment, data as data_lib, run_folder
+from keras_dense.training import augment, run_folder
+from keras_dense.training import data as data_lib
 
 EVAL_BATCH_FLOOR = 256
 
@@ -50,7 +50,10 @@ def predict_probabilities(model, images, batch_size, tta_flip=False):
     padded = data_lib.pad_to_multiple(images, batch_size)
     probabilities = tta_lib.average(
         lambda view: model.predict(view, batch_size=batch_size, verbose=0)[: len(images)],
-        padded, "flip" if tta_flip else None, size=None)
+        padded,
+        "flip" if tta_flip else None,
+        size=None,
+    )
     return probabilities.astype("float32")
 
 
@@ -136,9 +139,13 @@ def evaluation_report(labels, predictions, class_names):
     }
 
 
-def evaluate(target: "str | os.PathLike", data: "str | os.PathLike | None" = None,
-             batch_size: int = 256, test_subset: "int | None" = None,
-             tta: "str | None" = None) -> dict:
+def evaluate(
+    target: "str | os.PathLike",
+    data: "str | os.PathLike | None" = None,
+    batch_size: int = 256,
+    test_subset: "int | None" = None,
+    tta: "str | None" = None,
+) -> dict:
     """Tests a run's best model (or a `.keras` file) on the CIFAR-10 test set.
 
     Args:
@@ -163,7 +170,9 @@ def evaluate(target: "str | os.PathLike", data: "str | os.PathLike | None" = Non
         config = run_folder.read_config(target)
         model_file = target / run_folder.BEST_FILE
         if not model_file.is_file():
-            raise ValueError(f"{str(target)!r} has no {run_folder.BEST_FILE} yet: no epoch has completed.")
+            raise ValueError(
+                f"{str(target)!r} has no {run_folder.BEST_FILE} yet: no epoch has completed."
+            )
         data = data if data is not None else config["data"]
         recipe = config.get("recipe", {})
     elif target.is_file() and target.suffix == ".keras":

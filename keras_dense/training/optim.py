@@ -47,8 +47,13 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < self.warmup_steps, rising, falling)
 
     def get_config(self):
-        return {"max_lr": self.max_lr, "total_steps": self.total_steps,
-                "warmup_steps": self.warmup_steps, "div": self.div, "final_div": self.final_div}
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "div": self.div,
+            "final_div": self.final_div,
+        }
 
 
 def make_schedule(recipe, steps_per_epoch):
@@ -60,8 +65,10 @@ def make_schedule(recipe, steps_per_epoch):
     if recipe.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0 if warmup else recipe.lr,
-            decay_steps=max(total - warmup, 1), alpha=0.0,
-            warmup_target=recipe.lr if warmup else None, warmup_steps=warmup,
+            decay_steps=max(total - warmup, 1),
+            alpha=0.0,
+            warmup_target=recipe.lr if warmup else None,
+            warmup_steps=warmup,
         )
     if recipe.schedule == "onecycle":
         return OneCycle(recipe.lr, total, warmup)
@@ -96,12 +103,17 @@ def make_optimizer(recipe, steps_per_epoch):
     average = {"use_ema": recipe.use_ema, "ema_momentum": recipe.ema_momentum}
     if recipe.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(
-            learning_rate=schedule, momentum=recipe.momentum, nesterov=True, weight_decay=decay,
+            learning_rate=schedule,
+            momentum=recipe.momentum,
+            nesterov=True,
+            weight_decay=decay,
             **average,
         )
     else:
         optimizer = keras.optimizers.AdamW(
-            learning_rate=schedule, beta_1=recipe.momentum, weight_decay=recipe.weight_decay,
+            learning_rate=schedule,
+            beta_1=recipe.momentum,
+            weight_decay=recipe.weight_decay,
             **average,
         )
     return exclude_from_decay(optimizer)

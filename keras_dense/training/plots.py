@@ -32,8 +32,12 @@ def plot_curves(rows, path):
     for axis, key, title in ((loss_axis, "loss", "loss"), (accuracy_axis, "accuracy", "accuracy")):
         axis.plot(epochs, [row[key] for row in rows], marker=".", label="train")
         tested = [row for row in rows if row.get(f"val_{key}") is not None]
-        axis.plot([row["epoch"] for row in tested], [row[f"val_{key}"] for row in tested],
-                  marker=".", label="test")
+        axis.plot(
+            [row["epoch"] for row in tested],
+            [row[f"val_{key}"] for row in tested],
+            marker=".",
+            label="test",
+        )
         axis.set_xlabel("epoch")
         axis.set_title(title)
         axis.grid(alpha=0.3)
@@ -62,8 +66,15 @@ def plot_confusion(matrix, class_names, path):
     axis.set_ylabel("true")
     for i in range(len(class_names)):
         for j in range(len(class_names)):
-            axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                      color="white" if rates[i, j] > 0.5 else "black")
+            axis.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     figure.colorbar(image, ax=axis)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

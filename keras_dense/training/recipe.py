@@ -103,10 +103,13 @@ class Recipe:
             problems.append(f"weight_decay must be >= 0 (got {self.weight_decay!r})")
         if isinstance(self.epochs, int) and not 0 <= self.warmup_epochs < self.epochs:
             problems.append(
-                f"warmup_epochs must be in [0, epochs) (got {self.warmup_epochs!r} of {self.epochs!r})"
+                f"warmup_epochs must be in [0, epochs) "
+                f"(got {self.warmup_epochs!r} of {self.epochs!r})"
             )
         if any(not 0 < f < 1 for f in self.step_at) or list(self.step_at) != sorted(self.step_at):
-            problems.append(f"step_at must be increasing fractions in (0, 1) (got {self.step_at!r})")
+            problems.append(
+                f"step_at must be increasing fractions in (0, 1) (got {self.step_at!r})"
+            )
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1) (got {self.label_smoothing!r})")
         if self.crop_padding < 0 or self.cutout < 0:
@@ -139,19 +142,44 @@ PRESETS = {
     "default": Recipe(),
     # The DenseNet paper: batch 64, lr 0.1, /10 at 50% and 75% of 300 epochs,
     # L2 1e-4 (1e-3 decoupled, see Recipe.weight_decay), no label smoothing.
-    "paper": Recipe(epochs=300, batch_size=64, lr=0.1, weight_decay=1e-3, schedule="step",
-                    warmup_epochs=0.0, label_smoothing=0.0),
+    "paper": Recipe(
+        epochs=300,
+        batch_size=64,
+        lr=0.1,
+        weight_decay=1e-3,
+        schedule="step",
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+    ),
     # A short one-cycle run with large batches and cutout, aimed at ~94%.
     # Flip test-time augmentation; the test pass every 4 epochs keeps it off the hot path.
-    "fast94": Recipe(epochs=40, batch_size=512, lr=0.4, weight_decay=5e-3, schedule="onecycle",
-                     warmup_epochs=8.0, label_smoothing=0.2, cutout=12, tta_flip=True,
-                     eval_every=4),
+    "fast94": Recipe(
+        epochs=40,
+        batch_size=512,
+        lr=0.4,
+        weight_decay=5e-3,
+        schedule="onecycle",
+        warmup_epochs=8.0,
+        label_smoothing=0.2,
+        cutout=12,
+        tta_flip=True,
+        eval_every=4,
+    ),
     # The paper's DenseNet-BC-100 k=12 recipe (95.49% in the paper) with flip
     # test-time augmentation, and the test pass and checkpoint every 10 epochs
     # to keep them off the hot path: the starting point for 95.5% on a GPU.
-    "paper95": Recipe(epochs=300, batch_size=64, lr=0.1, weight_decay=1e-3, schedule="step",
-                      warmup_epochs=0.0, label_smoothing=0.0, tta_flip=True, eval_every=10,
-                      checkpoint_every=10),
+    "paper95": Recipe(
+        epochs=300,
+        batch_size=64,
+        lr=0.1,
+        weight_decay=1e-3,
+        schedule="step",
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+        tta_flip=True,
+        eval_every=10,
+        checkpoint_every=10,
+    ),
 }
 
 
@@ -172,8 +200,6 @@ def preset(name, **overrides):
         # Shorter runs keep the preset's warm-up, but at most a fifth of the epochs.
         overrides["warmup_epochs"] = min(base.warmup_epochs, overrides["epochs"] / 5)
     return dataclasses.replace(base, **overrides)
-
-
 
 
 def auto_bn_momentum(total_steps):

@@ -39,16 +39,39 @@ METRICS_FILE = "metrics.json"
 STATE_ENTRY = "keras_dense_state.json"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
-RUN_FILES = frozenset({CONFIG_FILE, LAST_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE,
-                       CURVES_FILE, CONFUSION_FILE})
+RUN_FILES = frozenset(
+    {CONFIG_FILE, LAST_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE, CURVES_FILE, CONFUSION_FILE}
+)
 # The keys `train` writes to config.json (a lone config.json with others is not ours).
-CONFIG_KEYS = frozenset({
-    "model", "model_kwargs", "recipe", "data", "subset", "test_subset", "seed", "dtype_policy",
-    "mixed_precision", "jit_compile", "devices", "per_device_batch", "bn_momentum",
-    "keras_version", "backend"})
+CONFIG_KEYS = frozenset(
+    {
+        "model",
+        "model_kwargs",
+        "recipe",
+        "data",
+        "subset",
+        "test_subset",
+        "seed",
+        "dtype_policy",
+        "mixed_precision",
+        "jit_compile",
+        "devices",
+        "per_device_batch",
+        "bn_momentum",
+        "keras_version",
+        "backend",
+    }
+)
 HISTORY_COLUMNS = (
-    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-    "epoch_seconds", "train_seconds", "images_per_second",
+    "epoch",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "epoch_seconds",
+    "train_seconds",
+    "images_per_second",
 )
 
 
@@ -84,8 +107,7 @@ LEGACY_TEMPORARIES = frozenset({".last.tmp.keras", ".best.tmp.keras"})
 
 
 def _is_ours(name):
-    return (name == _files.FolderLock.FILE or _files.TEMP_MARK in name
-            or name in LEGACY_TEMPORARIES)
+    return name == _files.FolderLock.FILE or _files.TEMP_MARK in name or name in LEGACY_TEMPORARIES
 
 
 def _lone_config_of_ours(run_dir):
@@ -116,26 +138,29 @@ def check_new_run(run_dir: "str | os.PathLike", overwrite: bool = False) -> None
         return
     if not run_dir.is_dir():
         raise RunFolderExistsError(
-            f"{str(run_dir)!r} is a file, not a run folder: choose another --out.")
+            f"{str(run_dir)!r} is a file, not a run folder: choose another --out."
+        )
     names = sorted(entry.name for entry in os.scandir(run_dir) if not _is_ours(entry.name))
     if not names or (names == [CONFIG_FILE] and _lone_config_of_ours(run_dir)):
         return
-    others = [name for name in names if name not in RUN_FILES
-              or not (run_dir / name).is_file()]
+    others = [name for name in names if name not in RUN_FILES or not (run_dir / name).is_file()]
     if others:
         raise RunFolderExistsError(
             f"{str(run_dir)!r} holds files that are not a keras-dense run (e.g. {others[0]!r}), "
             "and keras-dense never writes a run into it (not even with --overwrite): choose "
-            "another --out.")
+            "another --out."
+        )
     if overwrite:
         return
     if LAST_FILE in names:
         raise RunFolderExistsError(
             f"{str(run_dir)!r} already holds a run; continue it with --resume {run_dir}, start "
-            "it over with --overwrite (overwrite=True), or choose another --out.")
+            "it over with --overwrite (overwrite=True), or choose another --out."
+        )
     raise RunFolderExistsError(
         f"{str(run_dir)!r} holds a run with no checkpoint to resume from ({', '.join(names)}); "
-        "start it over with --overwrite (overwrite=True), or choose another --out.")
+        "start it over with --overwrite (overwrite=True), or choose another --out."
+    )
 
 
 def clear_run(run_dir: "str | os.PathLike") -> None:
@@ -160,7 +185,9 @@ def read_config(run_dir):
     """The run's `config.json` as a dict."""
     path = pathlib.Path(run_dir) / CONFIG_FILE
     if not path.is_file():
-        raise ValueError(f"{str(run_dir)!r} is not a training run folder ({CONFIG_FILE} is missing).")
+        raise ValueError(
+            f"{str(run_dir)!r} is not a training run folder ({CONFIG_FILE} is missing)."
+        )
     return json.loads(path.read_text())
 
 
@@ -169,8 +196,9 @@ def write_history(run_dir, rows):
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({key: "" if value is None else value for key, value in row.items()}
-                     for row in rows)
+    writer.writerows(
+        {key: "" if value is None else value for key, value in row.items()} for row in rows
+    )
     write_atomic(pathlib.Path(run_dir) / HISTORY_FILE, buffer.getvalue())
 
 
@@ -178,7 +206,9 @@ def read_history(run_dir):
     """The rows of `history.csv` as dicts of numbers (None where an epoch was not tested)."""
     with open(pathlib.Path(run_dir) / HISTORY_FILE, newline="") as handle:
         return [
-            {key: None if value == "" else (int(value) if key == "epoch" else float(value))
-             for key, value in row.items()}
+            {
+                key: None if value == "" else (int(value) if key == "epoch" else float(value))
+                for key, value in row.items()
+            }
             for row in csv.DictReader(handle)
         ]

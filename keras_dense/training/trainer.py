@@ -21,21 +21,23 @@ import os
 import pathlib
 from typing import Any
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from keras_dense._device import default_jit_compile, describe_device
 from keras_dense.models import get_model
-from keras_dense.training import augment, distribute, optim, plots, run_folder
+from keras_dense.training import augment, distribute, evaluation, optim, plots, run_folder
 from keras_dense.training import data as data_lib
-from keras_dense.training import evaluation
 from keras_dense.training import recipe as recipe_lib
 from keras_dense.training.callbacks import RunRecorder
 
 # `mixed_precision` values and the Keras dtype policy each selects.
-DTYPE_POLICIES = {False: "float32", True: "mixed_float16", "float16": "mixed_float16",
-                  "bfloat16": "mixed_bfloat16"}
+DTYPE_POLICIES = {
+    False: "float32",
+    True: "mixed_float16",
+    "float16": "mixed_float16",
+    "bfloat16": "mixed_bfloat16",
+}
 
 
 class TrainingDivergedError(RuntimeError):
@@ -51,7 +53,8 @@ def dtype_policy_name(mixed_precision, accelerator):
         mixed_precision = accelerator is not None
     if mixed_precision not in DTYPE_POLICIES:
         raise ValueError(
-            f"mixed_precision must be True, False, None, 'float16' or 'bfloat16'; got {mixed_precision!r}."
+            "mixed_precision must be True, False, None, 'float16' or 'bfloat16'; "
+            f"got {mixed_precision!r}."
         )
     return DTYPE_POLICIES[mixed_precision]
 
@@ -65,8 +68,13 @@ def set_bn_momentum(model, momentum):
             layer.momentum = momentum
 
 
-def build_training_model(name: str, classes: int, recipe: recipe_lib.Recipe, seed: int = 0,
-                         model_kwargs: dict | None = None) -> keras.Model:
+def build_training_model(
+    name: str,
+    classes: int,
+    recipe: recipe_lib.Recipe,
+    seed: int = 0,
+    model_kwargs: dict | None = None,
+) -> keras.Model:
     """The registry model `name` for 32x32 images behind an `ImageAugmentation` front.
 
     Args:
@@ -83,7 +91,10 @@ def build_training_model(name: str, classes: int, recipe: recipe_lib.Recipe, see
         name, classes=classes, input_shape=(32, 32, 3), weights=None, **(model_kwargs or {})
     )
     front = augment.ImageAugmentation(
-        padding=recipe.crop_padding, flip=recipe.flip, cutout=recipe.cutout, seed=seed,
+        padding=recipe.crop_padding,
+        flip=recipe.flip,
+        cutout=recipe.cutout,
+        seed=seed,
         name="augment",
     )
     return augment.with_augmentation(network, front, name=network.name)
@@ -95,8 +106,11 @@ def compile_model(model, recipe, steps, jit, optimizer=None):
     optimizer = optimizer or optim.make_optimizer(recipe, steps)
     optim.exclude_from_decay(optimizer)
     model.compile(
-        optimizer=optimizer, loss=optim.make_loss(recipe), metrics=["accuracy"],
-        jit_compile=jit, steps_per_execution=recipe.steps_per_execution,
+        optimizer=optimizer,
+        loss=optim.make_loss(recipe),
+        metrics=["accuracy"],
+        jit_compile=jit,
+        steps_per_execution=recipe.steps_per_execution,
     )
 
 
@@ -111,12 +125,22 @@ def _dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
-def train(name: str, data: str | os.PathLike | None = None,
-          out: str | os.PathLike = "runs/cifar10", recipe: recipe_lib.Recipe | None = None,
-          subset: int | None = None, test_subset: int | None = None, seed: int = 0,
-          model_kwargs: dict | None = None, mixed_precision: bool | str | None = None,
-          jit_compile: bool | None = None, devices: int | str | None = None,
-          callbacks: Any = (), verbose: str | int = "auto", overwrite: bool = False) -> dict:
+def train(
+    name: str,
+    data: str | os.PathLike | None = None,
+    out: str | os.PathLike = "runs/cifar10",
+    recipe: recipe_lib.Recipe | None = None,
+    subset: int | None = None,
+    test_subset: int | None = None,
+    seed: int = 0,
+    model_kwargs: dict | None = None,
+    mixed_precision: bool | str | None = None,
+    jit_compile: bool | None = None,
+    devices: int | str | None = None,
+    callbacks: Any = (),
+    verbose: str | int = "auto",
+    overwrite: bool = False,
+) -> dict:
     """Trains a registry model on CIFAR-10 into the run folder `out`.
 
     Args:
@@ -164,14 +188,23 @@ def train(name: str, data: str | os.PathLike | None = None,
     if bn_momentum is None:
         bn_momentum = recipe_lib.auto_bn_momentum(recipe.epochs * steps)
     config = {
-        "model": name, "model_kwargs": model_kwargs or {}, "recipe": recipe.to_dict(),
+        "model": name,
+        "model_kwargs": model_kwargs or {},
+        "recipe": recipe.to_dict(),
         "data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
-        "subset": subset, "test_subset": test_subset, "seed": seed,
-        "dtype_policy": policy, "mixed_precision": policy != "float32",
-        "jit_compile": default_jit_compile(accelerator) if jit_compile is None else bool(jit_compile),
-        "devices": count, "per_device_batch": recipe.batch_size // count,
+        "subset": subset,
+        "test_subset": test_subset,
+        "seed": seed,
+        "dtype_policy": policy,
+        "mixed_precision": policy != "float32",
+        "jit_compile": default_jit_compile(accelerator)
+        if jit_compile is None
+        else bool(jit_compile),
+        "devices": count,
+        "per_device_batch": recipe.batch_size // count,
         "bn_momentum": bn_momentum,
-        "keras_version": keras.__version__, "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
     }
     with _dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
@@ -187,8 +220,9 @@ def train(name: str, data: str | os.PathLike | None = None,
             return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
 
 
-def resume(run_dir, data=None, devices=None, callbacks=(), verbose="auto",
-           epochs: "int | None" = None):
+def resume(
+    run_dir, data=None, devices=None, callbacks=(), verbose="auto", epochs: "int | None" = None
+):
     """Continues a run from its last checkpointed epoch, with its optimizer state.
 
     The batches, augmentations and learning rates of the remaining epochs are
@@ -239,13 +273,17 @@ def _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs):
         if epochs < state["epoch"]:
             raise ValueError(
                 f"{str(run_dir)!r} has already trained {state['epoch']} epochs; --epochs "
-                f"{epochs} would undo them: give at least {state['epoch']}.")
+                f"{epochs} would undo them: give at least {state['epoch']}."
+            )
         extended_from, recipe = recipe.epochs, dataclasses.replace(recipe, epochs=epochs)
     count = distribute.device_count(config.get("devices", 1) if devices is None else devices)
     distribute.check_batch(recipe.batch_size, count)
-    changed = {"data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
-               "devices": count, "per_device_batch": recipe.batch_size // count,
-               "recipe": None if extended_from is None else recipe.to_dict()}
+    changed = {
+        "data": None if data is None else str(pathlib.Path(data).expanduser().resolve()),
+        "devices": count,
+        "per_device_batch": recipe.batch_size // count,
+        "recipe": None if extended_from is None else recipe.to_dict(),
+    }
     changed = {key: value for key, value in changed.items() if value is not None}
     if any(config.get(key) != value for key, value in changed.items()):
         config.update(changed)
@@ -255,9 +293,11 @@ def _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs):
     policy = config.get("dtype_policy") or DTYPE_POLICIES[bool(config["mixed_precision"])]
     print(f"Resuming {run_dir} after epoch {state['epoch']} of {recipe.epochs}.")
     if extended_from is not None:
-        print(f"The run goes to {recipe.epochs} epochs instead of {extended_from}: its "
-              f"learning-rate schedule is recomputed for {recipe.epochs} epochs and continues "
-              f"from the {state['epoch'] * steps:,} steps taken.")
+        print(
+            f"The run goes to {recipe.epochs} epochs instead of {extended_from}: its "
+            f"learning-rate schedule is recomputed for {recipe.epochs} epochs and continues "
+            f"from the {state['epoch'] * steps:,} steps taken."
+        )
     with _dtype_policy(policy), distribute.data_parallel(count):
         model = keras.saving.load_model(run_dir / run_folder.LAST_FILE)
         if extended_from is not None:
@@ -271,8 +311,14 @@ def _resume_locked(run_dir, config, data, devices, callbacks, verbose, epochs):
 def _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose):
     (x_train, y_train), test, names = arrays
     info = describe_device()
-    batches = data_lib.EpochBatches(x_train, y_train, recipe.batch_size, seed=config["seed"],
-                                    epoch=state["epoch"], drop_remainder=recipe.drop_remainder)
+    batches = data_lib.EpochBatches(
+        x_train,
+        y_train,
+        recipe.batch_size,
+        seed=config["seed"],
+        epoch=state["epoch"],
+        drop_remainder=recipe.drop_remainder,
+    )
     trained = min(len(batches) * recipe.batch_size, len(x_train))
     print(
         f"Training {config['model']} ({model.count_params():,} params) on {trained:,} "
@@ -283,7 +329,10 @@ def _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose):
     recorder = RunRecorder(run_dir, state, recipe, test, model.loss, trained)
     if state["epoch"] < recipe.epochs:
         model.fit(
-            batches, epochs=recipe.epochs, initial_epoch=state["epoch"], verbose=verbose,
+            batches,
+            epochs=recipe.epochs,
+            initial_epoch=state["epoch"],
+            verbose=verbose,
             shuffle=False,  # the batches are shuffled already; Keras would reorder them at random
             callbacks=[batches.epoch_callback(), recorder, *callbacks],
         )
@@ -291,16 +340,22 @@ def _fit(model, run_dir, config, recipe, state, arrays, callbacks, verbose):
             evaluation.load_averaged_weights(model)
     if recorder.diverged is not None:
         epoch, value = recorder.diverged
-        kept = (f"the last good checkpoint (epoch {run_folder.read_state(run_dir / run_folder.LAST_FILE)['epoch']}) "
-                f"stays in {run_dir / run_folder.LAST_FILE}"
-                if (run_dir / run_folder.LAST_FILE).is_file() else "no epoch had been checkpointed")
+        last = run_dir / run_folder.LAST_FILE
+        kept = (
+            f"the last good checkpoint (epoch {run_folder.read_state(last)['epoch']}) "
+            f"stays in {last}"
+            if last.is_file()
+            else "no epoch had been checkpointed"
+        )
         raise TrainingDivergedError(
             f"Training stopped: the loss became {value} in epoch {epoch}; {kept}. "
             "Lower the learning rate (--lr) and start a new run."
         )
     metrics = _finish(model, run_dir, config, recipe, recorder, test, names, info)
-    print(f"Test accuracy {metrics['test_accuracy']:.4f} (best {metrics['best_test_accuracy']:.4f} "
-          f"at epoch {metrics['best_epoch']}); run folder {run_dir}.")
+    print(
+        f"Test accuracy {metrics['test_accuracy']:.4f} (best {metrics['best_test_accuracy']:.4f} "
+        f"at epoch {metrics['best_epoch']}); run folder {run_dir}."
+    )
     return metrics
 
 
@@ -310,8 +365,12 @@ def _finish(model, run_dir, config, recipe, recorder, test, names, info):
     if predictions is None:  # a resumed run that had already finished: its moving average, too
         with evaluation.averaged_weights(model):
             predictions = evaluation.epoch_test_metrics(
-                model, test, model.loss, evaluation.eval_batch_size(recipe.batch_size),
-                recipe.tta_flip)["predictions"]
+                model,
+                test,
+                model.loss,
+                evaluation.eval_batch_size(recipe.batch_size),
+                recipe.tta_flip,
+            )["predictions"]
     report = evaluation.evaluation_report(np.argmax(y_test, axis=-1), predictions, names)
     rows = recorder.history
     # The first epoch of each process includes compilation: leave it out of the speed.

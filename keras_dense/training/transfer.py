@@ -51,7 +51,8 @@ def trainable_tail(backbone, count):
         ValueError: `count` exceeds the backbone's weighted layers.
     """
     weighted = [
-        layer for layer in backbone.layers
+        layer
+        for layer in backbone.layers
         if layer.weights and not isinstance(layer, layers.BatchNormalization)
     ]
     if count > len(weighted):
@@ -59,7 +60,7 @@ def trainable_tail(backbone, count):
             f"freeze={count} exceeds the {len(weighted)} weighted layers of "
             f"{backbone.name}; use freeze='none' to train the whole backbone."
         )
-    tail = weighted[len(weighted) - count:] if count else []
+    tail = weighted[len(weighted) - count :] if count else []
     backbone.trainable = True
     for layer in backbone.layers:
         layer.trainable = any(layer is kept for kept in tail)
@@ -109,7 +110,10 @@ def finetune(
     input_shape = tuple(record.input_shape if input_shape is None else input_shape)
 
     backbone = record.build(
-        include_top=False, weights=weights, input_shape=input_shape, pooling="avg",
+        include_top=False,
+        weights=weights,
+        input_shape=input_shape,
+        pooling="avg",
         **builder_kwargs,
     )
     if freeze == "backbone":

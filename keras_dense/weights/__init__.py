@@ -31,9 +31,17 @@ from keras_dense.weights.resolve import WeightsHashError, WeightsUnavailableErro
 from keras_dense.weights.torch_state import TorchUnavailableError
 
 __all__ = [
-    "TORCH_SUFFIXES", "LoadReport", "TorchUnavailableError", "WeightsFile", "WeightsFileError",
-    "WeightsHashError", "WeightsMismatchError", "WeightsRecord", "WeightsUnavailableError",
-    "load_weights", "read_weights_file",
+    "TORCH_SUFFIXES",
+    "LoadReport",
+    "TorchUnavailableError",
+    "WeightsFile",
+    "WeightsFileError",
+    "WeightsHashError",
+    "WeightsMismatchError",
+    "WeightsRecord",
+    "WeightsUnavailableError",
+    "load_weights",
+    "read_weights_file",
 ]
 # A path ending so is a PyTorch state dict (converted on load); any other, a Keras file.
 TORCH_SUFFIXES = (".pth", ".pt")

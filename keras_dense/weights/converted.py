@@ -43,7 +43,8 @@ LEGACY_TEMPORARIES = ("*.part[0-9]*",)  # earlier versions' partial files (`NAME
 def torch_checkpoints_dir():
     """torchvision's cache, `$TORCH_HOME/hub/checkpoints` (as `torch.hub.get_dir()` finds it)."""
     torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch")
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch"
+    )
     return pathlib.Path(torch_home).expanduser() / "hub" / "checkpoints"
 
 
@@ -66,16 +67,20 @@ def _is_current(target, expected):
     except (FileNotFoundError, NotADirectoryError):  # not cached (yet)
         return False
     except (OSError, ValueError) as error:
-        logger.warning("the cached conversion record %s cannot be read (%s); converting again",
-                       _sidecar(target), error)
+        logger.warning(
+            "the cached conversion record %s cannot be read (%s); converting again",
+            _sidecar(target),
+            error,
+        )
         return False
     if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in expected.items()):
         return False
     try:
         return target.is_file() and resolve.file_hash(target, "sha256") == saved.get("sha256")
     except OSError as error:
-        logger.warning("the cached conversion %s cannot be read (%s); converting again",
-                       target, error)
+        logger.warning(
+            "the cached conversion %s cannot be read (%s); converting again", target, error
+        )
         return False
 
 
@@ -98,8 +103,11 @@ def save_weights_atomically(model, path, metadata=None):
     partial = _files.temporary_path(path, suffix=".weights.h5")
     try:
         model.save_weights(partial)
-        record = None if metadata is None else \
-            {**metadata, "sha256": resolve.file_hash(partial, "sha256")}
+        record = (
+            None
+            if metadata is None
+            else {**metadata, "sha256": resolve.file_hash(partial, "sha256")}
+        )
         _files.publish(partial, path)
         if record is not None:  # last: weights without their matching record are not trusted
             _files.write_atomic(_sidecar(path), json.dumps(record, indent=1))
@@ -130,9 +138,11 @@ def converted_path(record, build, architecture, family, download=True):
     """
     source = resolve.resolve(record.file, download=download, extra_dirs=[torch_checkpoints_dir()])
     expected = {
-        "weights": record.name, "source": record.file.file_name,
+        "weights": record.name,
+        "source": record.file.file_name,
         "source_sha256": resolve.file_hash(source, "sha256"),
-        "converter": CONVERTER_VERSION, "architecture": architecture,
+        "converter": CONVERTER_VERSION,
+        "architecture": architecture,
     }
     target = converted_dir() / f"{record.name}.weights.h5"
     _files.clean_stale_once(target.parent, LEGACY_TEMPORARIES)
@@ -144,8 +154,12 @@ def converted_path(record, build, architecture, family, download=True):
     try:
         return save_weights_atomically(model, target, expected)
     except OSError as error:
-        logger.warning("the converted weights could not be cached in %s (%s); they are "
-                       "converted again next time", target.parent, error)
+        logger.warning(
+            "the converted weights could not be cached in %s (%s); they are "
+            "converted again next time",
+            target.parent,
+            error,
+        )
     folder = pathlib.Path(tempfile.mkdtemp(prefix="keras-dense-converted-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return save_weights_atomically(model, folder / target.name)

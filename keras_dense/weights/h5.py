@@ -209,8 +209,10 @@ def _check_pair(layer, saved):
 
 def _shape_hint(layer):
     if layer.name == "predictions":
-        return ("the class counts differ: build the model with the file's class count, or "
-                "load the file by name into a model with its own head (include_top=False file).")
+        return (
+            "the class counts differ: build the model with the file's class count, or "
+            "load the file by name into a model with its own head (include_top=False file)."
+        )
     return "the file is for another architecture or input configuration."
 
 

@@ -11,7 +11,6 @@ Examples:
 """
 
 import dataclasses
-from typing import Optional
 
 # "imagenet" asks for a model's first (default) weight tag, as keras.applications spells it.
 DEFAULT_WEIGHTS_ALIAS = "imagenet"
@@ -62,12 +61,12 @@ class WeightsRecord:
     file: WeightsFile
     preprocess: str
     notop_params: int
-    notop_file: Optional[WeightsFile] = None
+    notop_file: WeightsFile | None = None
     file_format: str = "keras_h5"
-    top1: Optional[float] = None
-    top5: Optional[float] = None
+    top1: float | None = None
+    top5: float | None = None
     arch: dict = dataclasses.field(default_factory=dict)
-    params: Optional[int] = None
+    params: int | None = None
     model: str = ""
 
     @property

@@ -50,8 +50,11 @@ def keras_cache_dir() -> pathlib.Path:
 
 def search_dirs():
     """The folders searched, in order (existing or not, without repeats)."""
-    dirs = [pathlib.Path(p).expanduser()
-            for p in os.environ.get("KERAS_DENSE_WEIGHTS", "").split(os.pathsep) if p]
+    dirs = [
+        pathlib.Path(p).expanduser()
+        for p in os.environ.get("KERAS_DENSE_WEIGHTS", "").split(os.pathsep)
+        if p
+    ]
     dirs.append(pathlib.Path.cwd() / "weights")
     if (_CHECKOUT / "setup.cfg").is_file() and (_CHECKOUT / "weights").is_dir():
         dirs.append(_CHECKOUT / "weights")  # an editable install, run from elsewhere
@@ -127,7 +130,8 @@ def resolve(weights_file, download=True, extra_dirs=()):
         return local
     if not download:
         raise WeightsUnavailableError(
-            unavailable_message(weights_file, "downloads are disabled", extra_dirs))
+            unavailable_message(weights_file, "downloads are disabled", extra_dirs)
+        )
     return download_file(weights_file, extra_dirs=extra_dirs)
 
 
@@ -174,7 +178,8 @@ def download_file(weights_file, target_dir=None, timeout=TIMEOUT_S, extra_dirs=(
     except (OSError, ValueError) as error:  # URLError, timeouts, refused connections
         _discard(partial)
         raise WeightsUnavailableError(
-            unavailable_message(weights_file, error, extra_dirs)) from None
+            unavailable_message(weights_file, error, extra_dirs)
+        ) from None
     except BaseException:
         _discard(partial)
         raise

@@ -45,14 +45,20 @@ def keras_imagenet(folder, stem, md5, notop_md5, notop_params, preprocess, top1,
         return WeightsFile(file_name, f"{KERAS_BASE_URL}{folder}/{file_name}", file_hash, "md5")
 
     return WeightsRecord(
-        tag="keras_imagenet", file=published("", md5), notop_file=published("_notop", notop_md5),
-        preprocess=preprocess, notop_params=notop_params, file_format="keras_h5",
-        top1=top1, top5=top5,
+        tag="keras_imagenet",
+        file=published("", md5),
+        notop_file=published("_notop", notop_md5),
+        preprocess=preprocess,
+        notop_params=notop_params,
+        file_format="keras_h5",
+        top1=top1,
+        top5=top5,
     )
 
 
-def torchvision_imagenet(file_name, notop_params, top1, top5, arch=None, params=None,
-                         tag="tv_imagenet"):
+def torchvision_imagenet(
+    file_name, notop_params, top1, top5, arch=None, params=None, tag="tv_imagenet"
+):
     """A tag of torchvision's published ImageNet weights (a `.pth` state dict).
 
     The file name, URL and hash are torchvision's (`torchvision/models/*.py`,
@@ -80,8 +86,14 @@ def torchvision_imagenet(file_name, notop_params, top1, top5, arch=None, params=
         raise ValueError(f"{file_name!r} is not a torchvision file name (NAME-SHA256PREFIX.pth).")
     return WeightsRecord(
         tag=tag,
-        file=WeightsFile(file_name, f"{TORCHVISION_BASE_URL}{file_name}", match["sha256"],
-                         "sha256"),
-        preprocess="torch", notop_params=notop_params, file_format="torch_state_dict",
-        top1=top1, top5=top5, arch=dict(arch or {}), params=params,
+        file=WeightsFile(
+            file_name, f"{TORCHVISION_BASE_URL}{file_name}", match["sha256"], "sha256"
+        ),
+        preprocess="torch",
+        notop_params=notop_params,
+        file_format="torch_state_dict",
+        top1=top1,
+        top5=top5,
+        arch=dict(arch or {}),
+        params=params,
     )

@@ -119,14 +119,16 @@ def load_pth(path):
 def _unwrap(state, where):
     """The state dict itself: a training checkpoint's nested one, `module.` prefixes dropped."""
     if not isinstance(state, Mapping):
-        raise WeightsFileError(f"{where} holds a {type(state).__name__}, not a state dict "
-                               "(a mapping of parameter names to tensors).")
+        raise WeightsFileError(
+            f"{where} holds a {type(state).__name__}, not a state dict "
+            "(a mapping of parameter names to tensors)."
+        )
     for key in CHECKPOINT_KEYS:
         if isinstance(state.get(key), Mapping) and not any(_is_array(v) for v in state.values()):
             state = state[key]
             break
     if state and all(str(k).startswith("module.") for k in state):  # saved from DataParallel
-        state = {str(k)[len("module."):]: v for k, v in state.items()}
+        state = {str(k)[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -142,8 +144,10 @@ def _to_numpy(value, key, where):
         if tensor.is_floating_point():
             tensor = tensor.float()  # bfloat16 / float16 have no (exact) NumPy twin
         return tensor.numpy()
-    raise WeightsFileError(f"{where}: key {key!r} holds a {type(value).__name__}, not a tensor; "
-                           "a state dict maps parameter names to tensors.")
+    raise WeightsFileError(
+        f"{where}: key {key!r} holds a {type(value).__name__}, not a tensor; "
+        "a state dict maps parameter names to tensors."
+    )
 
 
 def read_state_dict(source):

@@ -42,10 +42,27 @@ from keras_dense.weights.torch_state import read_state_dict
 
 TORCHVISION_FORMAT = "torch_state_dict"
 # Inception v3's 11 blocks as torchvision names them (mixed0 ... mixed10 in Keras).
-INCEPTION_V3_BLOCKS = ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c",
-                       "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
-GOOGLENET_BRANCHES = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branch2.1",
-                      "5x5_reduce": "branch3.0", "5x5": "branch3.1", "pool_proj": "branch4.1"}
+INCEPTION_V3_BLOCKS = (
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+)
+GOOGLENET_BRANCHES = {
+    "1x1": "branch1",
+    "3x3_reduce": "branch2.0",
+    "3x3": "branch2.1",
+    "5x5_reduce": "branch3.0",
+    "5x5": "branch3.1",
+    "pool_proj": "branch4.1",
+}
 # Old torchvision DenseNet files name `norm.1` what the code now names `norm1`
 # (torchvision's densenet._load_state_dict rewrites them the same way).
 _OLD_DENSENET_KEY = re.compile(
@@ -75,41 +92,65 @@ def _stage(match, group=1):
     return int(match[group]) - 1
 
 
-densenet_names = _by_patterns([
-    (r"conv1_conv", lambda m: "features.conv0"),
-    (r"conv1_bn", lambda m: "features.norm0"),
-    (r"conv(\d+)_block(\d+)_(0_bn|1_conv|1_bn|2_conv)",
-     lambda m: f"features.denseblock{_stage(m)}.denselayer{m[2]}."
-               + {"0_bn": "norm1", "1_conv": "conv1", "1_bn": "norm2", "2_conv": "conv2"}[m[3]]),
-    (r"pool(\d+)_(bn|conv)",
-     lambda m: f"features.transition{_stage(m)}.{'norm' if m[2] == 'bn' else 'conv'}"),
-    (r"bn", lambda m: "features.norm5"),
-    (r"predictions", lambda m: "classifier"),
-])
+densenet_names = _by_patterns(
+    [
+        (r"conv1_conv", lambda m: "features.conv0"),
+        (r"conv1_bn", lambda m: "features.norm0"),
+        (
+            r"conv(\d+)_block(\d+)_(0_bn|1_conv|1_bn|2_conv)",
+            lambda m: (
+                f"features.denseblock{_stage(m)}.denselayer{m[2]}."
+                + {"0_bn": "norm1", "1_conv": "conv1", "1_bn": "norm2", "2_conv": "conv2"}[m[3]]
+            ),
+        ),
+        (
+            r"pool(\d+)_(bn|conv)",
+            lambda m: f"features.transition{_stage(m)}.{'norm' if m[2] == 'bn' else 'conv'}",
+        ),
+        (r"bn", lambda m: "features.norm5"),
+        (r"predictions", lambda m: "classifier"),
+    ]
+)
 
-resnet_names = _by_patterns([
-    (r"conv1_(conv|bn)", lambda m: "conv1" if m[1] == "conv" else "bn1"),
-    (r"conv(\d+)_block(\d+)_0_(conv|bn)",
-     lambda m: f"layer{_stage(m)}.{int(m[2]) - 1}.downsample.{0 if m[3] == 'conv' else 1}"),
-    (r"conv(\d+)_block(\d+)_([123])_(conv|bn)",
-     lambda m: f"layer{_stage(m)}.{int(m[2]) - 1}.{m[4]}{m[3]}"),
-    (r"predictions", lambda m: "fc"),
-])
+resnet_names = _by_patterns(
+    [
+        (r"conv1_(conv|bn)", lambda m: "conv1" if m[1] == "conv" else "bn1"),
+        (
+            r"conv(\d+)_block(\d+)_0_(conv|bn)",
+            lambda m: f"layer{_stage(m)}.{int(m[2]) - 1}.downsample.{0 if m[3] == 'conv' else 1}",
+        ),
+        (
+            r"conv(\d+)_block(\d+)_([123])_(conv|bn)",
+            lambda m: f"layer{_stage(m)}.{int(m[2]) - 1}.{m[4]}{m[3]}",
+        ),
+        (r"predictions", lambda m: "fc"),
+    ]
+)
 
-googlenet_names = _by_patterns([
-    (r"conv([123])_(conv|bn)", lambda m: f"conv{m[1]}.{m[2]}"),
-    (r"(inception\d[a-e])_(1x1|3x3_reduce|3x3|5x5_reduce|5x5|pool_proj)_(conv|bn)",
-     lambda m: f"{m[1]}.{GOOGLENET_BRANCHES[m[2]]}.{m[3]}"),
-    (r"predictions", lambda m: "fc"),
-])
+googlenet_names = _by_patterns(
+    [
+        (r"conv([123])_(conv|bn)", lambda m: f"conv{m[1]}.{m[2]}"),
+        (
+            r"(inception\d[a-e])_(1x1|3x3_reduce|3x3|5x5_reduce|5x5|pool_proj)_(conv|bn)",
+            lambda m: f"{m[1]}.{GOOGLENET_BRANCHES[m[2]]}.{m[3]}",
+        ),
+        (r"predictions", lambda m: "fc"),
+    ]
+)
 
-inception_v3_names = _by_patterns([
-    (r"stem_(\w+)_(conv|bn)", lambda m: f"Conv2d_{m[1]}.{m[2]}"),
-    (r"mixed(\d+)_(\w+)_(conv|bn)",
-     lambda m: f"{INCEPTION_V3_BLOCKS[int(m[1])]}."
-               f"{'branch_pool' if m[2] == 'pool_proj' else 'branch' + m[2]}.{m[3]}"),
-    (r"predictions", lambda m: "fc"),
-])
+inception_v3_names = _by_patterns(
+    [
+        (r"stem_(\w+)_(conv|bn)", lambda m: f"Conv2d_{m[1]}.{m[2]}"),
+        (
+            r"mixed(\d+)_(\w+)_(conv|bn)",
+            lambda m: (
+                f"{INCEPTION_V3_BLOCKS[int(m[1])]}."
+                f"{'branch_pool' if m[2] == 'pool_proj' else 'branch' + m[2]}.{m[3]}"
+            ),
+        ),
+        (r"predictions", lambda m: "fc"),
+    ]
+)
 
 
 def _sequential_features(head):
@@ -132,8 +173,13 @@ def _sequential_features(head):
                 index += 2 if getattr(layer, "activation", None) is _relu() else 1
             elif isinstance(layer, (layers.Activation, layers.ReLU, layers.MaxPooling2D)):
                 index += 1
-        names.update({name: prefix for name, prefix in head.items()
-                      if name in {layer.name for layer in model.layers}})
+        names.update(
+            {
+                name: prefix
+                for name, prefix in head.items()
+                if name in {layer.name for layer in model.layers}
+            }
+        )
         return names
 
     return mapping
@@ -169,13 +215,19 @@ LAYOUTS = {
     "densenet": TorchvisionLayout(densenet_names, "classifier", ("classifier.",)),
     "resnet": TorchvisionLayout(resnet_names, "fc", ("fc.",)),
     "vgg": TorchvisionLayout(
-        _sequential_features({"fc1": "classifier.0", "fc2": "classifier.3",
-                              "predictions": "classifier.6"}),
-        "classifier.6", ("classifier.",)),
+        _sequential_features(
+            {"fc1": "classifier.0", "fc2": "classifier.3", "predictions": "classifier.6"}
+        ),
+        "classifier.6",
+        ("classifier.",),
+    ),
     "alexnet": TorchvisionLayout(
-        _sequential_features({"fc1": "classifier.1", "fc2": "classifier.4",
-                              "predictions": "classifier.6"}),
-        "classifier.6", ("classifier.",)),
+        _sequential_features(
+            {"fc1": "classifier.1", "fc2": "classifier.4", "predictions": "classifier.6"}
+        ),
+        "classifier.6",
+        ("classifier.",),
+    ),
     "googlenet": TorchvisionLayout(googlenet_names, "fc", ("fc.",), ("aux1.", "aux2.")),
     "inception_v3": TorchvisionLayout(inception_v3_names, "fc", ("fc.",), ("AuxLogits.",)),
 }
@@ -206,7 +258,7 @@ def _torch_shape(variable_name, keras_shape):
 
 
 def _flatten_input_shape(layer):
-    """`(H, W, C)` of the Flatten feeding a Dense layer (through dropout, as AlexNet's), or `None`."""
+    """`(H, W, C)` of the Flatten feeding a Dense layer (through dropout, as AlexNet's), or None."""
     from keras import layers
 
     tensor = layer.input
@@ -239,8 +291,12 @@ def _to_keras(variable_name, array, layer):
 TORCH_PARAMS = {
     "Conv2D": {"kernel": "weight", "bias": "bias"},
     "Dense": {"kernel": "weight", "bias": "bias"},
-    "BatchNormalization": {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
-                           "moving_variance": "running_var"},
+    "BatchNormalization": {
+        "gamma": "weight",
+        "beta": "bias",
+        "moving_mean": "running_mean",
+        "moving_variance": "running_var",
+    },
 }
 
 
@@ -334,8 +390,9 @@ def convert_into(model, source, family=None):
     has_top = any(layer.name == "predictions" for layer in model.layers)
     optional = layout.training_only + (() if has_top else layout.head)
     unused = [key for key in state if key not in consumed]
-    unexpected = [key for key in unused if not key.endswith(IGNORED_SUFFIXES)
-                  and not key.startswith(optional)]
+    unexpected = [
+        key for key in unused if not key.endswith(IGNORED_SUFFIXES) and not key.startswith(optional)
+    ]
     if unexpected:
         raise WeightsMismatchError(
             f"State dict key {unexpected[0]!r} has no counterpart in {model.name}"
@@ -346,7 +403,9 @@ def convert_into(model, source, family=None):
         variable.assign(np.ascontiguousarray(array, dtype=variable.dtype))
     return LoadReport(
         path=os.fspath(source) if isinstance(source, (str, os.PathLike)) else "a state dict",
-        mode="torchvision", loaded=tuple(names), skipped=(),
+        mode="torchvision",
+        loaded=tuple(names),
+        skipped=(),
         unused=tuple(key for key in unused if not key.endswith(IGNORED_SUFFIXES)),
     )
 
