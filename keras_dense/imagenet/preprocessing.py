@@ -12,6 +12,8 @@ Example:
     >>> x = densenet.preprocess_input(images)            # the same
 """
 
+from typing import Any
+
 import numpy as np
 
 from keras_dense._choices import PREPROCESSING_MODES as MODES
@@ -33,7 +35,7 @@ def _shape_for(ndim, axis):
     return shape
 
 
-def preprocess_input(x, data_format=None, mode="caffe"):
+def preprocess_input(x: Any, data_format: str | None = None, mode: str = "caffe") -> Any:
     """Scales a batch (or one image) of RGB pixels in [0, 255] for an ImageNet model.
 
     Args:

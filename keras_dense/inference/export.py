@@ -39,6 +39,8 @@ import pathlib
 import re
 import time
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 from keras_dense import _files
 from keras_dense._choices import EXPORT_FORMATS
@@ -284,19 +286,19 @@ def _check_path(path, format, overwrite=False):
 
 
 def export(
-    model,
-    path,
-    format="onnx",
-    weights="imagenet",
-    check=True,
-    images=None,
-    preprocess=None,
-    tolerance=None,
-    engine=None,
-    precision="float32",
-    from_onnx=None,
+    model: str | Any,
+    path: str | os.PathLike,
+    format: str = "onnx",
+    weights: str | os.PathLike | None = "imagenet",
+    check: bool = True,
+    images: Sequence[str | os.PathLike] | None = None,
+    preprocess: str | None = None,
+    tolerance: float | None = None,
+    engine: str | None = None,
+    precision: str = "float32",
+    from_onnx: str | os.PathLike | None = None,
     overwrite: bool = False,
-):
+) -> ExportResult:
     """Exports a model and checks the export against it before keeping it.
 
     Args:

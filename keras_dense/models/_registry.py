@@ -24,7 +24,7 @@ import inspect
 import math
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keras_dense import _families
 from keras_dense.weights.records import (  # noqa: F401  (the records' types, re-exported)
@@ -32,6 +32,9 @@ from keras_dense.weights.records import (  # noqa: F401  (the records' types, re
     WeightsFile,
     WeightsRecord,
 )
+
+if TYPE_CHECKING:  # the registry itself does not import Keras
+    import keras
 
 # Every public builder's arguments and defaults (keras.applications'; `classes` and `name`
 # default to the record's), in keras.applications' positional order.
@@ -236,18 +239,18 @@ def _family_rank(record):
     return FAMILY_MODULES.index(module) if module in FAMILY_MODULES else len(FAMILY_MODULES)
 
 
-def model_records():
+def model_records() -> list[ModelRecord]:
     """Every `ModelRecord`: families in `FAMILY_MODULES` order, each in registration order."""
     _load_families()
     return sorted(_RECORDS.values(), key=_family_rank)  # stable: keeps registration order
 
 
-def weights_records():
+def weights_records() -> list[WeightsRecord]:
     """Every `WeightsRecord` of every model, in registration order."""
     return [weights for record in model_records() for weights in record.weights]
 
 
-def model_record(name):
+def model_record(name: str) -> ModelRecord:
     """The `ModelRecord` of `name` (case-insensitive).
 
     Raises:
@@ -293,7 +296,7 @@ def record_for_config(config):
     return None
 
 
-def get_model(name: str, **kwargs: Any) -> Any:
+def get_model(name: str, **kwargs: Any) -> "keras.Model":
     """Builds a registered model: calls its builder (e.g. `densenet.DenseNet121`).
 
     Args:

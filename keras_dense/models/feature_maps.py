@@ -16,6 +16,9 @@ Examples:
 
 import dataclasses
 import numbers
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -77,7 +80,12 @@ def _check_out_indices(out_indices, layers, name):
     return [int(i) for i in indices]
 
 
-def features(name, weights=None, out_indices=None, **builder_kwargs):
+def features(
+    name: str,
+    weights: str | os.PathLike | None = None,
+    out_indices: Sequence[int] | None = None,
+    **builder_kwargs: Any,
+) -> keras.Model:
     """A model whose outputs are a registered model's feature maps, shallow to deep.
 
     Args:

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -221,8 +222,13 @@ def train(
 
 
 def resume(
-    run_dir, data=None, devices=None, callbacks=(), verbose="auto", epochs: "int | None" = None
-):
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    devices: int | str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: str | int = "auto",
+    epochs: int | None = None,
+) -> dict:
     """Continues a run from its last checkpointed epoch, with its optimizer state.
 
     The batches, augmentations and learning rates of the remaining epochs are

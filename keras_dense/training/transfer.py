@@ -15,6 +15,9 @@ Example:
     >>> x = keras_dense.models.vgg.preprocess_input(pixels)
 """
 
+import os
+from typing import Any
+
 import keras
 from keras import layers
 
@@ -68,15 +71,15 @@ def trainable_tail(backbone, count):
 
 
 def finetune(
-    name,
-    classes=10,
-    weights="imagenet",
-    freeze="backbone",
-    input_shape=None,
-    dropout=0.0,
-    classifier_activation="softmax",
-    **builder_kwargs,
-):
+    name: str,
+    classes: int = 10,
+    weights: str | os.PathLike | None = "imagenet",
+    freeze: str | int = "backbone",
+    input_shape: tuple[int, int, int] | None = None,
+    dropout: float = 0.0,
+    classifier_activation: str | None = "softmax",
+    **builder_kwargs: Any,
+) -> keras.Model:
     """Returns a registered model's backbone topped with a new classifier.
 
     Args:
