@@ -15,13 +15,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 # The facade imports lazily (importlib, on first attribute use) and is exempt.
 EXEMPT = {"__init__.py", "__main__.py"}
 # In-function keras_dense imports allowed outside cli/: (file, module) -> why.
-ALLOWED_IN_FUNCTION = {
-    (
-        "models/_registry.py",
-        "keras_dense.models._builder",
-    ): "register() makes each record's builder with the builder frame, which itself reads "
-    "the registry; goes when the builders are real defs",
-}
+ALLOWED_IN_FUNCTION: dict = {}
 
 
 def dependency_order():
