@@ -8,8 +8,10 @@ export find its preprocessing whatever its name, and a model loaded from a
 `.keras` file is found by its architecture.
 """
 
+import ast
 import importlib
 import inspect
+import textwrap
 import typing
 
 import h5_fixtures
@@ -33,7 +35,14 @@ def test_every_builder_is_a_def_in_its_family_module(record):
     assert builder.__qualname__ == builder.__name__ != "builder"
     assert inspect.getsourcefile(builder) == inspect.getsourcefile(module)
     source = inspect.getsource(builder)
-    assert f"\ndef {builder.__name__}(include_top: bool = True," in source
+    (definition,) = [
+        node
+        for node in ast.walk(ast.parse(textwrap.dedent(source)))
+        if isinstance(node, ast.FunctionDef) and node.name == builder.__name__
+    ]
+    first = definition.args.args[0]
+    assert (first.arg, ast.unparse(first.annotation)) == ("include_top", "bool")
+    assert ast.literal_eval(definition.args.defaults[0]) is True
     assert source.rstrip().endswith(f'return _builder.build_registered("{record.name}", locals())')
     assert source.startswith("@register_model(")
 

@@ -124,9 +124,7 @@ def test_unknown_weight_tag_names_the_tags_before_building():
 
 def test_changed_architecture_is_refused_before_building(monkeypatch):
     built = []
-    monkeypatch.setattr(
-        densenet.DenseNetConfig, "features", lambda self, x: built.append(self) or x
-    )
+    monkeypatch.setattr(densenet.DenseNetConfig, "body", lambda self, x: built.append(self) or x)
     with pytest.raises(
         ValueError,
         match="densenet121.keras_imagenet fits only the published "
