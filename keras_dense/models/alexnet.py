@@ -15,7 +15,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -136,9 +135,9 @@ class AlexNetConfig(_builder.ArchConfig):
 )
 def AlexNet(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",

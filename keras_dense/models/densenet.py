@@ -20,7 +20,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -419,9 +418,9 @@ def _torchvision_weights(file_name, notop_params, top1, top5):
 )
 def DenseNet121(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -446,9 +445,9 @@ def DenseNet121(
 )
 def DenseNet161(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -481,9 +480,9 @@ def DenseNet161(
 )
 def DenseNet169(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -516,9 +515,9 @@ def DenseNet169(
 )
 def DenseNet201(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -540,9 +539,9 @@ def DenseNet201(
 )
 def DenseNet264(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -570,9 +569,9 @@ def DenseNet264(
 )
 def DenseNet121CIFAR(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -594,9 +593,9 @@ def DenseNet121CIFAR(
 )
 def DenseNet40K12(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -618,9 +617,9 @@ def DenseNet40K12(
 )
 def DenseNetBC100K12(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -642,9 +641,9 @@ def DenseNetBC100K12(
 )
 def DenseNetBC250K24(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -666,9 +665,9 @@ def DenseNetBC250K24(
 )
 def DenseNetBC190K40(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -692,9 +691,9 @@ def DenseNetBC190K40(
 )
 def DenseResNet(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",

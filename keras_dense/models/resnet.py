@@ -32,7 +32,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -351,16 +350,6 @@ def ResNetCIFAR(depth=20, shortcut="zero_pad", **kwargs):
     return _builder.build_model(cifar_config(depth, shortcut), **kwargs)
 
 
-def _keras_v1(depths):
-    return ResNetConfig(
-        block="bottleneck", depths=depths, use_bias=True, bn_epsilon=KERAS_BN_EPSILON
-    )
-
-
-def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
-    return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
-
-
 TINY_IMAGENET = {
     "depths": (1, 1, 1, 1),
     "widths": (4, 4, 8, 8),
@@ -375,6 +364,51 @@ TINY_CIFAR = {
     "input_shape": (32, 32, 3),
     "classes": 5,
 }
+KERAS_MD5 = {  # depth -> md5 of keras.applications' file with and without the classifier
+    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+}
+
+
+def _torchvision_basic(depth, depths, params, file_hash, notop_params, top1, top5):
+    """The record of torchvision's ResNet-{depth} (basic blocks) with its published weights."""
+    return ModelRecord(
+        f"resnet{depth}",
+        ResNetConfig(block="basic", depths=depths),
+        f"ResNet-{depth}, ImageNet (torchvision's layout)",
+        params=params,
+        weights=(torchvision_imagenet(f"resnet{depth}-{file_hash}.pth", notop_params, top1, top5),),
+        tiny=TINY_IMAGENET,
+    )
+
+
+def _keras_v1(depth, depths, params, notop_params, top1, top5):
+    """The record of `keras.applications.ResNet{depth}` (v1) with Keras's weights (`KERAS_MD5`)."""
+    md5, notop_md5 = KERAS_MD5[depth]
+    return ModelRecord(
+        f"resnet{depth}",
+        ResNetConfig(block="bottleneck", depths=depths, use_bias=True, bn_epsilon=KERAS_BN_EPSILON),
+        f"ResNet-{depth}, ImageNet (keras.applications-compatible)",
+        params=params,
+        weights=(
+            keras_imagenet(
+                "resnet", f"resnet{depth}", md5, notop_md5, notop_params, "caffe", top1, top5
+            ),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+
+
+def _cifar(depth, params, size):
+    """The record of the paper's CIFAR ResNet-{depth} with option A shortcuts."""
+    return ModelRecord(
+        f"resnet{depth}",
+        cifar_config(depth),
+        f"ResNet-{depth} for CIFAR, option A shortcuts (paper, {size})",
+        params=params,
+        tiny=TINY_CIFAR,
+    )
 
 
 def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
@@ -406,20 +440,13 @@ def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v
 
 
 @register_model(
-    ModelRecord(
-        "resnet18",
-        ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
-        "ResNet-18, ImageNet (torchvision's layout)",
-        params=11_699_112,
-        weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
-        tiny=TINY_IMAGENET,
-    )
+    _torchvision_basic(18, (2, 2, 2, 2), 11_699_112, "f37072fd", 11_186_112, 69.758, 89.078)
 )
 def ResNet18(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -431,20 +458,13 @@ def ResNet18(
 
 
 @register_model(
-    ModelRecord(
-        "resnet34",
-        ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
-        "ResNet-34, ImageNet (torchvision's layout)",
-        params=21_814_696,
-        weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
-        tiny=TINY_IMAGENET,
-    )
+    _torchvision_basic(34, (3, 4, 6, 3), 21_814_696, "b627a593", 21_301_696, 73.314, 91.42)
 )
 def ResNet34(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -455,30 +475,12 @@ def ResNet34(
     return _builder.build_registered("resnet34", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet50",
-        _keras_v1((3, 4, 6, 3)),
-        "ResNet-50, ImageNet (keras.applications-compatible)",
-        params=25_636_712,
-        weights=(
-            _keras_weights(
-                "resnet50",
-                "2cb95161c43110f7111970584f804107",
-                "4d473c1dd8becc155b73f8504c6f6626",
-                23_587_712,
-                74.9,
-                92.1,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(50, (3, 4, 6, 3), 25_636_712, 23_587_712, 74.9, 92.1))
 def ResNet50(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -489,30 +491,12 @@ def ResNet50(
     return _builder.build_registered("resnet50", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet101",
-        _keras_v1((3, 4, 23, 3)),
-        "ResNet-101, ImageNet (keras.applications-compatible)",
-        params=44_707_176,
-        weights=(
-            _keras_weights(
-                "resnet101",
-                "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                "88cf7a10940856eca736dc7b7e228a21",
-                42_658_176,
-                76.4,
-                92.8,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(101, (3, 4, 23, 3), 44_707_176, 42_658_176, 76.4, 92.8))
 def ResNet101(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -523,30 +507,12 @@ def ResNet101(
     return _builder.build_registered("resnet101", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet152",
-        _keras_v1((3, 8, 36, 3)),
-        "ResNet-152, ImageNet (keras.applications-compatible)",
-        params=60_419_944,
-        weights=(
-            _keras_weights(
-                "resnet152",
-                "100835be76be38e30d865e96f2aaae62",
-                "ee4c566cf9a93f14d82f913c2dc6dd0c",
-                58_370_944,
-                76.6,
-                93.1,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(152, (3, 8, 36, 3), 60_419_944, 58_370_944, 76.6, 93.1))
 def ResNet152(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -569,9 +535,9 @@ def ResNet152(
 )
 def ResNet50V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -594,9 +560,9 @@ def ResNet50V15(
 )
 def ResNet101V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -619,9 +585,9 @@ def ResNet101V15(
 )
 def ResNet152V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -632,20 +598,12 @@ def ResNet152V15(
     return _builder.build_registered("resnet152_v1_5", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet20",
-        cifar_config(20),
-        "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)",
-        params=271_098,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(20, 271_098, "0.27M"))
 def ResNet20(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -656,20 +614,12 @@ def ResNet20(
     return _builder.build_registered("resnet20", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet56",
-        cifar_config(56),
-        "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)",
-        params=857_082,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(56, 857_082, "0.85M"))
 def ResNet56(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -680,20 +630,12 @@ def ResNet56(
     return _builder.build_registered("resnet56", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet110",
-        cifar_config(110),
-        "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)",
-        params=1_736_058,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(110, 1_736_058, "1.7M"))
 def ResNet110(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",

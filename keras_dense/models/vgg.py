@@ -26,7 +26,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -234,9 +233,9 @@ TINY = {"width": 1 / 16, "fc_units": 32, "input_shape": (32, 32, 3), "classes": 
 )
 def VGG11(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -259,9 +258,9 @@ def VGG11(
 )
 def VGG11BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -284,9 +283,9 @@ def VGG11BN(
 )
 def VGG13(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -309,9 +308,9 @@ def VGG13(
 )
 def VGG13BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -344,9 +343,9 @@ def VGG13BN(
 )
 def VGG16(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -369,9 +368,9 @@ def VGG16(
 )
 def VGG16BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -393,9 +392,9 @@ def VGG16BN(
 )
 def VGG16C(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -428,9 +427,9 @@ def VGG16C(
 )
 def VGG19(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -453,9 +452,9 @@ def VGG19(
 )
 def VGG19BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -484,9 +483,9 @@ def VGG19BN(
 )
 def VGG16BNCIFAR(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
