@@ -364,6 +364,7 @@ TINY_CIFAR = {
     "input_shape": (32, 32, 3),
     "classes": 5,
 }
+BOTTLENECK_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 KERAS_MD5 = {  # depth -> md5 of keras.applications' file with and without the classifier
     50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
     101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
@@ -383,12 +384,17 @@ def _torchvision_basic(depth, depths, params, file_hash, notop_params, top1, top
     )
 
 
-def _keras_v1(depth, depths, params, notop_params, top1, top5):
+def _keras_v1(depth, params, notop_params, top1, top5):
     """The record of `keras.applications.ResNet{depth}` (v1) with Keras's weights (`KERAS_MD5`)."""
     md5, notop_md5 = KERAS_MD5[depth]
     return ModelRecord(
         f"resnet{depth}",
-        ResNetConfig(block="bottleneck", depths=depths, use_bias=True, bn_epsilon=KERAS_BN_EPSILON),
+        ResNetConfig(
+            block="bottleneck",
+            depths=BOTTLENECK_DEPTHS[depth],
+            use_bias=True,
+            bn_epsilon=KERAS_BN_EPSILON,
+        ),
         f"ResNet-{depth}, ImageNet (keras.applications-compatible)",
         params=params,
         weights=(
@@ -411,28 +417,28 @@ def _cifar(depth, params, size):
     )
 
 
-def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
+def _torchvision_v1_5(depth, params, notop_params, weights_v1, weights_v2):
     """The record of torchvision's ResNet-{depth} ("v1.5") with its two published weights.
 
     Args:
-        depth: 50, 101 or 152.
-        depths: bottleneck blocks per stage.
+        depth: 50, 101 or 152 (its blocks per stage: `BOTTLENECK_DEPTHS`).
         params, notop_params: total parameters with and without the classifier.
-        weights_v1, weights_v2: `(file name, top-1, top-5)` of IMAGENET1K_V1 and _V2.
+        weights_v1, weights_v2: `(file hash, top-1, top-5)` of IMAGENET1K_V1 and _V2.
 
     Returns:
         A `ModelRecord` named `resnet{depth}_v1_5`.
     """
+    (v1_hash, *v1_accuracy), (v2_hash, *v2_accuracy) = weights_v1, weights_v2
     return ModelRecord(
         f"resnet{depth}_v1_5",
-        ResNetConfig(block="bottleneck", depths=depths, stride_in_3x3=True),
+        ResNetConfig(block="bottleneck", depths=BOTTLENECK_DEPTHS[depth], stride_in_3x3=True),
         f"ResNet-{depth} v1.5: stride in the 3x3 convolutions, no conv biases "
         f"(torchvision's resnet{depth})",
         params=params,
         weights=(
-            torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
+            torchvision_imagenet(f"resnet{depth}-{v1_hash}.pth", notop_params, *v1_accuracy),
             torchvision_imagenet(
-                weights_v2[0], notop_params, *weights_v2[1:], tag="tv_imagenet_v2"
+                f"resnet{depth}-{v2_hash}.pth", notop_params, *v2_accuracy, tag="tv_imagenet_v2"
             ),
         ),
         tiny=TINY_IMAGENET,
@@ -475,7 +481,7 @@ def ResNet34(
     return _builder.build_registered("resnet34", locals())
 
 
-@register_model(_keras_v1(50, (3, 4, 6, 3), 25_636_712, 23_587_712, 74.9, 92.1))
+@register_model(_keras_v1(50, 25_636_712, 23_587_712, 74.9, 92.1))
 def ResNet50(
     include_top: bool = True,
     weights: _builder.Weights = None,
@@ -491,7 +497,7 @@ def ResNet50(
     return _builder.build_registered("resnet50", locals())
 
 
-@register_model(_keras_v1(101, (3, 4, 23, 3), 44_707_176, 42_658_176, 76.4, 92.8))
+@register_model(_keras_v1(101, 44_707_176, 42_658_176, 76.4, 92.8))
 def ResNet101(
     include_top: bool = True,
     weights: _builder.Weights = None,
@@ -507,7 +513,7 @@ def ResNet101(
     return _builder.build_registered("resnet101", locals())
 
 
-@register_model(_keras_v1(152, (3, 8, 36, 3), 60_419_944, 58_370_944, 76.6, 93.1))
+@register_model(_keras_v1(152, 60_419_944, 58_370_944, 76.6, 93.1))
 def ResNet152(
     include_top: bool = True,
     weights: _builder.Weights = None,
@@ -525,12 +531,7 @@ def ResNet152(
 
 @register_model(
     _torchvision_v1_5(
-        50,
-        (3, 4, 6, 3),
-        25_610_152,
-        23_561_152,
-        ("resnet50-0676ba61.pth", 76.13, 92.862),
-        ("resnet50-11ad3fa6.pth", 80.858, 95.434),
+        50, 25_610_152, 23_561_152, ("0676ba61", 76.13, 92.862), ("11ad3fa6", 80.858, 95.434)
     )
 )
 def ResNet50V15(
@@ -550,12 +551,7 @@ def ResNet50V15(
 
 @register_model(
     _torchvision_v1_5(
-        101,
-        (3, 4, 23, 3),
-        44_654_504,
-        42_605_504,
-        ("resnet101-63fe2227.pth", 77.374, 93.546),
-        ("resnet101-cd907fc2.pth", 81.886, 95.78),
+        101, 44_654_504, 42_605_504, ("63fe2227", 77.374, 93.546), ("cd907fc2", 81.886, 95.78)
     )
 )
 def ResNet101V15(
@@ -575,12 +571,7 @@ def ResNet101V15(
 
 @register_model(
     _torchvision_v1_5(
-        152,
-        (3, 8, 36, 3),
-        60_344_232,
-        58_295_232,
-        ("resnet152-394f9c45.pth", 78.312, 94.046),
-        ("resnet152-f82ba261.pth", 82.284, 96.002),
+        152, 60_344_232, 58_295_232, ("394f9c45", 78.312, 94.046), ("f82ba261", 82.284, 96.002)
     )
 )
 def ResNet152V15(
