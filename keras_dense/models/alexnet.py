@@ -112,14 +112,8 @@ class AlexNetConfig(_builder.ArchConfig):
         return taps + [(f"pool{len(FEATURES)}", stride)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(
-            x,
-            classes,
-            classifier_activation,
-            flatten=True,
-            hidden_units=(self.fc_units, self.fc_units),
-            dropout_rate=self.dropout_rate,
-            dropout_first=True,
+        return _layers.two_fc_head(
+            x, classes, classifier_activation, self.fc_units, self.dropout_rate, dropout_first=True
         )
 
 

@@ -185,13 +185,8 @@ class VGGConfig(_builder.ArchConfig):
         return [(f"block{i}_pool", 2**i) for i in range(1, len(list(self.blocks())) + 1)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(
-            x,
-            classes,
-            classifier_activation,
-            flatten=True,
-            hidden_units=(self.fc_units, self.fc_units),
-            dropout_rate=self.dropout_rate,
+        return _layers.two_fc_head(
+            x, classes, classifier_activation, self.fc_units, self.dropout_rate
         )
 
 
