@@ -9,6 +9,12 @@ TINY_MODEL = "densenet_bc_100_k12"
 TINY_ARCH = {"blocks": (1, 1, 1), "growth_rate": 4}
 
 
+def train_argv(data, out, epochs, *more):
+    """`keras-dense train TINY_MODEL --data DATA --out OUT --epochs N ...` as an argv list."""
+    paths = ["--data", str(data), "--out", str(out)]
+    return ["train", TINY_MODEL, *paths, "--epochs", str(epochs), *more]
+
+
 def write_binary_cifar(folder, train=160, test=40, seed=0):
     """Writes `cifar-10-binary.tar.gz` of random images into `folder`; returns its path.
 
