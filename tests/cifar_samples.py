@@ -15,6 +15,15 @@ def train_argv(data, out, epochs, *more):
     return ["train", TINY_MODEL, *paths, "--epochs", str(epochs), *more]
 
 
+def train_tiny(data, out, recipe, **kwargs):
+    """`trainer.train` of TINY_MODEL with TINY_ARCH on `data` into `out`, silently."""
+    from keras_dense.training import trainer
+
+    return trainer.train(
+        TINY_MODEL, data=data, out=out, recipe=recipe, model_kwargs=TINY_ARCH, verbose=0, **kwargs
+    )
+
+
 def write_binary_cifar(folder, train=160, test=40, seed=0):
     """Writes `cifar-10-binary.tar.gz` of random images into `folder`; returns its path.
 

@@ -9,7 +9,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import train_tiny, write_binary_cifar
 
 from keras_dense.training import distribute, evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe
@@ -61,27 +61,11 @@ def test_two_devices_train_the_one_device_curve_and_resume(tmp_path, monkeypatch
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     data = write_binary_cifar(tmp_path, train=128, test=40)
     recipe = Recipe(epochs=2, batch_size=32, lr=0.05, warmup_epochs=0.0, cutout=8)
-    one = trainer.train(
-        TINY_MODEL,
-        data=data,
-        out=tmp_path / "one",
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        verbose=0,
-    )
+    one = train_tiny(data, tmp_path / "one", recipe)
     run = tmp_path / "two"
     stop = _StopAfterFirstEpoch()
     with pytest.raises(_Interrupt):
-        trainer.train(
-            TINY_MODEL,
-            data=data,
-            out=run,
-            recipe=recipe,
-            model_kwargs=TINY_ARCH,
-            devices=2,
-            callbacks=[stop],
-            verbose=0,
-        )
+        train_tiny(data, run, recipe, devices=2, callbacks=[stop])
     assert stop.devices == 2  # the weights were replicated on both devices
     assert run_folder.read_state(run / run_folder.LAST_FILE)["epoch"] == 1
     two = trainer.resume(run, verbose=0)  # on the run's 2 devices

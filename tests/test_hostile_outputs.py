@@ -16,7 +16,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, train_argv, write_binary_cifar
+from cifar_samples import train_argv, train_tiny, write_binary_cifar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,9 +144,7 @@ def finished_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("finished")
     data = write_binary_cifar(folder)
     run = folder / "run"
-    trainer.train(
-        TINY_MODEL, data=data, out=run, recipe=ONE_EPOCH, model_kwargs=TINY_ARCH, verbose=0
-    )
+    train_tiny(data, run, ONE_EPOCH)
     return run, data
 
 
@@ -169,15 +167,7 @@ def test_train_refuses_a_folder_of_user_files_and_leaves_it_byte_identical(tmp_p
         with pytest.raises(
             _files.OutputExistsError, match="'thesis.tex'.*not even with --overwrite"
         ):
-            trainer.train(
-                TINY_MODEL,
-                data=data,
-                out=folder,
-                recipe=ONE_EPOCH,
-                model_kwargs=TINY_ARCH,
-                verbose=0,
-                **overwrite,
-            )
+            train_tiny(data, folder, ONE_EPOCH, **overwrite)
     err = _one_line_error(capsys, *train_argv(data, folder, 1))
     assert "not a keras-dense run" in err
     assert _digests(folder) == before and sorted(p.name for p in folder.iterdir()) == [
@@ -199,16 +189,7 @@ def test_train_over_a_run_is_refused_then_started_over_with_overwrite(run_copy, 
     assert f"already holds a run; continue it with --resume {run}" in err and "--overwrite" in err
     assert _digests(run) == before
 
-    trainer.train(
-        TINY_MODEL,
-        data=data,
-        out=run,
-        recipe=ONE_EPOCH,
-        model_kwargs=TINY_ARCH,
-        seed=5,
-        overwrite=True,
-        verbose=0,
-    )
+    train_tiny(data, run, ONE_EPOCH, seed=5, overwrite=True)
     assert json.loads((run / "config.json").read_text())["seed"] == 5
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     after = _digests(run)

@@ -6,7 +6,7 @@
 import keras
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import TINY_ARCH, TINY_MODEL, train_tiny, write_binary_cifar
 
 from keras_dense.training import data as data_lib
 from keras_dense.training import evaluation, run_folder, trainer
@@ -144,15 +144,7 @@ def test_lean_loop_compiles_once_and_tests_and_checkpoints_every_n_epochs(tmp_pa
     )
     run = tmp_path / "run"
     observer = _Observer(run)
-    metrics = trainer.train(
-        TINY_MODEL,
-        data=tiny_data,
-        out=run,
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        callbacks=[observer],
-        verbose=0,
-    )
+    metrics = train_tiny(tiny_data, run, recipe, callbacks=[observer])
     assert set(observer.sizes) <= {32, None}  # 170 images at batch 32: 5 full batches, one shape
     assert metrics["train_images"] == 160 and metrics["test_images"] == 37
     history = run_folder.read_history(run)
@@ -202,25 +194,10 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_curve(tmp_path, tiny_da
         tta_flip=True,
         cutout=8,
     )
-    whole = trainer.train(
-        TINY_MODEL,
-        data=tiny_data,
-        out=tmp_path / "whole",
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        verbose=0,
-    )
+    whole = train_tiny(tiny_data, tmp_path / "whole", recipe)
     run = tmp_path / "cut"
     with pytest.raises(_Interrupt):
-        trainer.train(
-            TINY_MODEL,
-            data=tiny_data,
-            out=run,
-            recipe=recipe,
-            model_kwargs=TINY_ARCH,
-            callbacks=[_StopAfter(2)],
-            verbose=0,
-        )
+        train_tiny(tiny_data, run, recipe, callbacks=[_StopAfter(2)])
     assert run_folder.read_state(run / run_folder.LAST_FILE)["epoch"] == 2
     resumed = trainer.resume(run, verbose=0)
     expected, got = run_folder.read_history(tmp_path / "whole"), run_folder.read_history(run)
