@@ -298,51 +298,52 @@ def _loops(files):
     )
 
 
-def _cifar10_train(files):
+def _per_file(files, describe, table):
+    """Per result file: "`name` (date): `describe(d)`; the machine.", then `table(d)`."""
     out = []
     for path, d in files:
-        out.append(
-            f"`{path.name}` ({_date(path, d)}): {d['model']}, {d['dataset']}, "
-            f"{d['train_images']} training and {d['test_images']} test images, "
-            f"{d['recipe']['epochs']} epochs of batch {d['recipe']['batch_size']}; "
-            f"{_machine(d)}."
-        )
-        out += [
-            "",
-            _table(
-                ["epoch", "wall s", "test accuracy", "training images/s"],
-                [
-                    [
-                        e["epoch"],
-                        _num(e["wall_seconds"]),
-                        f"{e['test_accuracy']:.1%}",
-                        _num(e["train_images_per_second"]),
-                    ]
-                    for e in d["epochs"]
-                ],
-            ),
-            "",
-        ]
+        out += [f"`{path.name}` ({_date(path, d)}): {describe(d)}; {_machine(d)}.", ""]
+        out += [table(d), ""]
     return "\n".join(out)
+
+
+def _cifar10_train(files):
+    def describe(d):
+        return (
+            f"{d['model']}, {d['dataset']}, "
+            f"{d['train_images']} training and {d['test_images']} test images, "
+            f"{d['recipe']['epochs']} epochs of batch {d['recipe']['batch_size']}"
+        )
+
+    def table(d):
+        return _table(
+            ["epoch", "wall s", "test accuracy", "training images/s"],
+            [
+                [
+                    e["epoch"],
+                    _num(e["wall_seconds"]),
+                    f"{e['test_accuracy']:.1%}",
+                    _num(e["train_images_per_second"]),
+                ]
+                for e in d["epochs"]
+            ],
+        )
+
+    return _per_file(files, describe, table)
 
 
 def _predict(files):
-    out = []
-    for path, d in files:
-        out.append(
-            f"`{path.name}` ({_date(path, d)}): {d['model']}, batch {d['batch_size']}, "
-            f"{d['images_per_call']} images per call, {d['rounds']} rounds; "
-            f"{_machine(d)}."
+    def describe(d):
+        return (
+            f"{d['model']}, batch {d['batch_size']}, "
+            f"{d['images_per_call']} images per call, {d['rounds']} rounds"
         )
-        out += [
-            "",
-            _table(
-                ["call", "images/s"],
-                [[_label(k), _num(v)] for k, v in d["images_per_second"].items()],
-            ),
-            "",
-        ]
-    return "\n".join(out)
+
+    def table(d):
+        rows = [[_label(k), _num(v)] for k, v in d["images_per_second"].items()]
+        return _table(["call", "images/s"], rows)
+
+    return _per_file(files, describe, table)
 
 
 SECTIONS = [  # file prefix, title, command, renderer

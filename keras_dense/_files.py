@@ -170,6 +170,12 @@ def clean_stale(folder, max_age_s=STALE_AFTER_S):
     Returns:
         the number removed; a folder that cannot be read gives 0.
     """
+    return _remove_stale(folder, max_age_s, lambda name: TEMP_MARK in name)
+
+
+def _remove_stale(folder, max_age_s, is_temporary):
+    """Removes the entries of `folder` whose names `is_temporary` accepts, older than
+    `max_age_s`; returns the number removed (0 when the folder cannot be read)."""
     removed = 0
     now = time.time()
     try:
@@ -177,7 +183,7 @@ def clean_stale(folder, max_age_s=STALE_AFTER_S):
     except OSError:
         return 0
     for entry in entries:
-        if TEMP_MARK not in entry.name:
+        if not is_temporary(entry.name):
             continue
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:
@@ -281,20 +287,8 @@ def clean_stale_once(folder, legacy=(), max_age_s=STALE_AFTER_S):
     removed = clean_stale(folder, max_age_s)
     if not legacy:
         return removed
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        if TEMP_MARK in entry.name or not any(
-            fnmatch.fnmatchcase(entry.name, pattern) for pattern in legacy
-        ):
-            continue
-        try:
-            if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s:
-                remove(entry.path)
-                removed += 1
-        except OSError:
-            continue
-    return removed
+
+    def is_legacy(name):
+        return TEMP_MARK not in name and any(fnmatch.fnmatchcase(name, p) for p in legacy)
+
+    return removed + _remove_stale(folder, max_age_s, is_legacy)

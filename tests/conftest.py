@@ -51,6 +51,19 @@ def run_cli(*args, timeout=600, **kwargs):
     )
 
 
+def summary_with_layers(name):
+    """The output of `keras-dense summary NAME --layers`, which must succeed."""
+    result = run_cli("summary", name, "--layers")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def predict_random_densenet121(path, *more):
+    """`keras-dense predict PATH --model densenet121 --weights none --top 2 MORE...`."""
+    random_densenet121 = ["--model", "densenet121", "--weights", "none", "--top", "2"]
+    return run_cli("predict", str(path), *random_densenet121, *more)
+
+
 @pytest.fixture
 def shared_data():
     return shared_path()

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import run_cli
+from conftest import run_cli, summary_with_layers
 
 import keras_dense
 
@@ -19,12 +19,11 @@ def test_list_shows_every_model_with_family_input_and_params():
 
 
 def test_summary_prints_parameters_and_flops():
-    result = run_cli("summary", "densenet_bc_100_k12", "--layers")
-    assert result.returncode == 0, result.stderr
-    assert "Total params:         793,150" in result.stdout
-    assert "MACs (conv + dense):  287,929,692" in result.stdout
-    assert "FLOPs (2 x MACs):     575,859,384" in result.stdout
-    assert "conv2_block1_1_conv" in result.stdout  # per-layer table
+    output = summary_with_layers("densenet_bc_100_k12")
+    assert "Total params:         793,150" in output
+    assert "MACs (conv + dense):  287,929,692" in output
+    assert "FLOPs (2 x MACs):     575,859,384" in output
+    assert "conv2_block1_1_conv" in output  # per-layer table
 
 
 def test_summary_takes_input_shape_and_classes():

@@ -7,9 +7,8 @@ this file under JAX with `XLA_FLAGS=--xla_force_host_platform_device_count=2`.
 import json
 
 import keras
-import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import assert_histories_close, train_tiny, write_binary_cifar
 
 from keras_dense.training import distribute, evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe
@@ -61,40 +60,19 @@ def test_two_devices_train_the_one_device_curve_and_resume(tmp_path, monkeypatch
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
     data = write_binary_cifar(tmp_path, train=128, test=40)
     recipe = Recipe(epochs=2, batch_size=32, lr=0.05, warmup_epochs=0.0, cutout=8)
-    one = trainer.train(
-        TINY_MODEL,
-        data=data,
-        out=tmp_path / "one",
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        verbose=0,
-    )
+    one = train_tiny(data, tmp_path / "one", recipe)
     run = tmp_path / "two"
     stop = _StopAfterFirstEpoch()
     with pytest.raises(_Interrupt):
-        trainer.train(
-            TINY_MODEL,
-            data=data,
-            out=run,
-            recipe=recipe,
-            model_kwargs=TINY_ARCH,
-            devices=2,
-            callbacks=[stop],
-            verbose=0,
-        )
+        train_tiny(data, run, recipe, devices=2, callbacks=[stop])
     assert stop.devices == 2  # the weights were replicated on both devices
     assert run_folder.read_state(run / run_folder.LAST_FILE)["epoch"] == 1
     two = trainer.resume(run, verbose=0)  # on the run's 2 devices
 
-    expected, got = run_folder.read_history(tmp_path / "one"), run_folder.read_history(run)
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose(
-            [row[key] for row in got],
-            [row[key] for row in expected],
-            rtol=1e-4,
-            atol=1e-5,
-            err_msg=key,
-        )
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    assert_histories_close(
+        run_folder.read_history(run), run_folder.read_history(tmp_path / "one"), keys, atol=1e-5
+    )
     assert two["devices"] == 2 and two["per_device_batch"] == 16
     assert one["devices"] == 1 and one["per_device_batch"] == 32
     saved = json.loads((run / run_folder.METRICS_FILE).read_text())

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import predict_random_densenet121
 
 from keras_dense.inference import fold, precision
 from keras_dense.models import densenet
@@ -106,32 +107,10 @@ def test_predict_fast_paths_agree_with_plain(tmp_path):
 
 
 def test_cli_predict_bfloat16_reports_the_difference(tmp_path):
-    import subprocess
-    import sys
-
     from PIL import Image
 
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype("uint8")
     Image.fromarray(pixels).save(tmp_path / "a.png")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_dense",
-            "predict",
-            str(tmp_path / "a.png"),
-            "--model",
-            "densenet121",
-            "--weights",
-            "none",
-            "--top",
-            "2",
-            "--precision",
-            "bfloat16",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = predict_random_densenet121(tmp_path / "a.png", "--precision", "bfloat16")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "largest probability difference against float32 on the first 1 images" in (result.stderr)

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 import pytest
+from cifar_samples import write_cifar_png_tree
 from conftest import run_cli, shared_path
-from PIL import Image
 
 # the stand-in torchvision file of test_torchvision_weights (fixtures used by name)
 from test_torchvision_weights import (  # noqa: F401
@@ -299,17 +299,8 @@ def test_converted_weights_whose_record_cannot_be_read_are_converted_again(
     assert "cannot be read" in caplog.text and "could not be cached" in caplog.text
 
 
-def _tiny_cifar_tree(root):
-    for split in ("train", "test"):
-        for label, name in enumerate(cifar10.CLASS_NAMES):
-            path = root / split / name / "0.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (32, 32), (label * 25, 0, 200)).save(path)
-    return root
-
-
 def test_decoded_cifar_loads_when_its_cache_cannot_be_written_or_read(tmp_path, hostile, caplog):
-    source = _tiny_cifar_tree(tmp_path / "cifar")
+    source = write_cifar_png_tree(tmp_path / "cifar")
     with caplog.at_level(logging.WARNING, "keras_dense.datasets"):
         (x_train, y_train), _, names = cifar10.load(source, cache_dir=hostile)
     assert x_train.shape == (10, 32, 32, 3) and list(y_train) == list(range(10))
@@ -336,7 +327,7 @@ def test_cache_entries_follow_the_umask(tmp_path, monkeypatch, umask_022):
     path = cache.store(_key(), _writer)
     assert _mode(path.parent) == 0o755
     assert {_mode(p) for p in path.parent.iterdir()} == {0o644}
-    cifar10.load(_tiny_cifar_tree(tmp_path / "cifar"), cache_dir=tmp_path / "datasets")
+    cifar10.load(write_cifar_png_tree(tmp_path / "cifar"), cache_dir=tmp_path / "datasets")
     (npz,) = (tmp_path / "datasets").glob("cifar10-*.npz")
     assert _mode(npz) == 0o644
 
@@ -384,7 +375,7 @@ def test_stale_temporaries_are_removed_when_a_cache_is_next_used(
     datasets = tmp_path / "datasets"
     created.update(_temporaries(datasets, ["tmp{}.npz.tmp", f".x.npz{_files.TEMP_MARK}1-{{}}"]))
     assert cache.lookup(_key()) is None  # the engine cache is used
-    cifar10.load(_tiny_cifar_tree(tmp_path / "cifar"), cache_dir=datasets)
+    cifar10.load(write_cifar_png_tree(tmp_path / "cifar"), cache_dir=datasets)
     for path, age in created.items():
         expected = age == "new" or path.name.startswith("keep-old")
         assert path.exists() == expected, path

@@ -16,7 +16,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import train_argv, train_tiny, write_binary_cifar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +35,11 @@ def _digests(folder):
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+def _saved_model_argv(out):
+    """`keras-dense export lenet5 --weights none --format saved_model --out OUT`."""
+    return ["export", "lenet5", "--weights", "none", "--format", "saved_model", "--out", str(out)]
 
 
 def _one_line_error(capsys, *argv):
@@ -74,14 +79,7 @@ def test_export_never_deletes_a_folder_of_user_files(tmp_path, saved_model_expor
         assert _digests(folder) == before
     err = _one_line_error(
         capsys,
-        "export",
-        "lenet5",
-        "--weights",
-        "none",
-        "--format",
-        "saved_model",
-        "--out",
-        str(folder),
+        *_saved_model_argv(folder),
         "--overwrite",
     )
     assert "not even with --overwrite" in err
@@ -97,17 +95,7 @@ def test_reexport_replaces_our_own_export_atomically(
     out = tmp_path / "model_sm"
     saved_model_export(out)
     first = _digests(out)
-    err = _one_line_error(
-        capsys,
-        "export",
-        "lenet5",
-        "--weights",
-        "none",
-        "--format",
-        "saved_model",
-        "--out",
-        str(out),
-    )
+    err = _one_line_error(capsys, *_saved_model_argv(out))
     assert "pass --overwrite" in err
     assert _digests(out) == first
 
@@ -140,23 +128,7 @@ def test_reexport_without_check_leaves_no_stale_passed_report(tmp_path, saved_mo
     saved_model_export(out)
     report = out.with_name(out.name + ".check.json")
     assert json.loads(report.read_text())["passed"] is True
-    assert (
-        main(
-            [
-                "export",
-                "lenet5",
-                "--weights",
-                "none",
-                "--format",
-                "saved_model",
-                "--out",
-                str(out),
-                "--overwrite",
-                "--no-check",
-            ]
-        )
-        == 0
-    )
+    assert main([*_saved_model_argv(out), "--overwrite", "--no-check"]) == 0
     assert "not checked" in capsys.readouterr().out
     written = json.loads(report.read_text())
     assert written["checked"] is False and not written["passed"]
@@ -172,9 +144,7 @@ def finished_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("finished")
     data = write_binary_cifar(folder)
     run = folder / "run"
-    trainer.train(
-        TINY_MODEL, data=data, out=run, recipe=ONE_EPOCH, model_kwargs=TINY_ARCH, verbose=0
-    )
+    train_tiny(data, run, ONE_EPOCH)
     return run, data
 
 
@@ -197,18 +167,8 @@ def test_train_refuses_a_folder_of_user_files_and_leaves_it_byte_identical(tmp_p
         with pytest.raises(
             _files.OutputExistsError, match="'thesis.tex'.*not even with --overwrite"
         ):
-            trainer.train(
-                TINY_MODEL,
-                data=data,
-                out=folder,
-                recipe=ONE_EPOCH,
-                model_kwargs=TINY_ARCH,
-                verbose=0,
-                **overwrite,
-            )
-    err = _one_line_error(
-        capsys, "train", TINY_MODEL, "--data", str(data), "--out", str(folder), "--epochs", "1"
-    )
+            train_tiny(data, folder, ONE_EPOCH, **overwrite)
+    err = _one_line_error(capsys, *train_argv(data, folder, 1))
     assert "not a keras-dense run" in err
     assert _digests(folder) == before and sorted(p.name for p in folder.iterdir()) == [
         "best.keras",
@@ -221,14 +181,7 @@ def test_train_over_a_run_is_refused_then_started_over_with_overwrite(run_copy, 
     before = _digests(run)
     err = _one_line_error(
         capsys,
-        "train",
-        TINY_MODEL,
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--epochs",
-        "1",
+        *train_argv(data, run, 1),
         *sum(
             (["--arch", f"{k}={v}"] for k, v in {"blocks": "1,1,1", "growth_rate": 4}.items()), []
         ),
@@ -236,16 +189,7 @@ def test_train_over_a_run_is_refused_then_started_over_with_overwrite(run_copy, 
     assert f"already holds a run; continue it with --resume {run}" in err and "--overwrite" in err
     assert _digests(run) == before
 
-    trainer.train(
-        TINY_MODEL,
-        data=data,
-        out=run,
-        recipe=ONE_EPOCH,
-        model_kwargs=TINY_ARCH,
-        seed=5,
-        overwrite=True,
-        verbose=0,
-    )
+    train_tiny(data, run, ONE_EPOCH, seed=5, overwrite=True)
     assert json.loads((run / "config.json").read_text())["seed"] == 5
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     after = _digests(run)

@@ -8,7 +8,7 @@ import h5_fixtures
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, shared_path
+from conftest import predict_random_densenet121, run_cli, shared_path
 from keras.applications import imagenet_utils as keras_imagenet
 from PIL import Image
 
@@ -254,17 +254,7 @@ def test_family_preprocess_input_takes_keras_argument_order(module, mode):
 def test_cli_reports_bad_files_and_classifies_the_rest(tmp_path):
     good = save(Image.new("RGB", (50, 40), (200, 10, 10)), tmp_path / "good.png")
     (tmp_path / "bad.jpg").write_text("not an image")
-    result = run_cli(
-        "predict",
-        str(tmp_path),
-        "--model",
-        "densenet121",
-        "--weights",
-        "none",
-        "--top",
-        "2",
-        "--json",
-    )
+    result = predict_random_densenet121(tmp_path, "--json")
     assert result.returncode == 3, result.stderr  # EXIT_SKIPPED (issue 20; was 1, a crash's)
     report = json.loads(result.stdout)
     assert [r["path"] for r in report["results"]] == [str(good)]

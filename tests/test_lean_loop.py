@@ -6,13 +6,25 @@
 import keras
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import (
+    TINY_ARCH,
+    TINY_MODEL,
+    assert_histories_close,
+    train_tiny,
+    write_binary_cifar,
+)
 
 from keras_dense.training import data as data_lib
 from keras_dense.training import evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe, auto_bn_momentum
 
-RECIPE = Recipe(epochs=3, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
+
+def _three_epochs(**fields):
+    """A 3-epoch recipe at batch 32, lr 0.05, without warm-up; `fields` set the rest."""
+    return Recipe(epochs=3, batch_size=32, lr=0.05, warmup_epochs=0.0, **fields)
+
+
+RECIPE = _three_epochs(label_smoothing=0.0)
 
 
 @pytest.fixture
@@ -133,26 +145,10 @@ class _Observer(keras.callbacks.Callback):
 
 
 def test_lean_loop_compiles_once_and_tests_and_checkpoints_every_n_epochs(tmp_path, tiny_data):
-    recipe = Recipe(
-        epochs=3,
-        batch_size=32,
-        lr=0.05,
-        warmup_epochs=0.0,
-        eval_every=2,
-        checkpoint_every=2,
-        steps_per_execution=2,
-    )
+    recipe = _three_epochs(eval_every=2, checkpoint_every=2, steps_per_execution=2)
     run = tmp_path / "run"
     observer = _Observer(run)
-    metrics = trainer.train(
-        TINY_MODEL,
-        data=tiny_data,
-        out=run,
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        callbacks=[observer],
-        verbose=0,
-    )
+    metrics = train_tiny(tiny_data, run, recipe, callbacks=[observer])
     assert set(observer.sizes) <= {32, None}  # 170 images at batch 32: 5 full batches, one shape
     assert metrics["train_images"] == 160 and metrics["test_images"] == 37
     history = run_folder.read_history(run)
@@ -192,46 +188,16 @@ class _StopAfter(keras.callbacks.Callback):
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_curve(tmp_path, tiny_data):
-    recipe = Recipe(
-        epochs=3,
-        batch_size=32,
-        lr=0.05,
-        warmup_epochs=0.0,
-        use_ema=True,
-        ema_momentum=0.6,
-        tta_flip=True,
-        cutout=8,
-    )
-    whole = trainer.train(
-        TINY_MODEL,
-        data=tiny_data,
-        out=tmp_path / "whole",
-        recipe=recipe,
-        model_kwargs=TINY_ARCH,
-        verbose=0,
-    )
+    recipe = _three_epochs(use_ema=True, ema_momentum=0.6, tta_flip=True, cutout=8)
+    whole = train_tiny(tiny_data, tmp_path / "whole", recipe)
     run = tmp_path / "cut"
     with pytest.raises(_Interrupt):
-        trainer.train(
-            TINY_MODEL,
-            data=tiny_data,
-            out=run,
-            recipe=recipe,
-            model_kwargs=TINY_ARCH,
-            callbacks=[_StopAfter(2)],
-            verbose=0,
-        )
+        train_tiny(tiny_data, run, recipe, callbacks=[_StopAfter(2)])
     assert run_folder.read_state(run / run_folder.LAST_FILE)["epoch"] == 2
     resumed = trainer.resume(run, verbose=0)
-    expected, got = run_folder.read_history(tmp_path / "whole"), run_folder.read_history(run)
+    got = run_folder.read_history(run)
     assert [row["epoch"] for row in got] == [1, 2, 3]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
-        np.testing.assert_allclose(
-            [row[key] for row in got],
-            [row[key] for row in expected],
-            rtol=1e-4,
-            atol=1e-6,
-            err_msg=key,
-        )
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
+    assert_histories_close(got, run_folder.read_history(tmp_path / "whole"), keys, atol=1e-6)
     assert resumed["test_accuracy"] == pytest.approx(whole["test_accuracy"])
     assert resumed["per_class_accuracy"] == pytest.approx(whole["per_class_accuracy"])

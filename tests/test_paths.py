@@ -5,7 +5,7 @@ import pathlib
 import re
 
 import pytest
-from PIL import Image
+from cifar_samples import write_cifar_png_tree
 
 # the stand-in torchvision file of test_torchvision_weights (fixtures used by name)
 from test_torchvision_weights import (  # noqa: F401
@@ -85,15 +85,6 @@ def test_no_other_module_reads_the_cache_variables():
     assert readers == ["_paths.py"]
 
 
-def _tiny_cifar_tree(root):
-    for split in ("train", "test"):
-        for label, name in enumerate(cifar10.CLASS_NAMES):
-            path = root / split / name / "0.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (32, 32), (label * 25, 0, 200)).save(path)
-    return root
-
-
 def test_the_engine_and_cifar_caches_land_under_keras_dense_cache(clean_env, monkeypatch):
     root = clean_env / "cache"
     monkeypatch.setenv("KERAS_DENSE_CACHE", str(root))
@@ -107,7 +98,7 @@ def test_the_engine_and_cifar_caches_land_under_keras_dense_cache(clean_env, mon
 
     path = cache.store(key, write)
     assert path.parent.parent == root / "engines"
-    cifar10.load(_tiny_cifar_tree(clean_env / "cifar"))
+    cifar10.load(write_cifar_png_tree(clean_env / "cifar"))
     assert len(list((root / "cifar10").glob("cifar10-*.npz"))) == 1
     assert sorted(p.name for p in root.iterdir()) == ["cifar10", "engines"]
 

@@ -276,7 +276,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_nothing_is_created(
     with pytest.raises(WeightsFileError, match=r"torch.load\(weights_only=True\) refused it"):
         from_torchvision(path, "resnet18")
     out = tmp_path / "resnet18.weights.h5"
-    status = cli_main(["weights", "convert", str(path), "--model", "resnet18", "--out", str(out)])
+    status = _convert_resnet18(path, out)
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1 and "refused it" in error
     assert not marker.exists() and not out.exists()
@@ -314,23 +314,18 @@ def test_state_dict_of_another_architecture_names_the_first_key_and_both_shapes(
         )
 
 
+def _convert_resnet18(path, out):
+    """`keras-dense weights convert PATH --model resnet18 --out OUT`; its exit status."""
+    return cli_main(["weights", "convert", str(path), "--model", "resnet18", "--out", str(out)])
+
+
 def test_missing_torch_is_one_line(tmp_path, monkeypatch, capsys):
     path = tmp_path / "resnet18-f37072fd.pth"
     path.write_bytes(b"not read")
     monkeypatch.setitem(__import__("sys").modules, "torch", None)
     with pytest.raises(TorchUnavailableError, match=r'pip install "keras-dense\[torch\]"'):
         from_torchvision(path, "resnet18")
-    status = cli_main(
-        [
-            "weights",
-            "convert",
-            str(path),
-            "--model",
-            "resnet18",
-            "--out",
-            str(tmp_path / "out.weights.h5"),
-        ]
-    )
+    status = _convert_resnet18(path, tmp_path / "out.weights.h5")
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1 and "needs PyTorch" in error
 
@@ -351,9 +346,7 @@ def test_cli_converts_a_pth_and_the_result_loads(torchvision, tmp_path, capsys):
     path = tmp_path / "finetuned.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in module.state_dict().items()}}, path)
     out = tmp_path / "finetuned.weights.h5"
-    assert (
-        cli_main(["weights", "convert", str(path), "--model", "resnet18", "--out", str(out)]) == 0
-    )
+    assert _convert_resnet18(path, out) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "classes=10" in printed
     model = keras_dense.get_model(
@@ -373,20 +366,7 @@ def test_cli_converts_a_pth_and_the_result_loads(torchvision, tmp_path, capsys):
     )
     assert cli_main(["weights", "verify", str(path)]) == 0
     assert "readable torch state dict: 122 tensors" in capsys.readouterr().out
-    assert (
-        cli_main(
-            [
-                "weights",
-                "convert",
-                str(path),
-                "--model",
-                "resnet18",
-                "--out",
-                str(tmp_path / "out.h5"),
-            ]
-        )
-        == 2
-    )
+    assert _convert_resnet18(path, tmp_path / "out.h5") == 2
     assert "ending in .weights.h5" in capsys.readouterr().err
 
 

@@ -9,7 +9,7 @@ import time
 
 import keras
 import pytest
-from cifar_samples import TINY_MODEL, write_binary_cifar
+from cifar_samples import TINY_MODEL, train_argv, write_binary_cifar
 
 from keras_dense.training import run_folder
 
@@ -46,14 +46,7 @@ def test_killed_run_resumes_without_repeating_or_losing_epochs(tmp_path):
         sys.executable,
         "-m",
         "keras_dense",
-        "train",
-        TINY_MODEL,
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--epochs",
-        str(EPOCHS),
+        *train_argv(data, run, EPOCHS),
         "--batch-size",
         "16",
         "--lr",

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from cifar_samples import TINY_ARCH, TINY_MODEL, write_binary_cifar
+from cifar_samples import TINY_ARCH, TINY_MODEL, train_tiny, write_binary_cifar
 
 from keras_dense.training import evaluation, run_folder, trainer
 from keras_dense.training.recipe import Recipe, preset
@@ -20,9 +20,7 @@ def tiny_data(tmp_path, monkeypatch):
 
 def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     run = tmp_path / "run"
-    metrics = trainer.train(
-        TINY_MODEL, data=tiny_data, out=run, recipe=TINY_RECIPE, model_kwargs=TINY_ARCH, verbose=0
-    )
+    metrics = train_tiny(tiny_data, run, TINY_RECIPE)
     for name in (
         "config.json",
         "best.keras",
@@ -42,18 +40,8 @@ def test_run_folder_holds_models_history_plots_and_metrics(tmp_path, tiny_data):
     assert saved == json.loads(json.dumps(metrics))
     assert saved["backend"] and saved["device"] and saved["images_per_second"] > 0
     assert saved["train_images"] == 160 and saved["test_images"] == 40
-    assert set(saved["per_class_accuracy"]) == {
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    }
+    classes = "airplane automobile bird cat deer dog frog horse ship truck"
+    assert set(saved["per_class_accuracy"]) == set(classes.split())
     # The final model's accuracy equals the last epoch's validation accuracy.
     assert saved["test_accuracy"] == pytest.approx(history[-1]["val_accuracy"], abs=1e-6)
 
@@ -90,9 +78,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_data):
         match=r"loss became (nan|inf) in epoch 2; the last good checkpoint "
         r"\(epoch 1\) stays in .*last.keras",
     ):
-        trainer.train(
-            TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH, verbose=0
-        )
+        train_tiny(tiny_data, run, recipe)
     assert run_folder.read_state(run / "last.keras")["epoch"] == 1
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]
     assert not (run / "metrics.json").exists()
@@ -141,8 +127,6 @@ def test_a_run_that_stopped_before_its_first_epoch_can_start_again(tmp_path, tin
     run.mkdir()
     (run / "config.json").write_text("{}")  # what a run killed in epoch 1 leaves
     recipe = Recipe(epochs=1, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
-    trainer.train(
-        TINY_MODEL, data=tiny_data, out=run, recipe=recipe, model_kwargs=TINY_ARCH, verbose=0
-    )
+    train_tiny(tiny_data, run, recipe)
     assert json.loads((run / "config.json").read_text())["model"] == TINY_MODEL
     assert [row["epoch"] for row in run_folder.read_history(run)] == [1]

@@ -1,6 +1,6 @@
 """`keras-dense explain IMAGE --model NAME --weights W [--class N] --out cam.png` (Grad-CAM)."""
 
-from keras_dense.cli import argtypes
+from keras_dense.cli import argtypes, options
 
 
 def add_parsers(subparsers):
@@ -9,16 +9,7 @@ def add_parsers(subparsers):
         help="write an image's Grad-CAM heatmap over it and print the class explained",
     )
     parser.add_argument("image", metavar="IMAGE", help="an image file")
-    parser.add_argument(
-        "--model", default="densenet169", help="registry name (default: densenet169)"
-    )
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        metavar="imagenet|TAG|PATH|none",
-        help="published weights (default: the model's first tag), a weight "
-        "tag, a weights file, or none",
-    )
+    options.model_and_weights(parser)
     parser.add_argument(
         "--class",
         dest="class_index",
@@ -31,18 +22,14 @@ def add_parsers(subparsers):
         help="layer to explain (default: the last convolutional "
         "feature map, nested models included)",
     )
-    parser.add_argument(
-        "--crop",
-        action="store_true",
-        help="resize the short side and centre-crop instead of resizing",
-    )
+    options.crop(parser)
     parser.add_argument(
         "--out",
         required=True,
         metavar="FILE",
         help="image file to write (.png, .jpg); an existing one is refused",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    options.flags(parser, overwrite="replace an existing --out")
     parser.set_defaults(func=run_explain)
 
 

@@ -3,8 +3,8 @@
 import argparse
 import os
 
-from keras_dense._choices import EXPORT_ENGINES, EXPORT_FORMATS, PRECISIONS
-from keras_dense.cli import argtypes
+from keras_dense._choices import EXPORT_ENGINES, EXPORT_FORMATS
+from keras_dense.cli import argtypes, options
 
 
 def add_parsers(subparsers):
@@ -14,12 +14,7 @@ def add_parsers(subparsers):
         "against Keras on real images; or prepare an engine's cached export",
     )
     parser.add_argument("name", help="registry name, see `keras-dense list`")
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        metavar="imagenet|TAG|PATH|none",
-        help="published weights (default), a weight tag, a weights file, or none",
-    )
+    options.weights(parser, "published weights (default), a weight tag, a weights file, or none")
     parser.add_argument(
         "--format", choices=EXPORT_FORMATS, default="onnx", help="export format (default: onnx)"
     )
@@ -37,25 +32,17 @@ def add_parsers(subparsers):
         "(default: the one `predict --engine auto` prefers); with --out: "
         "the runtime that runs the check",
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="precision the runtime computes in (bfloat16: OpenVINO only)",
-    )
+    options.precision(parser, "precision the runtime computes in (bfloat16: OpenVINO only)")
     parser.add_argument(
         "--check",
         nargs="+",
         metavar="IMAGE",
         help="images (files or folders) for the check; default: four bundled photographs",
     )
-    parser.add_argument(
-        "--no-check", action="store_true", help="write the export without checking it (--out only)"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier export at --out and its report (a folder "
+    options.flags(
+        parser,
+        no_check="write the export without checking it (--out only)",
+        overwrite="replace an earlier export at --out and its report (a folder "
         "holding anything but a SavedModel is never replaced)",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """`keras-dense list` and `keras-dense summary NAME`."""
 
-from keras_dense.cli import argtypes
+from keras_dense.cli import argtypes, options
 
 
 def add_parsers(subparsers):
@@ -9,13 +9,10 @@ def add_parsers(subparsers):
     )
     listing.add_argument("pattern", nargs="?", help="shell-style name filter, e.g. 'densenet_bc*'")
     listing.add_argument("--family", help="keep one family, e.g. densenet")
-    listing.add_argument(
-        "--weights", action="store_true", help="only models with published weights"
-    )
-    listing.add_argument(
-        "--markdown",
-        action="store_true",
-        help="print the Markdown tables of docs/models.md (every model, by family)",
+    options.flags(
+        listing,
+        weights="only models with published weights",
+        markdown="print the Markdown tables of docs/models.md (every model, by family)",
     )
     listing.set_defaults(func=run_list)
 
@@ -30,15 +27,8 @@ def add_parsers(subparsers):
         help="input shape (default: the model's own)",
     )
     summary.add_argument("--classes", type=argtypes.positive_int, help="number of classes")
-    summary.add_argument(
-        "--arch",
-        type=argtypes.arch_item,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="architecture override, e.g. growth_rate=4",
-    )
-    summary.add_argument("--layers", action="store_true", help="also print MACs per layer")
+    options.arch(summary, "architecture override, e.g. growth_rate=4")
+    options.flags(summary, layers="also print MACs per layer")
     summary.set_defaults(func=run_summary)
 
 

@@ -4,8 +4,8 @@ import argparse
 import json
 import sys
 
-from keras_dense._choices import ENGINES, PRECISIONS, PREPROCESSING_MODES, TTA_MODES
-from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
+from keras_dense._choices import ENGINES, PREPROCESSING_MODES, TTA_MODES
+from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, options
 from keras_dense.cli.progress import ProgressBar
 
 
@@ -20,41 +20,24 @@ def add_parsers(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument(
-        "--model", default="densenet169", help="registry name (default: densenet169)"
-    )
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        metavar="imagenet|TAG|PATH|none",
-        help="published weights (default: the model's first tag), a weight "
-        "tag, a weights file, or none",
-    )
+    options.model_and_weights(parser)
     parser.add_argument("--top", type=argtypes.positive_int, default=5, help="classes per image")
     parser.add_argument(
         "--batch-size", type=argtypes.positive_int, default=32, help="images per step"
     )
-    parser.add_argument(
-        "--crop",
-        action="store_true",
-        help="resize the short side and centre-crop instead of resizing",
-    )
+    options.crop(parser)
     parser.add_argument(
         "--preprocess", choices=PREPROCESSING_MODES, help="override the weights' preprocessing mode"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="bfloat16: faster on CPUs with bfloat16 units; the largest "
+    options.flags(parser, json="print one JSON document")
+    options.precision(
+        parser,
+        "bfloat16: faster on CPUs with bfloat16 units; the largest "
         "probability difference against float32 on the first batch "
         "is reported on stderr",
     )
-    parser.add_argument(
-        "--fold-bn",
-        action="store_true",
-        help="fold batch norms into the convolutions before them (keras engine)",
+    options.flags(
+        parser, fold_bn="fold batch norms into the convolutions before them (keras engine)"
     )
     parser.add_argument(
         "--tta",
@@ -94,18 +77,9 @@ def run_predict(args):
     from keras_dense.inference import loading, predict
 
     enable_library_log()
-    weights = argtypes.weights_value(args.weights)
-    options = dict(
-        model=args.model,
-        weights=weights,
-        top=args.top,
-        batch_size=args.batch_size,
-        preprocess=args.preprocess,
-        crop=args.crop,
-        precision=args.precision,
-        fold_bn=args.fold_bn,
-        tta=args.tta,
-    )
+    settings = options.model_settings(args)
+    weights = settings["weights"]
+    settings.update(top=args.top, preprocess=args.preprocess, crop=args.crop, tta=args.tta)
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
@@ -122,12 +96,12 @@ def run_predict(args):
         )
         engine = getattr(loaded, "engine", "keras")
         print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
-    options["engine"] = engine
+    settings["engine"] = engine
     if args.precision != "float32" and files:
         try:
             difference = predict.precision_difference(
                 files[: args.batch_size],
-                **{k: v for k, v in options.items() if k not in ("top", "tta")},
+                **{k: v for k, v in settings.items() if k not in ("top", "tta")},
             )
             print(
                 f"keras-dense: {args.precision}: largest probability difference against "
@@ -145,7 +119,7 @@ def run_predict(args):
     total = len(files) + len(missing)
     progress = ProgressBar(total, enabled=total > args.batch_size)
     results, failures = [], []
-    for result in predict.predict_files(args.paths, **options):
+    for result in predict.predict_files(args.paths, **settings):
         progress.advance()
         if result.error:
             failures.append(result)

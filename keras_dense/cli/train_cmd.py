@@ -3,7 +3,7 @@
 import argparse
 
 from keras_dense._choices import EVALUATE_TTA_MODES, OPTIMIZERS, SCHEDULES
-from keras_dense.cli import argtypes
+from keras_dense.cli import argtypes, options
 
 SCHEDULE_HELP = (
     "cosine: warm-up then cosine; onecycle; step: x step-factor at 50%%/75%% "
@@ -38,10 +38,9 @@ def add_parsers(subparsers):
     train.add_argument(
         "--out", metavar="RUN", help="run folder to create, missing or empty (default runs/MODEL)"
     )
-    train.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start over the run already in --out, removing its files (a folder "
+    options.flags(
+        train,
+        overwrite="start over the run already in --out, removing its files (a folder "
         "holding other files is never written into)",
     )
     train.add_argument(
@@ -74,65 +73,30 @@ def add_parsers(subparsers):
         help="keep a moving average of the weights; test and save it",
     )
     train.add_argument("--ema-momentum", type=float, help="the average's momentum (default 0.99)")
-    train.add_argument(
-        "--tta-flip",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="test on each image and its mirror image, averaging the probabilities",
+    options.tristates(
+        train, tta_flip="test on each image and its mirror image, averaging the probabilities"
     )
-    train.add_argument(
-        "--eval-every",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="test every N epochs (and after the last)",
+    options.counts(
+        train,
+        eval_every="test every N epochs (and after the last)",
+        checkpoint_every="write last.keras every N epochs (and after the last)",
+        steps_per_execution="training steps per compiled call",
     )
-    train.add_argument(
-        "--checkpoint-every",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="write last.keras every N epochs (and after the last)",
-    )
-    train.add_argument(
-        "--steps-per-execution",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="training steps per compiled call",
-    )
-    train.add_argument(
-        "--drop-remainder",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="full batches only, one shape for XLA (default: on)",
-    )
-    train.add_argument(
-        "--subset", type=argtypes.positive_int, metavar="N", help="train on the first N images"
-    )
-    train.add_argument(
-        "--test-subset",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="test on the first N test images (quick runs)",
+    options.tristates(train, drop_remainder="full batches only, one shape for XLA (default: on)")
+    options.counts(
+        train,
+        subset="train on the first N images",
+        test_subset="test on the first N test images (quick runs)",
     )
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    train.add_argument(
-        "--arch",
-        type=argtypes.arch_item,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="architecture override passed to the builder, e.g. growth_rate=4, "
+    options.arch(
+        train,
+        "architecture override passed to the builder, e.g. growth_rate=4, "
         "blocks=2,2,2 (repeatable)",
     )
-    train.add_argument(
-        "--mixed-precision",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="float16 compute (default: on with a GPU, off on CPU)",
-    )
-    train.add_argument(
-        "--bfloat16",
-        action="store_true",
-        help="mixed precision with bfloat16 instead of float16 (A100, H100, TPU)",
+    options.tristates(train, mixed_precision="float16 compute (default: on with a GPU, off on CPU)")
+    options.flags(
+        train, bfloat16="mixed precision with bfloat16 instead of float16 (A100, H100, TPU)"
     )
     train.add_argument(
         "--devices",
@@ -141,13 +105,8 @@ def add_parsers(subparsers):
         help="train data-parallel on N devices (JAX backend); --batch-size is the "
         "global batch, split evenly (allowed with --resume)",
     )
-    train.add_argument(
-        "--jit",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="jit_compile the step (default: on with a GPU, off on CPU)",
-    )
-    train.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    options.tristates(train, jit="jit_compile the step (default: on with a GPU, off on CPU)")
+    options.flags(train, quiet="one line per epoch, no progress bar")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(

@@ -4,8 +4,7 @@ import argparse
 import json
 import sys
 
-from keras_dense._choices import PRECISIONS
-from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes
+from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, options
 from keras_dense.cli.progress import ProgressBar
 
 
@@ -26,50 +25,34 @@ def add_parsers(subparsers):
         metavar="DIR",
         help="DIR/<wnid>/*.JPEG, or images with a labels CSV (DIR/labels.csv by default)",
     )
-    parser.add_argument(
-        "--model", default="densenet169", help="registry name (default: densenet169)"
-    )
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        metavar="imagenet|TAG|PATH|none",
-        help="published weights (default: the model's first tag), a weight "
-        "tag, a weights file, or none",
-    )
+    options.model_and_weights(parser)
     parser.add_argument(
         "--labels", metavar="CSV", help="labels CSV: a file column and a wnid or class-index column"
     )
-    parser.add_argument(
-        "--resize-only",
-        action="store_true",
-        help="the Keras example's transform: resize to the model size (nearest), no crop",
+    options.flags(
+        parser,
+        resize_only="the Keras example's transform: resize to the model size (nearest), no crop",
     )
     parser.add_argument("--batch-size", type=argtypes.positive_int, default=32)
-    parser.add_argument(
-        "--limit", type=argtypes.positive_int, metavar="N", help="validate the first N images only"
+    options.counts(parser, limit="validate the first N images only")
+    options.precision(parser)
+    options.flags(
+        parser,
+        fold_bn="fold batch norms into the convolutions before them",
+        json="print one JSON document",
     )
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
-    parser.add_argument(
-        "--fold-bn", action="store_true", help="fold batch norms into the convolutions before them"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run_validate)
 
 
 def run_validate(args):
     from keras_dense.inference.validate import validate
 
-    weights = argtypes.weights_value(args.weights)
     bar = ProgressBar(0)
     report = validate(
         args.folder,
-        model=args.model,
-        weights=weights,
+        **options.model_settings(args),
         labels=args.labels,
         resize_only=args.resize_only,
-        batch_size=args.batch_size,
-        precision=args.precision,
-        fold_bn=args.fold_bn,
         limit=args.limit,
         progress=bar.update,
     )

@@ -63,6 +63,9 @@ from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreproc
 from keras_dense.models import _layers, _registry, pretrained
 
 POOLING_MODES = (None, "avg", "max")
+# The types of the builders' `weights` ("imagenet", a tag, a file or None) and `input_shape`.
+Weights = str | os.PathLike | None
+InputShape = tuple[int, int, int] | None
 # The keras.applications arguments every builder takes, with their defaults.
 APPLICATION_ARGS = _registry.APPLICATION_ARGS
 # Every builder's arguments: keras.applications' and kimm's `include_preprocessing`.
@@ -382,9 +385,9 @@ def build_model(
     config: ArchConfig,
     record: Any = None,
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: InputShape = None,
     pooling: str | None = None,
     classes: int | None = None,
     classifier_activation: str | None = "softmax",

@@ -118,6 +118,20 @@ def global_pool(x, pooling):
     return x
 
 
+def two_fc_head(x, classes, classifier_activation, fc_units, dropout_rate, dropout_first=False):
+    """The AlexNet/VGG head: flatten, two `fc_units` dense layers with dropout, `predictions`
+    (see `dense_head`)."""
+    return dense_head(
+        x,
+        classes,
+        classifier_activation,
+        hidden_units=(fc_units, fc_units),
+        dropout_rate=dropout_rate,
+        dropout_first=dropout_first,
+        flatten=True,
+    )
+
+
 def dense_head(
     x,
     classes,

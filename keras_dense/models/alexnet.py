@@ -15,7 +15,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -113,14 +112,8 @@ class AlexNetConfig(_builder.ArchConfig):
         return taps + [(f"pool{len(FEATURES)}", stride)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(
-            x,
-            classes,
-            classifier_activation,
-            flatten=True,
-            hidden_units=(self.fc_units, self.fc_units),
-            dropout_rate=self.dropout_rate,
-            dropout_first=True,
+        return _layers.two_fc_head(
+            x, classes, classifier_activation, self.fc_units, self.dropout_rate, dropout_first=True
         )
 
 
@@ -136,9 +129,9 @@ class AlexNetConfig(_builder.ArchConfig):
 )
 def AlexNet(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",

@@ -20,7 +20,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -387,8 +386,11 @@ TINY_IMAGENET = {"blocks": (1, 2, 1, 1), "growth_rate": 4, "input_shape": (32, 3
 TINY_CIFAR = {"blocks": (2, 2, 2), "growth_rate": 4, "input_shape": (32, 32, 3), "classes": 5}
 
 
-def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
-    return keras_imagenet("densenet", stem_name, md5, notop_md5, notop_params, "torch", top1, top5)
+KERAS_MD5 = {  # depth -> md5 of keras.applications' file with and without the classifier
+    121: ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
+    169: ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
+    201: ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
+}
 
 
 def _torchvision_weights(file_name, notop_params, top1, top5):
@@ -397,31 +399,47 @@ def _torchvision_weights(file_name, notop_params, top1, top5):
     )
 
 
-@register_model(
-    ModelRecord(
-        "densenet121",
-        DenseNetConfig(blocks=(6, 12, 24, 16)),
-        "DenseNet-121, ImageNet (keras.applications-compatible)",
-        params=8_062_504,
+def _keras_and_torchvision(depth, blocks, params, notop_params, keras, file_hash, torchvision):
+    """The record of `keras.applications.DenseNet{depth}` with Keras's weights (`KERAS_MD5`,
+    `keras`: top-1 and top-5) and torchvision's (`densenet{depth}-{file_hash}.pth`)."""
+    name = f"densenet{depth}"
+    md5, notop_md5 = KERAS_MD5[depth]
+    return ModelRecord(
+        name,
+        DenseNetConfig(blocks=blocks),
+        f"DenseNet-{depth}, ImageNet (keras.applications-compatible)",
+        params=params,
         weights=(
-            _keras_weights(
-                "densenet121",
-                "9d60b8095a5708f2dcce2bca79d332c7",
-                "30ee3e1110167f948a6b9946edeeb738",
-                7_037_504,
-                75.0,
-                92.3,
-            ),
-            _torchvision_weights("densenet121-a639ec97.pth", 7_037_504, 74.434, 91.972),
+            keras_imagenet("densenet", name, md5, notop_md5, notop_params, "torch", *keras),
+            _torchvision_weights(f"{name}-{file_hash}.pth", notop_params, *torchvision),
         ),
         tiny=TINY_IMAGENET,
+    )
+
+
+def _cifar(depth, growth_rate, bottleneck, params, size):
+    """The record of the paper's CIFAR DenseNet (or DenseNet-BC) L=`depth`, k=`growth_rate`."""
+    bc = "_bc" if bottleneck else ""
+    return ModelRecord(
+        f"densenet{bc}_{depth}_k{growth_rate}",
+        cifar_config(depth, growth_rate, bottleneck),
+        f"DenseNet{'-BC' if bottleneck else ''} L={depth} k={growth_rate} for CIFAR "
+        f"(paper, {size})",
+        params=params,
+        tiny=TINY_CIFAR,
+    )
+
+
+@register_model(
+    _keras_and_torchvision(
+        121, (6, 12, 24, 16), 8_062_504, 7_037_504, (75.0, 92.3), "a639ec97", (74.434, 91.972)
     )
 )
 def DenseNet121(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -446,9 +464,9 @@ def DenseNet121(
 )
 def DenseNet161(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -460,30 +478,15 @@ def DenseNet161(
 
 
 @register_model(
-    ModelRecord(
-        "densenet169",
-        DenseNetConfig(blocks=(6, 12, 32, 32)),
-        "DenseNet-169, ImageNet (keras.applications-compatible)",
-        params=14_307_880,
-        weights=(
-            _keras_weights(
-                "densenet169",
-                "d699b8f76981ab1b30698df4c175e90b",
-                "b8c4d4c20dd625c148057b9ff1c1176b",
-                12_642_880,
-                76.2,
-                93.2,
-            ),
-            _torchvision_weights("densenet169-b2777c0a.pth", 12_642_880, 75.6, 92.806),
-        ),
-        tiny=TINY_IMAGENET,
+    _keras_and_torchvision(
+        169, (6, 12, 32, 32), 14_307_880, 12_642_880, (76.2, 93.2), "b2777c0a", (75.6, 92.806)
     )
 )
 def DenseNet169(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -495,30 +498,15 @@ def DenseNet169(
 
 
 @register_model(
-    ModelRecord(
-        "densenet201",
-        DenseNetConfig(blocks=(6, 12, 48, 32)),
-        "DenseNet-201, ImageNet (keras.applications-compatible)",
-        params=20_242_984,
-        weights=(
-            _keras_weights(
-                "densenet201",
-                "1ceb130c1ea1b78c3bf6114dbdfd8807",
-                "c13680b51ded0fb44dff2d8f86ac8bb1",
-                18_321_984,
-                77.3,
-                93.6,
-            ),
-            _torchvision_weights("densenet201-c1103571.pth", 18_321_984, 76.896, 93.37),
-        ),
-        tiny=TINY_IMAGENET,
+    _keras_and_torchvision(
+        201, (6, 12, 48, 32), 20_242_984, 18_321_984, (77.3, 93.6), "c1103571", (76.896, 93.37)
     )
 )
 def DenseNet201(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -540,9 +528,9 @@ def DenseNet201(
 )
 def DenseNet264(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -570,9 +558,9 @@ def DenseNet264(
 )
 def DenseNet121CIFAR(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -583,20 +571,12 @@ def DenseNet121CIFAR(
     return _builder.build_registered("densenet121_cifar", locals())
 
 
-@register_model(
-    ModelRecord(
-        "densenet_40_k12",
-        cifar_config(40, 12, bottleneck=False),
-        "DenseNet L=40 k=12 for CIFAR (paper, 1.0M)",
-        params=1_037_818,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(40, 12, False, 1_037_818, "1.0M"))
 def DenseNet40K12(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -607,20 +587,12 @@ def DenseNet40K12(
     return _builder.build_registered("densenet_40_k12", locals())
 
 
-@register_model(
-    ModelRecord(
-        "densenet_bc_100_k12",
-        cifar_config(100, 12),
-        "DenseNet-BC L=100 k=12 for CIFAR (paper, 0.8M)",
-        params=793_150,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(100, 12, True, 793_150, "0.8M"))
 def DenseNetBC100K12(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -631,20 +603,12 @@ def DenseNetBC100K12(
     return _builder.build_registered("densenet_bc_100_k12", locals())
 
 
-@register_model(
-    ModelRecord(
-        "densenet_bc_250_k24",
-        cifar_config(250, 24),
-        "DenseNet-BC L=250 k=24 for CIFAR (paper, 15.3M)",
-        params=15_582_382,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(250, 24, True, 15_582_382, "15.3M"))
 def DenseNetBC250K24(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -655,20 +619,12 @@ def DenseNetBC250K24(
     return _builder.build_registered("densenet_bc_250_k24", locals())
 
 
-@register_model(
-    ModelRecord(
-        "densenet_bc_190_k40",
-        cifar_config(190, 40),
-        "DenseNet-BC L=190 k=40 for CIFAR (paper, 25.6M)",
-        params=25_881_390,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(190, 40, True, 25_881_390, "25.6M"))
 def DenseNetBC190K40(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -692,9 +648,9 @@ def DenseNetBC190K40(
 )
 def DenseResNet(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",

@@ -37,7 +37,6 @@ Examples:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -252,9 +251,9 @@ TORCHVISION_ARCH = {"branch5x5_kernel": 3, "pool4_size": 2, "transform_input": T
 )
 def GoogLeNet(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",

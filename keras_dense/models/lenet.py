@@ -16,7 +16,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -96,9 +95,9 @@ class LeNetConfig(_builder.ArchConfig):
 )
 def LeNet5(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",

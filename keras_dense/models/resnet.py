@@ -32,7 +32,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -351,16 +350,6 @@ def ResNetCIFAR(depth=20, shortcut="zero_pad", **kwargs):
     return _builder.build_model(cifar_config(depth, shortcut), **kwargs)
 
 
-def _keras_v1(depths):
-    return ResNetConfig(
-        block="bottleneck", depths=depths, use_bias=True, bn_epsilon=KERAS_BN_EPSILON
-    )
-
-
-def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
-    return keras_imagenet("resnet", stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
-
-
 TINY_IMAGENET = {
     "depths": (1, 1, 1, 1),
     "widths": (4, 4, 8, 8),
@@ -375,30 +364,81 @@ TINY_CIFAR = {
     "input_shape": (32, 32, 3),
     "classes": 5,
 }
+BOTTLENECK_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+KERAS_MD5 = {  # depth -> md5 of keras.applications' file with and without the classifier
+    50: ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+}
 
 
-def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v2):
+def _torchvision_basic(depth, depths, params, file_hash, notop_params, top1, top5):
+    """The record of torchvision's ResNet-{depth} (basic blocks) with its published weights."""
+    return ModelRecord(
+        f"resnet{depth}",
+        ResNetConfig(block="basic", depths=depths),
+        f"ResNet-{depth}, ImageNet (torchvision's layout)",
+        params=params,
+        weights=(torchvision_imagenet(f"resnet{depth}-{file_hash}.pth", notop_params, top1, top5),),
+        tiny=TINY_IMAGENET,
+    )
+
+
+def _keras_v1(depth, params, notop_params, top1, top5):
+    """The record of `keras.applications.ResNet{depth}` (v1) with Keras's weights (`KERAS_MD5`)."""
+    md5, notop_md5 = KERAS_MD5[depth]
+    return ModelRecord(
+        f"resnet{depth}",
+        ResNetConfig(
+            block="bottleneck",
+            depths=BOTTLENECK_DEPTHS[depth],
+            use_bias=True,
+            bn_epsilon=KERAS_BN_EPSILON,
+        ),
+        f"ResNet-{depth}, ImageNet (keras.applications-compatible)",
+        params=params,
+        weights=(
+            keras_imagenet(
+                "resnet", f"resnet{depth}", md5, notop_md5, notop_params, "caffe", top1, top5
+            ),
+        ),
+        tiny=TINY_IMAGENET,
+    )
+
+
+def _cifar(depth, params, size):
+    """The record of the paper's CIFAR ResNet-{depth} with option A shortcuts."""
+    return ModelRecord(
+        f"resnet{depth}",
+        cifar_config(depth),
+        f"ResNet-{depth} for CIFAR, option A shortcuts (paper, {size})",
+        params=params,
+        tiny=TINY_CIFAR,
+    )
+
+
+def _torchvision_v1_5(depth, params, notop_params, weights_v1, weights_v2):
     """The record of torchvision's ResNet-{depth} ("v1.5") with its two published weights.
 
     Args:
-        depth: 50, 101 or 152.
-        depths: bottleneck blocks per stage.
+        depth: 50, 101 or 152 (its blocks per stage: `BOTTLENECK_DEPTHS`).
         params, notop_params: total parameters with and without the classifier.
-        weights_v1, weights_v2: `(file name, top-1, top-5)` of IMAGENET1K_V1 and _V2.
+        weights_v1, weights_v2: `(file hash, top-1, top-5)` of IMAGENET1K_V1 and _V2.
 
     Returns:
         A `ModelRecord` named `resnet{depth}_v1_5`.
     """
+    (v1_hash, *v1_accuracy), (v2_hash, *v2_accuracy) = weights_v1, weights_v2
     return ModelRecord(
         f"resnet{depth}_v1_5",
-        ResNetConfig(block="bottleneck", depths=depths, stride_in_3x3=True),
+        ResNetConfig(block="bottleneck", depths=BOTTLENECK_DEPTHS[depth], stride_in_3x3=True),
         f"ResNet-{depth} v1.5: stride in the 3x3 convolutions, no conv biases "
         f"(torchvision's resnet{depth})",
         params=params,
         weights=(
-            torchvision_imagenet(weights_v1[0], notop_params, *weights_v1[1:]),
+            torchvision_imagenet(f"resnet{depth}-{v1_hash}.pth", notop_params, *v1_accuracy),
             torchvision_imagenet(
-                weights_v2[0], notop_params, *weights_v2[1:], tag="tv_imagenet_v2"
+                f"resnet{depth}-{v2_hash}.pth", notop_params, *v2_accuracy, tag="tv_imagenet_v2"
             ),
         ),
         tiny=TINY_IMAGENET,
@@ -406,20 +446,13 @@ def _torchvision_v1_5(depth, depths, params, notop_params, weights_v1, weights_v
 
 
 @register_model(
-    ModelRecord(
-        "resnet18",
-        ResNetConfig(block="basic", depths=(2, 2, 2, 2)),
-        "ResNet-18, ImageNet (torchvision's layout)",
-        params=11_699_112,
-        weights=(torchvision_imagenet("resnet18-f37072fd.pth", 11_186_112, 69.758, 89.078),),
-        tiny=TINY_IMAGENET,
-    )
+    _torchvision_basic(18, (2, 2, 2, 2), 11_699_112, "f37072fd", 11_186_112, 69.758, 89.078)
 )
 def ResNet18(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -431,20 +464,13 @@ def ResNet18(
 
 
 @register_model(
-    ModelRecord(
-        "resnet34",
-        ResNetConfig(block="basic", depths=(3, 4, 6, 3)),
-        "ResNet-34, ImageNet (torchvision's layout)",
-        params=21_814_696,
-        weights=(torchvision_imagenet("resnet34-b627a593.pth", 21_301_696, 73.314, 91.42),),
-        tiny=TINY_IMAGENET,
-    )
+    _torchvision_basic(34, (3, 4, 6, 3), 21_814_696, "b627a593", 21_301_696, 73.314, 91.42)
 )
 def ResNet34(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -455,30 +481,12 @@ def ResNet34(
     return _builder.build_registered("resnet34", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet50",
-        _keras_v1((3, 4, 6, 3)),
-        "ResNet-50, ImageNet (keras.applications-compatible)",
-        params=25_636_712,
-        weights=(
-            _keras_weights(
-                "resnet50",
-                "2cb95161c43110f7111970584f804107",
-                "4d473c1dd8becc155b73f8504c6f6626",
-                23_587_712,
-                74.9,
-                92.1,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(50, 25_636_712, 23_587_712, 74.9, 92.1))
 def ResNet50(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -489,30 +497,12 @@ def ResNet50(
     return _builder.build_registered("resnet50", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet101",
-        _keras_v1((3, 4, 23, 3)),
-        "ResNet-101, ImageNet (keras.applications-compatible)",
-        params=44_707_176,
-        weights=(
-            _keras_weights(
-                "resnet101",
-                "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                "88cf7a10940856eca736dc7b7e228a21",
-                42_658_176,
-                76.4,
-                92.8,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(101, 44_707_176, 42_658_176, 76.4, 92.8))
 def ResNet101(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -523,30 +513,12 @@ def ResNet101(
     return _builder.build_registered("resnet101", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet152",
-        _keras_v1((3, 8, 36, 3)),
-        "ResNet-152, ImageNet (keras.applications-compatible)",
-        params=60_419_944,
-        weights=(
-            _keras_weights(
-                "resnet152",
-                "100835be76be38e30d865e96f2aaae62",
-                "ee4c566cf9a93f14d82f913c2dc6dd0c",
-                58_370_944,
-                76.6,
-                93.1,
-            ),
-        ),
-        tiny=TINY_IMAGENET,
-    )
-)
+@register_model(_keras_v1(152, 60_419_944, 58_370_944, 76.6, 93.1))
 def ResNet152(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -559,19 +531,14 @@ def ResNet152(
 
 @register_model(
     _torchvision_v1_5(
-        50,
-        (3, 4, 6, 3),
-        25_610_152,
-        23_561_152,
-        ("resnet50-0676ba61.pth", 76.13, 92.862),
-        ("resnet50-11ad3fa6.pth", 80.858, 95.434),
+        50, 25_610_152, 23_561_152, ("0676ba61", 76.13, 92.862), ("11ad3fa6", 80.858, 95.434)
     )
 )
 def ResNet50V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -584,19 +551,14 @@ def ResNet50V15(
 
 @register_model(
     _torchvision_v1_5(
-        101,
-        (3, 4, 23, 3),
-        44_654_504,
-        42_605_504,
-        ("resnet101-63fe2227.pth", 77.374, 93.546),
-        ("resnet101-cd907fc2.pth", 81.886, 95.78),
+        101, 44_654_504, 42_605_504, ("63fe2227", 77.374, 93.546), ("cd907fc2", 81.886, 95.78)
     )
 )
 def ResNet101V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -609,19 +571,14 @@ def ResNet101V15(
 
 @register_model(
     _torchvision_v1_5(
-        152,
-        (3, 8, 36, 3),
-        60_344_232,
-        58_295_232,
-        ("resnet152-394f9c45.pth", 78.312, 94.046),
-        ("resnet152-f82ba261.pth", 82.284, 96.002),
+        152, 60_344_232, 58_295_232, ("394f9c45", 78.312, 94.046), ("f82ba261", 82.284, 96.002)
     )
 )
 def ResNet152V15(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -632,20 +589,12 @@ def ResNet152V15(
     return _builder.build_registered("resnet152_v1_5", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet20",
-        cifar_config(20),
-        "ResNet-20 for CIFAR, option A shortcuts (paper, 0.27M)",
-        params=271_098,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(20, 271_098, "0.27M"))
 def ResNet20(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -656,20 +605,12 @@ def ResNet20(
     return _builder.build_registered("resnet20", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet56",
-        cifar_config(56),
-        "ResNet-56 for CIFAR, option A shortcuts (paper, 0.85M)",
-        params=857_082,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(56, 857_082, "0.85M"))
 def ResNet56(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -680,20 +621,12 @@ def ResNet56(
     return _builder.build_registered("resnet56", locals())
 
 
-@register_model(
-    ModelRecord(
-        "resnet110",
-        cifar_config(110),
-        "ResNet-110 for CIFAR, option A shortcuts (paper, 1.7M)",
-        params=1_736_058,
-        tiny=TINY_CIFAR,
-    )
-)
+@register_model(_cifar(110, 1_736_058, "1.7M"))
 def ResNet110(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",

@@ -26,7 +26,6 @@ Example:
 """
 
 import dataclasses
-import os
 from typing import Any, ClassVar
 
 import keras
@@ -186,13 +185,8 @@ class VGGConfig(_builder.ArchConfig):
         return [(f"block{i}_pool", 2**i) for i in range(1, len(list(self.blocks())) + 1)]
 
     def top(self, x, classes, classifier_activation):
-        return _layers.dense_head(
-            x,
-            classes,
-            classifier_activation,
-            flatten=True,
-            hidden_units=(self.fc_units, self.fc_units),
-            dropout_rate=self.dropout_rate,
+        return _layers.two_fc_head(
+            x, classes, classifier_activation, self.fc_units, self.dropout_rate
         )
 
 
@@ -215,28 +209,47 @@ def VGG(cfg, **kwargs):
     )
 
 
-def _keras_weights(stem_name, md5, notop_md5, notop_params, top1, top5):
-    return keras_imagenet(stem_name, stem_name, md5, notop_md5, notop_params, "caffe", top1, top5)
-
-
 TINY = {"width": 1 / 16, "fc_units": 32, "input_shape": (32, 32, 3), "classes": 5}
+CFG_OF_DEPTH = {11: "A", 13: "B", 16: "D", 19: "E"}
+KERAS_MD5 = {  # md5 of keras.applications' file with and without the classifier
+    16: ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    19: ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+}
 
 
-@register_model(
-    ModelRecord(
-        "vgg11",
-        VGGConfig(cfg=CFGS["A"]),
-        "VGG-11 (config A), ImageNet",
-        params=132_863_336,
-        weights=(torchvision_imagenet("vgg11-8a719046.pth", 9_220_480, 69.02, 88.628),),
+def _torchvision(depth, batch_norm, params, file_hash, notop_params, top1, top5, keras=None):
+    """The record of torchvision's VGG-{depth} (with batch norm: `vgg{depth}_bn`) and its
+    weights; `keras`: the top-1 and top-5 of keras.applications' weights (`KERAS_MD5`),
+    the model's first tag."""
+    cfg = CFG_OF_DEPTH[depth]
+    name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
+    description = (
+        f"VGG-{depth} with batch norm (torchvision's {name})"
+        if batch_norm
+        else f"VGG-{depth} (config {cfg}), ImageNet"
+    )
+    weights = (torchvision_imagenet(f"{name}-{file_hash}.pth", notop_params, top1, top5),)
+    if keras:
+        md5, notop_md5 = KERAS_MD5[depth]
+        keras_weights = keras_imagenet(name, name, md5, notop_md5, notop_params, "caffe", *keras)
+        weights = (keras_weights, *weights)
+        description += " (keras.applications-compatible)"
+    return ModelRecord(
+        name,
+        VGGConfig(cfg=CFGS[cfg], batch_norm=batch_norm),
+        description,
+        params=params,
+        weights=weights,
         tiny=TINY,
     )
-)
+
+
+@register_model(_torchvision(11, False, 132_863_336, "8a719046", 9_220_480, 69.02, 88.628))
 def VGG11(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -247,21 +260,12 @@ def VGG11(
     return _builder.build_registered("vgg11", locals())
 
 
-@register_model(
-    ModelRecord(
-        "vgg11_bn",
-        VGGConfig(cfg=CFGS["A"], batch_norm=True),
-        "VGG-11 with batch norm (torchvision's vgg11_bn)",
-        params=132_874_344,
-        weights=(torchvision_imagenet("vgg11_bn-6002323d.pth", 9_231_488, 70.37, 89.81),),
-        tiny=TINY,
-    )
-)
+@register_model(_torchvision(11, True, 132_874_344, "6002323d", 9_231_488, 70.37, 89.81))
 def VGG11BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -272,21 +276,12 @@ def VGG11BN(
     return _builder.build_registered("vgg11_bn", locals())
 
 
-@register_model(
-    ModelRecord(
-        "vgg13",
-        VGGConfig(cfg=CFGS["B"]),
-        "VGG-13 (config B), ImageNet",
-        params=133_047_848,
-        weights=(torchvision_imagenet("vgg13-19584684.pth", 9_404_992, 69.928, 89.246),),
-        tiny=TINY,
-    )
-)
+@register_model(_torchvision(13, False, 133_047_848, "19584684", 9_404_992, 69.928, 89.246))
 def VGG13(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -297,21 +292,12 @@ def VGG13(
     return _builder.build_registered("vgg13", locals())
 
 
-@register_model(
-    ModelRecord(
-        "vgg13_bn",
-        VGGConfig(cfg=CFGS["B"], batch_norm=True),
-        "VGG-13 with batch norm (torchvision's vgg13_bn)",
-        params=133_059_624,
-        weights=(torchvision_imagenet("vgg13_bn-abd245e5.pth", 9_416_768, 71.586, 90.374),),
-        tiny=TINY,
-    )
-)
+@register_model(_torchvision(13, True, 133_059_624, "abd245e5", 9_416_768, 71.586, 90.374))
 def VGG13BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -323,30 +309,13 @@ def VGG13BN(
 
 
 @register_model(
-    ModelRecord(
-        "vgg16",
-        VGGConfig(cfg=CFGS["D"]),
-        "VGG-16 (config D), ImageNet (keras.applications-compatible)",
-        params=138_357_544,
-        weights=(
-            _keras_weights(
-                "vgg16",
-                "64373286793e3c8b2b4e3219cbf3544b",
-                "6d6bbae143d832006294945121d1f1fc",
-                14_714_688,
-                71.3,
-                90.1,
-            ),
-            torchvision_imagenet("vgg16-397923af.pth", 14_714_688, 71.592, 90.382),
-        ),
-        tiny=TINY,
-    )
+    _torchvision(16, False, 138_357_544, "397923af", 14_714_688, 71.592, 90.382, keras=(71.3, 90.1))
 )
 def VGG16(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -357,21 +326,12 @@ def VGG16(
     return _builder.build_registered("vgg16", locals())
 
 
-@register_model(
-    ModelRecord(
-        "vgg16_bn",
-        VGGConfig(cfg=CFGS["D"], batch_norm=True),
-        "VGG-16 with batch norm (torchvision's vgg16_bn)",
-        params=138_374_440,
-        weights=(torchvision_imagenet("vgg16_bn-6c64b313.pth", 14_731_584, 73.36, 91.516),),
-        tiny=TINY,
-    )
-)
+@register_model(_torchvision(16, True, 138_374_440, "6c64b313", 14_731_584, 73.36, 91.516))
 def VGG16BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -393,9 +353,9 @@ def VGG16BN(
 )
 def VGG16C(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -407,30 +367,13 @@ def VGG16C(
 
 
 @register_model(
-    ModelRecord(
-        "vgg19",
-        VGGConfig(cfg=CFGS["E"]),
-        "VGG-19 (config E), ImageNet (keras.applications-compatible)",
-        params=143_667_240,
-        weights=(
-            _keras_weights(
-                "vgg19",
-                "cbe5617147190e668d6c5d5026f83318",
-                "253f8cb515780f3b799900260a226db6",
-                20_024_384,
-                71.3,
-                90.0,
-            ),
-            torchvision_imagenet("vgg19-dcbb9e9d.pth", 20_024_384, 72.376, 90.876),
-        ),
-        tiny=TINY,
-    )
+    _torchvision(19, False, 143_667_240, "dcbb9e9d", 20_024_384, 72.376, 90.876, keras=(71.3, 90.0))
 )
 def VGG19(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -441,21 +384,12 @@ def VGG19(
     return _builder.build_registered("vgg19", locals())
 
 
-@register_model(
-    ModelRecord(
-        "vgg19_bn",
-        VGGConfig(cfg=CFGS["E"], batch_norm=True),
-        "VGG-19 with batch norm (torchvision's vgg19_bn)",
-        params=143_689_256,
-        weights=(torchvision_imagenet("vgg19_bn-c79401a0.pth", 20_046_400, 74.218, 91.842),),
-        tiny=TINY,
-    )
-)
+@register_model(_torchvision(19, True, 143_689_256, "c79401a0", 20_046_400, 74.218, 91.842))
 def VGG19BN(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 1000,
     classifier_activation: str | None = "softmax",
@@ -484,9 +418,9 @@ def VGG19BN(
 )
 def VGG16BNCIFAR(
     include_top: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: _builder.Weights = None,
     input_tensor: Any = None,
-    input_shape: tuple[int, int, int] | None = None,
+    input_shape: _builder.InputShape = None,
     pooling: str | None = None,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
