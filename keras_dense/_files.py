@@ -194,14 +194,29 @@ def _remove_stale(folder, max_age_s, is_temporary):
     return removed
 
 
-def _pid_alive(pid):
+def process_state(pid):
+    """`(alive, start)` of process `pid`: `start` is its start time in clock ticks after boot
+    where `/proc` tells it (it tells a reused process id apart), else None; a zombie is dead."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf8") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return fields[0] not in ("Z", "X"), int(fields[19])
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return False, None
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
+        return False, None
+    except OSError:  # alive, another user's
+        pass
+    return True, None
+
+
+def _pid_alive(pid):
+    return process_state(pid)[0]
 
 
 class FolderLock:

@@ -70,7 +70,7 @@ def _wait_for_exit(pid, deadline_s=600):
     except ChildProcessError:
         pass
     end = time.time() + deadline_s
-    while background._process_state(pid)[0] and time.time() < end:
+    while _files.process_state(pid)[0] and time.time() < end:
         time.sleep(0.2)
 
 

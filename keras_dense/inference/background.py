@@ -120,30 +120,9 @@ def _record_failure(lock, error):
     return record
 
 
-def _process_state(pid):
-    """`(alive, start)` of process `pid`: `start` is its start time in clock ticks after boot
-    where `/proc` tells it (it tells a reused process id apart), else None; a zombie is dead."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf8") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return fields[0] not in ("Z", "X"), int(fields[19])
-    except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
-            return False, None
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, None
-    except OSError:  # alive, another user's
-        pass
-    return True, None
-
-
 def _lock_record(pid):
     return json.dumps(
-        {"pid": pid, "process_start": _process_state(pid)[1], "started_at": time.time()}
+        {"pid": pid, "process_start": _files.process_state(pid)[1], "started_at": time.time()}
     )
 
 
@@ -160,7 +139,7 @@ def _lock_owner_dead(lock):
         pid = int(record["pid"])
     except (ValueError, TypeError, KeyError):
         return age > LOCK_STALE_S  # being written at this moment, or an older version's
-    alive, start = _process_state(pid)
+    alive, start = _files.process_state(pid)
     recorded = record.get("process_start")
     return not alive or (start is not None and recorded is not None and start != recorded)
 
