@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "keras_dense.cli.models_cmd",
     "keras_dense.cli.predict_cmd",
+    "keras_dense.cli.jobs_cmd",
     "keras_dense.cli.export_cmd",
     "keras_dense.cli.weights_cmd",
     "keras_dense.cli.train_cmd",

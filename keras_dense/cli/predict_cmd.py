@@ -5,7 +5,7 @@ import json
 import sys
 
 from keras_dense._choices import ENGINES, PREPROCESSING_MODES, TTA_MODES
-from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, options
+from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, jobs_cmd, options
 from keras_dense.cli.progress import ProgressBar
 
 
@@ -53,6 +53,7 @@ def add_parsers(subparsers):
         "job is large enough to pay for exporting, else keras; "
         "onnxruntime/openvino export once (checked, cached) and run there",
     )
+    jobs_cmd.job_options(parser, (".jsonl", ".csv", ".parquet"))
     parser.set_defaults(func=run_predict)
 
 
@@ -80,6 +81,8 @@ def run_predict(args):
     settings = options.model_settings(args)
     weights = settings["weights"]
     settings.update(top=args.top, preprocess=args.preprocess, crop=args.crop, tta=args.tta)
+    if args.out or args.resume or args.ray or args.workers:  # a folder job into one file
+        return jobs_cmd.run_predict_out(args, {**settings, "engine": args.engine})
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")

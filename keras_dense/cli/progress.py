@@ -33,3 +33,43 @@ class ProgressBar:
     def advance(self):
         """One more done."""
         self.update(self.done + 1)
+
+
+class JobProgress:
+    """Progress of a long job on stderr: a bar with images/s and the time left on a
+    terminal, else one line every `every` images (logs stay readable).
+
+    Args:
+        total: images to do.
+        every: images between two lines when stderr is not a terminal.
+        stream: where to write (default: `sys.stderr`).
+
+    Example:
+        >>> progress = JobProgress(20000)
+        >>> progress(640, 20000)      # done, total: the folder job's callback
+    """
+
+    def __init__(self, total, every=1000, stream=None):
+        import time
+
+        self.stream = stream or sys.stderr
+        self.total, self.every, self.clock = total, every, time.monotonic
+        self.start, self.last_line = self.clock(), 0
+        self.terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def __call__(self, done, total=None):
+        self.total = total or self.total
+        elapsed = max(self.clock() - self.start, 1e-9)
+        rate = done / elapsed
+        left = (self.total - done) / rate if rate else float("inf")
+        eta = f"{int(left // 60)}:{int(left % 60):02d}" if left != float("inf") else "?"
+        text = f"{done}/{self.total} images, {rate:.1f} images/s, {eta} left"
+        if self.terminal:
+            filled = int(WIDTH * done / self.total) if self.total else WIDTH
+            self.stream.write(f"\r[{'=' * filled}{'.' * (WIDTH - filled)}] {text}  ")
+            if done >= self.total:
+                self.stream.write("\n")
+        elif done - self.last_line >= self.every or done >= self.total:
+            self.last_line = done
+            self.stream.write(f"keras-dense: {text}\n")
+        self.stream.flush()
