@@ -232,6 +232,7 @@ def _cifar_folder(folder, count):
 def test_a_killed_predict_resumes_to_every_image_once_with_the_same_classes(
     tmp_path, resnet18_weights
 ):
+    (tmp_path / "images").mkdir()
     images = _cifar_folder(tmp_path / "images", 64)
     out = tmp_path / "out.jsonl"
     command = [sys.executable, "-m", "keras_dense", "predict", str(images), "--model", "resnet18"]

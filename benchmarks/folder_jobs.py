@@ -1,0 +1,216 @@
+"""A folder job's throughput against the engine's rate on preloaded arrays; Ray; peak memory.
+
+1. The engine's rate: `probabilities_of` on a preloaded uint8 pixel array
+   (no decoding, no file writes), images per second.
+2. The same images as a folder job, `predict_into(folder, out.jsonl)`:
+   decoding in a thread, each batch's rows appended to the file. The model
+   is built and warmed up before either is timed; the two alternate
+   (`--rounds`), so the machine's load shifts both alike.
+3. The same job with `--ray --workers 2` on a local Ray (start-up and the
+   actors' model building timed apart from the steady state).
+4. Peak memory (ru_maxrss) of folder jobs of `--images` and `--big-images`
+   images, each in a fresh process with a tiny model (32x32 input), so what
+   grows with the folder's size (the file list, the rows) stands out.
+
+The images are JPEG copies (short side 256) of the ImageNet samples in
+../shared/data, hard-linked `--images` / `--big-images` times into a temporary
+folder (deleted at the end, never committed). Writes
+benchmarks/results/folder_jobs-<date>.json.
+
+Usage:
+    python benchmarks/folder_jobs.py --model resnet18 --images 2000 --big-images 20000
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+import _common
+
+ROOT = _common.ROOT
+
+
+def cpu_model():
+    """The CPU's model name and flags that matter for inference, from /proc/cpuinfo."""
+    try:
+        info = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor(), []
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), "")
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []
+    )
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
+    return name, [flag for flag in flags if flag in wanted]
+
+
+def make_folder(folder, count):
+    """`count` hard links to JPEG copies (short side 256) of the shared ImageNet samples."""
+    from PIL import Image
+
+    samples = sorted(
+        (ROOT.parent / "shared" / "data" / "images" / "imagenet-samples").glob("*.JPEG")
+    )
+    if not samples:
+        sys.exit("../shared/data/images/imagenet-samples is needed (see ../shared/data/README.md)")
+    sources = folder / "sources"
+    sources.mkdir(parents=True)
+    made = []
+    for index, sample in enumerate(samples):
+        image = Image.open(sample).convert("RGB")
+        scale = 256 / min(image.size)
+        image = image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        )
+        path = sources / f"{index}.jpg"
+        image.save(path, quality=90)
+        made.append(path)
+    images = folder / "images"
+    for shard in range(0, count, 1000):  # 1,000 files a folder, as large datasets do
+        sub = images / f"{shard // 1000:04d}"
+        sub.mkdir(parents=True)
+        for index in range(shard, min(count, shard + 1000)):
+            os.link(made[index % len(made)], sub / f"{index:07d}.jpg")
+    return images
+
+
+def probe_memory(folder, out):
+    """In a fresh process: a folder job with a tiny model; prints its peak RSS (GB)."""
+    import keras_dense
+    from keras_dense.inference import folder_jobs
+
+    model = keras_dense.get_model(
+        "resnet18",
+        weights=None,
+        depths=(1, 1, 1, 1),
+        widths=(4, 4, 8, 8),
+        stem_filters=4,
+        input_shape=(32, 32, 3),
+        classes=1000,
+    )
+    start = time.perf_counter()
+    summary = folder_jobs.predict_into(
+        [folder], out, model=model, preprocess="torch", top=5, batch_size=64, engine="keras"
+    )
+    print(
+        json.dumps(
+            {
+                "images": summary.total,
+                "seconds": time.perf_counter() - start,
+                "peak_rss_gb": _common.peak_rss_gb(),
+            }
+        )
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--engine", default="keras")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--big-images", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--probe", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        return probe_memory(*args.probe)
+
+    from keras_dense.inference import folder_jobs, loading
+    from keras_dense.inference.inputs import probabilities_of, to_pixel_batch
+
+    name, flags = cpu_model()
+    print(f"CPU: {name} ({os.cpu_count()} cores; {' '.join(flags)})")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="folder_jobs_"))
+    try:
+        images = make_folder(work / "small", args.images)
+        files = sorted(str(p) for p in images.rglob("*.jpg"))
+        model, mode = loading.load_engine_model(
+            args.model, None, "torch", "float32", False, args.engine, len(files)
+        )
+        pixels = to_pixel_batch(files, (224, 224))  # preloaded: decoded once, outside the timing
+        probabilities_of(model, mode, pixels[: args.batch_size * 2], args.batch_size)  # warm-up
+        settings = dict(
+            model=args.model,
+            weights=None,
+            preprocess="torch",
+            engine=args.engine,
+            batch_size=args.batch_size,
+            top=5,
+        )
+        preloaded, folder = [], []
+        for round_ in range(args.rounds):
+            start = time.perf_counter()
+            probabilities_of(model, mode, pixels, args.batch_size)
+            preloaded.append(len(files) / (time.perf_counter() - start))
+            out = work / f"round{round_}.jsonl"
+            start = time.perf_counter()
+            folder_jobs.predict_into([images], out, **settings)
+            folder.append(len(files) / (time.perf_counter() - start))
+            print(
+                f"round {round_}: preloaded {preloaded[-1]:.1f} img/s, "
+                f"folder job {folder[-1]:.1f} img/s"
+            )
+        del pixels
+        result = {
+            "machine": {**_common.machine(), "cpu_model": name, "cpu_flags": flags},
+            "model": args.model,
+            "engine": getattr(model, "engine", "keras"),
+            "batch_size": args.batch_size,
+            "images": len(files),
+            "preloaded_images_per_s": preloaded,
+            "folder_job_images_per_s": folder,
+            "folder_over_preloaded": _common.median(folder) / _common.median(preloaded),
+            "per_image_ms": 1000 / _common.median(folder),
+        }
+        print(f"folder job / preloaded: {result['folder_over_preloaded']:.1%}")
+        if not args.skip_ray:
+            from keras_dense.inference import ray as ray_jobs
+
+            start = time.perf_counter()
+            ray_jobs.connect(2)
+            started = time.perf_counter() - start
+            start = time.perf_counter()
+            ray_jobs.predict_into([images], work / "ray.jsonl", workers=2, **settings)
+            seconds = time.perf_counter() - start
+            result["ray_workers_2"] = {
+                "ray_start_s": started,
+                "job_s": seconds,
+                "images_per_s": len(files) / seconds,
+                "note": "2 actors (one model each) on the same 2-core machine as the driver",
+            }
+            print(
+                f"--ray --workers 2: Ray start {started:.1f} s, "
+                f"job {len(files) / seconds:.1f} img/s"
+            )
+            import ray
+
+            ray.shutdown()
+        memory = {}
+        for count in (args.images, args.big_images):
+            target = make_folder(work / f"mem{count}", count)
+            probe = [
+                sys.executable,
+                __file__,
+                "--probe",
+                str(target),
+                str(work / f"mem{count}.jsonl"),
+            ]
+            memory[count] = _common.run_probe(probe)
+            print(f"{count} images, tiny model: peak RSS {memory[count]['peak_rss_gb']:.2f} GB")
+            shutil.rmtree(target.parent, ignore_errors=True)
+        result["peak_memory_tiny_model"] = memory
+        _common.write_json("folder_jobs", result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
