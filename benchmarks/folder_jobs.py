@@ -2,10 +2,10 @@
 
 1. The engine's rate: `probabilities_of` on a preloaded uint8 pixel array
    (no decoding, no file writes), images per second.
-2. The same images as a folder job, `predict_into(folder, out.jsonl)`:
+2. The same images as a folder job, `predict_into(files, out.jsonl)`:
    decoding in a thread, each batch's rows appended to the file. The model
-   is built and warmed up before either is timed; the two alternate
-   (`--rounds`), so the machine's load shifts both alike.
+   is built and warmed up before either is timed; the two alternate over
+   `--rounds` slices of the images, so the machine's load shifts both alike.
 3. The same job with `--ray --workers 2` on a local Ray (start-up and the
    actors' model building timed apart from the steady state).
 4. Peak memory (ru_maxrss) of folder jobs of `--images` and `--big-images`
@@ -116,7 +116,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--big-images", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating slices of the images")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--probe", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -145,19 +145,22 @@ def main():
             batch_size=args.batch_size,
             top=5,
         )
-        preloaded, folder = [], []
-        for round_ in range(args.rounds):
+        # slices alternate between the two, so a change in the machine's load hits both alike
+        preloaded_s = folder_s = 0.0
+        slices = max(1, args.rounds)
+        step = -(-len(files) // slices)
+        for index, begin in enumerate(range(0, len(files), step)):
+            part = slice(begin, begin + step)
             start = time.perf_counter()
-            probabilities_of(model, mode, pixels, args.batch_size)
-            preloaded.append(len(files) / (time.perf_counter() - start))
-            out = work / f"round{round_}.jsonl"
+            probabilities_of(model, mode, pixels[part], args.batch_size)
+            preloaded_s += time.perf_counter() - start
             start = time.perf_counter()
-            folder_jobs.predict_into([images], out, **settings)
-            folder.append(len(files) / (time.perf_counter() - start))
+            folder_jobs.predict_into(files[part], work / f"slice{index}.jsonl", **settings)
+            folder_s += time.perf_counter() - start
             print(
-                f"round {round_}: preloaded {preloaded[-1]:.1f} img/s, "
-                f"folder job {folder[-1]:.1f} img/s"
+                f"slice {index}: preloaded {preloaded_s:.1f} s, folder job {folder_s:.1f} s so far"
             )
+        preloaded, folder = [len(files) / preloaded_s], [len(files) / folder_s]
         del pixels
         result = {
             "machine": {**_common.machine(), "cpu_model": name, "cpu_flags": flags},

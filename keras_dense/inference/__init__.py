@@ -1,6 +1,9 @@
 """Inference: predict and validate, Keras steps, CPU runtimes, exports that check themselves.
 
 - `predict`: top-k classes of files, Pillow images or arrays; `predict_files` for folders.
+- `embed`: the pooled features of images (the model without its top).
+- `folder_jobs`: `predict_into` / `embed_into`, a folder into one result file, resumable;
+  `results`: those files (.jsonl, .csv, .parquet, .npz); `ray`: the same on Ray Data.
 - `validate`: top-1 / top-5 over wnid folders or a labels CSV (`keras-dense validate`).
 - `loading`: `load_engine_model`, the engine dispatcher: `(model, preprocess)` to run.
 - `built`: registry models built once per process; `inputs`: pixel batches for a model.
