@@ -31,3 +31,6 @@ TTA_MODES = ("flip", "five_crop", "ten_crop")
 EVALUATE_TTA_MODES = ("flip", "none")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
+# the result files of folder jobs (--out FILE), by suffix
+PREDICT_RESULT_FORMATS = (".jsonl", ".csv", ".parquet")
+EMBED_RESULT_FORMATS = (".parquet", ".npz")

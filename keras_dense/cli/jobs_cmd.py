@@ -4,7 +4,11 @@ folder-job options (`--out`, `--resume`, `--ray`, `--workers`)."""
 import argparse
 import sys
 
-from keras_dense._choices import ENGINES, PREPROCESSING_MODES
+from keras_dense._choices import (
+    EMBED_RESULT_FORMATS,
+    ENGINES,
+    PREPROCESSING_MODES,
+)
 from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, options
 
 PATHS_HELP = "image files, folders (walked recursively) or @LIST (a text file of one path a line)"
@@ -37,6 +41,8 @@ def check_job_options(args):
         for flag, given in (("--resume", args.resume), ("--ray", args.ray)):
             if given:
                 raise ValueError(f"{flag} needs --out FILE, the file the rows go to.")
+    if getattr(args, "json", False) and args.out is not None:
+        raise ValueError("--json prints one document; with --out the rows go to the file.")
     if args.workers and not args.ray:
         raise ValueError("--workers needs --ray; without it one process runs the job.")
 
@@ -67,18 +73,23 @@ def add_parsers(subparsers):
         parser, fold_bn="fold batch norms into the convolutions before them (keras engine)"
     )
     parser.add_argument("--engine", choices=ENGINES, default="auto", help="as in predict")
-    job_options(parser, (".parquet", ".npz"))
+    job_options(parser, EMBED_RESULT_FORMATS)
     parser.set_defaults(func=run_embed)
 
 
 def _progress():
+    """The job's progress callback; its clock starts now, with the model's loading."""
+    import time
+
     from keras_dense.cli.progress import JobProgress
 
-    progress = None
+    progress, started = None, time.monotonic()
 
     def update(done, total):
         nonlocal progress
-        progress = progress or JobProgress(total)
+        if progress is None:
+            progress = JobProgress(total)
+            progress.start = started
         progress(done, total)
 
     return update

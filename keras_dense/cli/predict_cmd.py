@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from keras_dense._choices import ENGINES, PREPROCESSING_MODES, TTA_MODES
+from keras_dense._choices import ENGINES, PREDICT_RESULT_FORMATS, PREPROCESSING_MODES, TTA_MODES
 from keras_dense.cli import EXIT_CODES_HELP, EXIT_OK, EXIT_SKIPPED, argtypes, jobs_cmd, options
 from keras_dense.cli.progress import ProgressBar
 
@@ -53,7 +53,7 @@ def add_parsers(subparsers):
         "job is large enough to pay for exporting, else keras; "
         "onnxruntime/openvino export once (checked, cached) and run there",
     )
-    jobs_cmd.job_options(parser, (".jsonl", ".csv", ".parquet"))
+    jobs_cmd.job_options(parser, PREDICT_RESULT_FORMATS)
     parser.set_defaults(func=run_predict)
 
 

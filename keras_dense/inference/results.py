@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from keras_dense._choices import EMBED_RESULT_FORMATS, PREDICT_RESULT_FORMATS
 from keras_dense._files import (
     TEMP_MARK,
     FolderLock,
@@ -49,9 +50,7 @@ from keras_dense._files import (
     remove,
 )
 
-PREDICT_FORMATS = (".jsonl", ".csv", ".parquet")
-EMBED_FORMATS = (".parquet", ".npz")
-TASKS = {"predict": PREDICT_FORMATS, "embed": EMBED_FORMATS}
+TASKS = {"predict": PREDICT_RESULT_FORMATS, "embed": EMBED_RESULT_FORMATS}
 ROWS_PER_PART = 1024
 PARTS_SUFFIX = ".parts"
 
@@ -437,10 +436,16 @@ class ResultWriter:
             self.flush()
             if finish and self.suffix in (".parquet", ".npz") and self.parts.exists():
                 self._combine()
+            elif self._lock is not None and not _parts_of(self.path):  # no part: no folder
+                self._release()
+                remove(self.parts)
         finally:
-            if self._lock is not None:
-                self._lock.release()
-                self._lock = None
+            self._release()
+
+    def _release(self):
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _combine(self):
         parts = _parts_of(self.path)
@@ -455,8 +460,7 @@ class ResultWriter:
                                 writer.write_batch(batch)
                 else:
                     _write_npz(tmp, sources)
-        self._lock.release()
-        self._lock = None
+        self._release()
         remove(self.parts)
 
     def __enter__(self):
