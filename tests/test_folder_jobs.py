@@ -305,3 +305,18 @@ def test_the_job_options_need_out(tmp_path):
 
     assert main(["predict", str(tmp_path), "--resume"]) == 2
     assert main(["embed", str(tmp_path)]) == 2
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=200))
+def test_a_list_file_gives_its_paths_or_one_sentence(tmp_path_factory, data):
+    listing = tmp_path_factory.mktemp("lists") / "list.txt"
+    listing.write_bytes(data)
+    try:
+        paths = folder_jobs.expand_lists(["a.jpg", f"@{listing}"])
+    except ValueError as error:
+        assert "\n" not in str(error) and "list.txt" in str(error)
+    else:
+        assert paths[0] == "a.jpg" and all(p and "\n" not in p for p in paths)

@@ -19,7 +19,7 @@ def add_parsers(subparsers):
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help=jobs_cmd.PATHS_HELP)
     options.model_and_weights(parser)
     parser.add_argument("--top", type=argtypes.positive_int, default=5, help="classes per image")
     parser.add_argument(
@@ -75,7 +75,7 @@ def enable_library_log():
 
 def run_predict(args):
     from keras_dense.imagenet import images
-    from keras_dense.inference import loading, predict
+    from keras_dense.inference import folder_jobs, loading, predict
 
     enable_library_log()
     settings = options.model_settings(args)
@@ -83,6 +83,7 @@ def run_predict(args):
     settings.update(top=args.top, preprocess=args.preprocess, crop=args.crop, tta=args.tta)
     if args.out or args.resume or args.ray or args.workers:  # a folder job into one file
         return jobs_cmd.run_predict_out(args, {**settings, "engine": args.engine})
+    args.paths = folder_jobs.expand_lists(args.paths)
     files, missing = predict.image_files(args.paths)
     if not files and not missing:
         raise ValueError(f"No image files found in {', '.join(args.paths)}.")
