@@ -346,6 +346,36 @@ def _predict(files):
     return _per_file(files, describe, table)
 
 
+def _folder_jobs(files):
+    def describe(d):
+        return (
+            f"{d['model']} on {d['engine']}, batch {d['batch_size']}, {d['images']} JPEG "
+            f"images (short side 256), CPU {d['machine'].get('cpu_model', '?')}"
+        )
+
+    def table(d):
+        rows = [
+            ["preloaded arrays (the engine's rate)", _num(d["preloaded_images_per_s"][0])],
+            ["folder job, single process (.jsonl)", _num(d["folder_job_images_per_s"][0])],
+            ["folder job / preloaded", f"{d['folder_over_preloaded']:.1%}"],
+        ]
+        ray = d.get("ray_workers_2")
+        if ray:
+            rows.append(
+                [
+                    f"--ray --workers 2 (Ray start {_num(ray['ray_start_s'])} s apart)",
+                    _num(ray["images_per_s"]),
+                ]
+            )
+        for count, probe in d.get("peak_memory_tiny_model", {}).items():
+            rows.append(
+                [f"peak RSS, {count} images, tiny model (GB)", _num(probe["peak_rss_gb"], 2)]
+            )
+        return _table(["job", "images/s"], rows)
+
+    return _per_file(files, describe, table)
+
+
 SECTIONS = [  # file prefix, title, command, renderer
     (
         "inference-",
@@ -370,6 +400,12 @@ SECTIONS = [  # file prefix, title, command, renderer
         "Time to accuracy on CIFAR-10",
         "python benchmarks/cifar10_train.py",
         _cifar10_train,
+    ),
+    (
+        "folder_jobs-",
+        "Folder jobs: files to a result file, single process and Ray",
+        "python benchmarks/folder_jobs.py --images 2000 --big-images 20000",
+        _folder_jobs,
     ),
     (
         "predict_densenet169-",
