@@ -102,3 +102,21 @@ def test_the_embed_command_writes_an_npz(tmp_path, samples, resnet18_features, c
         np.testing.assert_allclose(data["embeddings"], expected, atol=1e-4)
     assert main(["embed", *args, "--out", str(out)]) == 2  # refused: nothing is overwritten
     assert "--resume" in capsys.readouterr().err
+
+
+def test_embed_runs_on_a_runtime_engine_to_1e4():
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime (the [test] extra) is not installed")
+    model = keras_dense.get_model(
+        "resnet18",
+        weights=None,
+        depths=(1, 1, 1, 1),
+        widths=(4, 4, 8, 8),
+        stem_filters=4,
+        input_shape=(32, 32, 3),
+        include_top=False,
+        pooling="avg",
+    )
+    pixels = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3)).astype("uint8")
+    on_keras = keras_dense.embed(pixels, model=model, preprocess="torch", engine="keras")
+    exported = keras_dense.embed(pixels, model=model, preprocess="torch", engine="onnxruntime")
+    np.testing.assert_allclose(exported, on_keras, atol=1e-4)
