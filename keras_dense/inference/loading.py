@@ -3,10 +3,10 @@ preprocessing.
 
 `load_engine_model` takes a registry name, a built Keras model, a Keras model
 on the Hugging Face Hub (`"hf://user/repo"`, loaded by Keras's own
-`keras.saving.load_model`) or an exported model, and returns an `EngineModel`: the model to run (a `keras.Model`, or an
-export opened in a runtime, `keras_dense.inference.runtimes.ExportedModel`) and
-the preprocessing mode of its weights. `predict`, `validate`, the CLI and the
-benchmarks all start here.
+`keras.saving.load_model`) or an exported model, and returns an `EngineModel`:
+the model to run (a `keras.Model`, or an export opened in a runtime,
+`keras_dense.inference.runtimes.ExportedModel`) and the preprocessing mode of
+its weights. `predict`, `validate`, the CLI and the benchmarks all start here.
 
 Examples:
     >>> from keras_dense.inference.loading import load_engine_model
