@@ -65,8 +65,7 @@ def find_local(weights_file) -> pathlib.Path | None:
 
 
 def _check(path, weights_file):
-    if weights_file.file_hash:  # a record without a published hash is checked by its contents
-        resolve.check_hash(path, weights_file)
+    resolve.check_hash(path, weights_file)
     return path
 
 
