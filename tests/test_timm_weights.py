@@ -18,6 +18,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keras_twins import real_images
@@ -348,3 +349,33 @@ def test_predict_loads_hf_models_through_keras(tmp_path, monkeypatch):
     ]
     for got, want in zip(top, expected):
         np.testing.assert_allclose([r[2] for r in got], [r[2] for r in want], rtol=0, atol=1e-6)
+
+
+# --- the tag's own evaluation transform ---------------------------------------------------------
+
+
+def test_validate_uses_the_tags_own_test_size_crop_and_interpolation(timm, tmp_path, monkeypatch):
+    from keras_dense.inference.validate import evaluation_of, transform_of, validate
+
+    record = _registry.weights_record("resnet18.timm_a1_in1k")
+    module, _ = timm_reference(timm, record, preprocess_input(real_images(SIZE), mode="torch"))
+    save_safetensors(
+        module, hub_snapshot(tmp_path / "hub", record.file.hub_repo) / "model.safetensors"
+    )
+    for name in ("KERAS_DENSE_CACHE", "KERAS_DENSE_WEIGHTS"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    samples = shared_path("images", "imagenet-samples")
+    report = validate(samples, model="resnet18", weights="timm_a1_in1k", limit=2, engine="keras")
+    assert report["images"] == 2
+    assert report["transform"] == {
+        "name": "center_crop",
+        "interpolation": "bicubic",
+        "crop": True,
+        "resize_short_side": 288,
+        "crop_fraction": 1.0,
+        "size": [288, 288],
+    }
+    assert evaluation_of("resnet18", "tv_imagenet") is None  # torchvision's: the default crop
+    assert transform_of((224, 224))["crop_fraction"] == 0.875
