@@ -379,3 +379,17 @@ def test_validate_uses_the_tags_own_test_size_crop_and_interpolation(timm, tmp_p
     }
     assert evaluation_of("resnet18", "tv_imagenet") is None  # torchvision's: the default crop
     assert transform_of((224, 224))["crop_fraction"] == 0.875
+
+
+def test_a_damaged_file_in_the_hub_cache_is_one_error_and_nothing_is_converted(
+    tmp_path, monkeypatch, valid_bytes
+):
+    record = _registry.weights_record("resnet18.timm_a1_in1k")
+    cached = hub_snapshot(tmp_path / "hub", record.file.hub_repo) / "model.safetensors"
+    cached.write_bytes(valid_bytes[:-10])  # truncated
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("KERAS_DENSE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(WeightsFileError, match="is not a readable safetensors file"):
+        keras_dense.get_model("resnet18", weights="timm_a1_in1k")
+    converted = tmp_path / "cache" / "converted"
+    assert not converted.exists() or not any(converted.iterdir())

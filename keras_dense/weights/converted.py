@@ -35,6 +35,7 @@ import tempfile
 
 from keras_dense import _files, _paths
 from keras_dense.weights import hub, resolve, torchvision
+from keras_dense.weights.torch_state import read_state_dict
 
 logger = logging.getLogger("keras_dense.weights")
 
@@ -160,8 +161,9 @@ def converted_path(record, build, architecture, family, download=True):
     if _is_current(target, expected):
         return target
     logger.info("converting %s (%s) into %s", record.name, source, target)
+    state = read_state_dict(source)  # a damaged file fails before the model is built
     model = build()
-    torchvision.convert_into(model, source, family)
+    torchvision.convert_into(model, state, family)
     try:
         return save_weights_atomically(model, target, expected)
     except OSError as error:
