@@ -328,7 +328,7 @@ def test_mutated_safetensors_give_one_clear_error_and_write_nothing(
 # --- a fine-tuned Keras model on the Hub ------------------------------------------------------
 
 
-def test_predict_loads_hf_models_through_keras(tmp_path, monkeypatch):
+def test_predict_loads_hf_models_through_keras(tmp_path, monkeypatch, capsys):
     """`model="hf://user/repo"`: Keras's own hf:// loading from an offline Hub cache."""
     model = keras_dense.get_model(
         "resnet18",
@@ -356,6 +356,14 @@ def test_predict_loads_hf_models_through_keras(tmp_path, monkeypatch):
     ]
     for got, want in zip(top, expected):
         np.testing.assert_allclose([r[2] for r in got], [r[2] for r in want], rtol=0, atol=1e-6)
+    photo = str(shared_path("images", "elephant.jpg"))
+    args = ["predict", photo, "--model", "hf://someone/tiny-resnet", "--json", "--top", "2"]
+    assert cli_main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert len(printed["results"][0]["predictions"]) == 2
+    assert cli_main(["predict", photo, "--model", "hf://someone/missing", "--engine", "keras"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("keras-dense: error: The Keras model hf://someone/missing cannot")
 
 
 # --- the tag's own evaluation transform ---------------------------------------------------------
