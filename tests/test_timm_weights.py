@@ -19,7 +19,7 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import shared_path
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from keras_twins import real_images
 from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
@@ -408,3 +408,24 @@ def test_a_damaged_file_in_the_hub_cache_is_one_error_and_nothing_is_converted(
         keras_dense.get_model("resnet18", weights="timm_a1_in1k")
     converted = tmp_path / "cache" / "converted"
     assert not converted.exists() or not any(converted.iterdir())
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ref=st.one_of(st.binary(max_size=60), st.text(max_size=60).map(str.encode)))
+@example(ref=b"../../..")  # snapshots/../../../model.safetensors: outside the cache
+def test_any_refs_main_in_the_hub_cache_gives_a_file_or_none(tmp_path_factory, ref):
+    cache = tmp_path_factory.mktemp("hub") / "cache"
+    cache.mkdir()
+    (cache.parent / "model.safetensors").write_bytes(b"outside")
+    record = _registry.weights_record("resnet18.timm_a1_in1k")
+    snapshot = hub_snapshot(cache, record.file.hub_repo)
+    (snapshot / "model.safetensors").write_bytes(b"x")
+    (snapshot.parents[1] / "refs" / "main").write_bytes(ref)
+    before = sorted(str(p) for p in cache.rglob("*"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_CACHE", str(cache))
+        found = hub.find_cached(record.file)
+    assert found is None or (found.is_file() and cache in found.resolve().parents)
+    assert sorted(str(p) for p in cache.rglob("*")) == before

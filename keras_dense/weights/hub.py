@@ -20,10 +20,13 @@ Example:
     >>> path = hub.hub_path(record.file)
 """
 
+import logging
 import os
 import pathlib
 
 from keras_dense.weights import resolve
+
+logger = logging.getLogger("keras_dense.weights")
 
 TRUE_VALUES = ("1", "on", "yes", "true")  # as huggingface_hub.constants reads its flags
 
@@ -50,13 +53,27 @@ def find_cached(weights_file) -> pathlib.Path | None:
     """The file in the Hugging Face cache (`huggingface_hub.try_to_load_from_cache`), or None."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(
-        weights_file.hub_repo,
-        weights_file.hub_file,
-        cache_dir=hub_cache_dir(),
-        revision=weights_file.revision,
-    )
-    return pathlib.Path(found) if isinstance(found, str) and os.path.isfile(found) else None
+    cache = hub_cache_dir()
+    try:
+        found = try_to_load_from_cache(
+            weights_file.hub_repo,
+            weights_file.hub_file,
+            cache_dir=cache,
+            revision=weights_file.revision,
+        )
+        if not isinstance(found, str) or not os.path.isfile(found):
+            return None
+        # a damaged refs/ file must not lead outside the cache (blobs are inside it)
+        pathlib.Path(found).resolve().relative_to(cache.resolve())
+    except (OSError, ValueError) as error:  # an unreadable or damaged refs/REV file
+        logger.warning(
+            "the Hugging Face cache entry of %s in %s cannot be used (%s); looking elsewhere",
+            weights_file.hub_repo,
+            cache,
+            str(error).splitlines()[0] if str(error) else type(error).__name__,
+        )
+        return None
+    return pathlib.Path(found)
 
 
 def find_local(weights_file) -> pathlib.Path | None:
