@@ -67,15 +67,24 @@ def _accuracy(value):
     return "-" if value is None else f"{value:.1f}"
 
 
+def _evaluation(record):
+    """`288, crop 1.0, bicubic` for a tag with its own evaluation (timm's), else "default"."""
+    evaluation = record.evaluation
+    if evaluation is None:
+        return "default"  # the model's size, crop 0.875 (see the notes below)
+    return f"{evaluation.size}, crop {evaluation.crop_fraction}, {evaluation.interpolation}"
+
+
 def weights_markdown():
-    """One row per weight tag: name, preprocessing, published accuracy, files."""
+    """One row per weight tag: name, preprocessing, published accuracy, the evaluation it was
+    measured with (a timm tag's own test size, crop and interpolation), files."""
     rows = [
-        "| weights | preprocess | top-1 | top-5 | file (with classifier) |",
-        "| --- | --- | ---: | ---: | --- |",
+        "| weights | preprocess | top-1 | top-5 | measured at | file (with classifier) |",
+        "| --- | --- | ---: | ---: | --- | --- |",
     ]
     rows += [
         f"| `{w.name}` | {w.preprocess} | {_accuracy(w.top1)} | {_accuracy(w.top5)} | "
-        f"[{w.file.file_name}]({w.file.url}) |"
+        f"{_evaluation(w)} | [{w.file.file_name}]({w.file.url}) |"
         for w in _registry.weights_records()
     ]
     return "\n".join(rows) + "\n"

@@ -13,7 +13,10 @@ WEIGHTS_HELP = (
 def model_and_weights(parser, weights_help=WEIGHTS_HELP):
     """`--model NAME` (default densenet169) and `--weights imagenet|TAG|PATH|none`."""
     parser.add_argument(
-        "--model", default="densenet169", help="registry name (default: densenet169)"
+        "--model",
+        default="densenet169",
+        help="registry name (default: densenet169), or hf://user/repo: a Keras model saved on "
+        "the Hugging Face Hub (predict, validate)",
     )
     weights(parser, weights_help)
 

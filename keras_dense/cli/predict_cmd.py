@@ -99,6 +99,8 @@ def run_predict(args):
             len(files),
         )
         engine = getattr(loaded, "engine", "keras")
+        if args.model.startswith(loading.HUB_PREFIX):
+            settings["model"] = loaded  # a Hub model is loaded once (it has no registry name)
         print(f"keras-dense: engine: {engine} ({args.precision})", file=sys.stderr)
     settings["engine"] = engine
     if args.precision != "float32" and files:
@@ -155,7 +157,7 @@ def run_predict(args):
         )
     for result in failures:
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
-    if files and args.engine == "auto" and engine == "keras":
+    if files and args.engine == "auto" and engine == "keras" and isinstance(settings["model"], str):
         _prepare_runtime_in_background(args.model, weights, args.precision, len(files))
     return EXIT_SKIPPED if failures else EXIT_OK
 

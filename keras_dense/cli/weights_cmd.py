@@ -5,7 +5,8 @@ import os
 
 def add_parsers(subparsers):
     weights = subparsers.add_parser(
-        "weights", help="list the published weight files, verify a file, convert torchvision's"
+        "weights",
+        help="list the published weight files, verify a file, convert torchvision's or timm's",
     )
     actions = weights.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
     listing = actions.add_parser(
@@ -22,9 +23,14 @@ def add_parsers(subparsers):
     verify.add_argument("path", help="a weights file (.h5, .weights.h5 or torchvision .pth)")
     verify.set_defaults(func=run_verify)
     convert = actions.add_parser(
-        "convert", help="convert a torchvision .pth state dict into a Keras .weights.h5"
+        "convert",
+        help="convert a torchvision .pth or timm .safetensors state dict into a Keras .weights.h5",
     )
-    convert.add_argument("path", help="the .pth file (read with torch.load(weights_only=True))")
+    convert.add_argument(
+        "path",
+        help="the .pth file (read with torch.load(weights_only=True)) or .safetensors file "
+        "(timm's model.safetensors, read without torch)",
+    )
     convert.add_argument("--model", required=True, help="the model it is for, e.g. densenet161")
     convert.add_argument(
         "--out",
@@ -36,13 +42,17 @@ def add_parsers(subparsers):
 
 
 # WeightsRecord.file_format -> how `weights list` names it
-FORMAT_LABELS = {"keras_h5": "keras .h5", "torch_state_dict": "torch .pth"}
+FORMAT_LABELS = {
+    "keras_h5": "keras .h5",
+    "torch_state_dict": "torch .pth",
+    "timm_safetensors": "timm hub",
+}
 
 
 def run_list(args):
     from keras_dense.analysis import tables
     from keras_dense.models import weights_records
-    from keras_dense.weights import converted, resolve
+    from keras_dense.weights import converted, hub, resolve
 
     if args.markdown:
         print(tables.weights_markdown(), end="")
@@ -51,7 +61,8 @@ def run_list(args):
     print(
         "searched, in order: "
         + ", ".join(str(d) for d in resolve.search_dirs())
-        + f" (torchvision's files also: {torch_dirs[0]})"
+        + f" (torchvision's files also: {torch_dirs[0]}; timm's: the Hugging Face cache "
+        f"{hub.hub_cache_dir()} first)"
     )
     header = f"{'weights':<36} {'format':<11} {'file':<58} status"
     print(header)
@@ -60,9 +71,14 @@ def run_list(args):
         extra_dirs = torch_dirs if record.file_format == "torch_state_dict" else []
         for include_top, weights_file in record.files():
             label = record.name if include_top else f"{record.name} (no top)"
-            path = resolve.find_local(weights_file, extra_dirs)
+            if weights_file.hub_repo is not None:
+                path = hub.find_local(weights_file)
+            else:
+                path = resolve.find_local(weights_file, extra_dirs)
             if path is None:
                 status = "missing"
+            elif not weights_file.file_hash:  # a Hub file whose record pins no hash
+                status = f"found     {path}"
             elif resolve.hash_matches(
                 resolve.file_hash(path, weights_file.hash_algorithm), weights_file.file_hash
             ):
@@ -72,10 +88,12 @@ def run_list(args):
             kind = FORMAT_LABELS.get(record.file_format, record.file_format)
             print(f"{label:<36} {kind:<11} {weights_file.file_name:<58} {status}")
             if args.urls:
-                print(
-                    f"{'':<48} {weights_file.url}  {weights_file.hash_algorithm} "
-                    f"{weights_file.file_hash}"
+                pinned = (
+                    f"{weights_file.hash_algorithm} {weights_file.file_hash}"
+                    if weights_file.file_hash
+                    else f"revision {weights_file.revision}"
                 )
+                print(f"{'':<48} {weights_file.url}  {pinned}")
     return 0
 
 
@@ -84,7 +102,8 @@ def _describe_state_dict(path):
 
     state = torch_state.read_state_dict(path)
     params = sum(int(a.size) for key, a in state.items() if not key.endswith("num_batches_tracked"))
-    return f"readable torch state dict: {len(state)} tensors, {params:,} values"
+    kind = "safetensors" if path.lower().endswith(".safetensors") else "torch"
+    return f"readable {kind} state dict: {len(state)} tensors, {params:,} values"
 
 
 def _describe_keras_file(path):
@@ -101,7 +120,7 @@ def _describe_keras_file(path):
 
 def run_verify(args):
     from keras_dense.models.pretrained import find_published_file
-    from keras_dense.weights import TORCH_SUFFIXES, resolve
+    from keras_dense.weights import STATE_DICT_SUFFIXES, resolve
 
     path = args.path
     if not os.path.isfile(path):
@@ -112,7 +131,7 @@ def run_verify(args):
     )
     if by_hash is None and by_name is not None:
         resolve.check_hash(path, by_name[2])  # raises, naming the published hash and URL
-    is_torch = path.lower().endswith(TORCH_SUFFIXES)
+    is_torch = path.lower().endswith(STATE_DICT_SUFFIXES)
     description = _describe_state_dict(path) if is_torch else _describe_keras_file(path)
     algorithm = "sha256" if is_torch else "md5"
     print(f"{path}: {algorithm} {resolve.file_hash(path, algorithm)}")

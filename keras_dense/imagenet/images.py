@@ -98,7 +98,10 @@ def _resize(image, size, crop, interpolation, name):
         if image.size != (width, height):
             image = image.resize((width, height), resample)
         return image
-    scale = max(height, width) / CROP_FRACTION / min(image.size)
+    fraction = CROP_FRACTION if crop is True else float(crop)  # a number: timm's crop_pct
+    if not 0 < fraction <= 1:
+        raise ValueError(f"crop must be True, False or a fraction in (0, 1]; got {crop!r}.")
+    scale = max(height, width) / fraction / min(image.size)
     new_size = (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale)))
     if new_size[0] * new_size[1] > MAX_PIXELS:  # a 1x100000 strip would grow to 256x25600000
         raise ImageLoadError(
@@ -119,7 +122,8 @@ def to_rgb_array(image, size=(224, 224), crop=False, interpolation="nearest", na
         image: a `PIL.Image.Image` of any mode.
         size: `(height, width)`, or `None` to keep the image's size.
         crop: resize the short side to `size / 0.875`, then take the centre crop;
-            `False` resizes to `size` directly, as the Keras examples do.
+            a number in (0, 1] is the crop's fraction instead of 0.875 (timm's
+            `crop_pct`); `False` resizes to `size` directly, as the Keras examples do.
         interpolation: one of `INTERPOLATIONS` (`"nearest"` is Keras' default).
         name: how errors name the image.
 

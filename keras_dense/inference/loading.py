@@ -1,11 +1,12 @@
 """The engine dispatcher: the model a prediction runs, on the engine that pays, and its
 preprocessing.
 
-`load_engine_model` takes a registry name, a built Keras model or an exported
-model, and returns an `EngineModel`: the model to run (a `keras.Model`, or an
-export opened in a runtime, `keras_dense.inference.runtimes.ExportedModel`) and
-the preprocessing mode of its weights. `predict`, `validate`, the CLI and the
-benchmarks all start here.
+`load_engine_model` takes a registry name, a built Keras model, a Keras model
+on the Hugging Face Hub (`"hf://user/repo"`, loaded by Keras's own
+`keras.saving.load_model`) or an exported model, and returns an `EngineModel`:
+the model to run (a `keras.Model`, or an export opened in a runtime,
+`keras_dense.inference.runtimes.ExportedModel`) and the preprocessing mode of
+its weights. `predict`, `validate`, the CLI and the benchmarks all start here.
 
 Examples:
     >>> from keras_dense.inference.loading import load_engine_model
@@ -19,6 +20,41 @@ from keras_dense.imagenet.preprocessing_layer import included_mode
 from keras_dense.inference import built, engines, runtimes
 from keras_dense.inference.fast import inference_model
 from keras_dense.models import model_record, record_of
+
+HUB_PREFIX = "hf://"  # keras.saving.load_model's Hugging Face Hub paths
+
+
+def load_hub_model(path: str) -> Any:
+    """A Keras model saved on the Hugging Face Hub (`model.save("hf://user/repo")`).
+
+    Keras's own loader (`huggingface_hub.snapshot_download`, so the Hub's cache,
+    `HF_HUB_CACHE` and `HF_HUB_OFFLINE` apply), in safe mode: a model that needs
+    code it would have to run (a `Lambda` layer) is refused.
+
+    Args:
+        path: `"hf://user/repo"`.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        ValueError: the path names no repository, or the repository cannot be loaded
+            (one line).
+    """
+    import keras
+
+    repo = path[len(HUB_PREFIX) :]
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise ValueError(f"{path!r} is not a Hugging Face model: write hf://user/repo.")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, KeyError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"The Keras model {path} cannot be loaded ({reason}); check the repository "
+            "name, and that it was saved with model.save('hf://...') (or that it is in the "
+            "Hugging Face cache when HF_HUB_OFFLINE is set)."
+        ) from None
 
 
 class EngineModel(NamedTuple):
@@ -46,7 +82,8 @@ def load_engine_model(
 
     Args:
         model: a registry name (built with `weights` and cached, the last two
-            kept), a built `keras.Model` (used as it is for float32 without
+            kept), `"hf://user/repo"` (a Keras model saved on the Hugging Face
+            Hub, `load_hub_model`), a built `keras.Model` (used as it is for float32 without
             folding; see `keras_dense.inference.inference_model`), or an
             exported model from `keras_dense.inference.runtimes.load_exported`.
         weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
@@ -62,6 +99,8 @@ def load_engine_model(
         preprocessing mode.
     """
     included = record = None
+    if isinstance(model, str) and model.startswith(HUB_PREFIX):
+        model = load_hub_model(model)
     if isinstance(model, str):
         record = model_record(model)
     else:

@@ -95,7 +95,9 @@ def predict(
     Args:
         images: a path, a Pillow image, an RGB array `(h, w, 3)` or `(n, h, w, 3)`
             with values 0-255 (uint8 or float), or a list of paths / Pillow images.
-        model: a registry name (built once and reused) or a built `keras.Model`.
+        model: a registry name (built once and reused), a built `keras.Model`, or
+            `"hf://user/repo"`: a Keras model saved on the Hugging Face Hub
+            (`model.save("hf://user/repo")`), loaded by Keras's own `hf://` support.
         weights: `"imagenet"` (found offline first), a weight tag, a path, or
             `None`; only used when `model` is a name.
         top: classes per image.

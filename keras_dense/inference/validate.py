@@ -5,12 +5,13 @@ As timm's validate.py.
 The images are a folder of class folders named by WordNet id
 (`DIR/n01440764/*.JPEG`: the ILSVRC2012 validation set as torchvision's
 `ImageFolder` reads it), or files listed in a labels CSV (a file column and a
-wnid or class-index column; `DIR/labels.csv` is used when present). The
-default transform is the published evaluation's (short side to size / 0.875
-with bicubic resampling, then the centre crop: 256 then 224, as torchvision
-and the Keras papers evaluate); `resize_only=True` is the Keras example's
-(straight to the model size, nearest neighbour), which loses about a point
-(keras#8672). The report records the transform, and images that cannot be
+wnid or class-index column; `DIR/labels.csv` is used when present). The default
+transform is the published evaluation's (short side to size / 0.875 with bicubic
+resampling, then the centre crop: 256 then 224, as torchvision and the Keras
+papers evaluate; a timm tag's own test size, crop fraction and interpolation,
+from its `pretrained_cfg`, for timm's weights); `resize_only=True` is the Keras
+example's (straight to the model size, nearest neighbour), which loses about a
+point (keras#8672). The report records the transform, and images that cannot be
 read, like labels CSV rows that cannot be used, are reported and skipped, as in
 `predict`.
 
@@ -32,6 +33,7 @@ import numpy as np
 from keras_dense.imagenet import classes
 from keras_dense.imagenet import images as images_lib
 from keras_dense.inference import inputs, loading, predict
+from keras_dense.models import model_record, pretrained, record_of
 
 FILE_COLUMNS = ("file", "filename", "path", "image", "ImageId")
 WNID_COLUMNS = ("wnid", "PredictionString")  # PredictionString: ILSVRC's "n01751748 x y ..."
@@ -240,12 +242,14 @@ def labelled_images(folder, labels=None, errors=None):
     return found
 
 
-def transform_of(size, resize_only=False):
+def transform_of(size, resize_only=False, evaluation=None):
     """The evaluation transform for a model of `size`, as the report records it.
 
     Args:
         size: the model's `(height, width)`.
         resize_only: the Keras example's resize instead of the published crop.
+        evaluation: the weight tag's own `EvalTransform` (timm's tags: their
+            crop fraction and interpolation), or `None` for the default crop.
 
     Returns:
         A dict: `name`, `interpolation`, `crop` (bool), the final `size`, and
@@ -253,14 +257,32 @@ def transform_of(size, resize_only=False):
     """
     if resize_only:
         return {"name": "resize", "interpolation": "nearest", "crop": False, "size": list(size)}
+    fraction = images_lib.CROP_FRACTION if evaluation is None else evaluation.crop_fraction
     return {
         "name": "center_crop",
-        "interpolation": "bicubic",
+        "interpolation": "bicubic" if evaluation is None else evaluation.interpolation,
         "crop": True,
-        "resize_short_side": round(max(size) / images_lib.CROP_FRACTION),
-        "crop_fraction": images_lib.CROP_FRACTION,
+        "resize_short_side": round(max(size) / fraction),
+        "crop_fraction": fraction,
         "size": list(size),
     }
+
+
+def evaluation_of(model, weights):
+    """The `EvalTransform` of the weights a prediction runs (a name and a tag, or a model
+    keras_dense built with a tag), or `None` where the tag has none (the default crop)."""
+    if isinstance(model, str):
+        if model.startswith(loading.HUB_PREFIX):
+            return None
+        record = model_record(model)
+        if pretrained.classify_weights_argument(weights)[0] != "tag" or not record.weights:
+            return None
+        try:
+            return record.weights_record(weights).evaluation
+        except ValueError:
+            return None
+    tagged = record_of(model)[1] if hasattr(model, "layers") else None
+    return tagged.evaluation if tagged is not None else None
 
 
 def validate(
@@ -309,14 +331,14 @@ def validate(
         model, weights, preprocess, precision, fold_bn, engine, len(items)
     )
     size = inputs.input_size(keras_model)
-    transform = transform_of(size, resize_only)
+    transform = transform_of(size, resize_only, evaluation_of(model, weights))
     correct_top1 = correct_top5 = predicted = done = 0
     model_seconds, start = 0.0, time.perf_counter()
     chunks = [items[first : first + batch_size] for first in range(0, len(items), batch_size)]
     decoded = predict.decoded_ahead(
         [[path for path, _ in chunk] for chunk in chunks],
         size,
-        transform["crop"],
+        transform["crop"] and transform["crop_fraction"],
         transform["interpolation"],
     )
     for chunk, (loaded, pixels, failed) in zip(chunks, decoded):

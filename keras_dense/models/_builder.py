@@ -431,7 +431,13 @@ def build_model(
         config = with_overrides(config, **source.arch)
     check_arguments(source, include_top, classes, pooling, classifier_activation)
     mode = preprocessing_mode(include_preprocessing, source, config, record)
-    shape = resolve_input_shape(config, input_shape, include_top, published)
+    evaluation = source.evaluation if published else None
+    if evaluation is not None and input_shape is None and input_tensor is None:
+        input_shape = (evaluation.size, evaluation.size, 3)  # the tag's own test size (timm's)
+    # weights measured at their own test size (timm's) fit any size: global pooling before
+    # the classifier; Keras's and torchvision's keep keras.applications' fixed 224
+    fixed = published and evaluation is None
+    shape = resolve_input_shape(config, input_shape, include_top, fixed)
     image, inputs = model_input(input_tensor, shape)
     if mode is not None:
         image = ImageNetPreprocessing(mode, name=LAYER_NAME)(image)

@@ -30,7 +30,12 @@ from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._recompute import RecomputedDenseLayer
 from keras_dense.models._registry import ModelRecord, register_model
-from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
+from keras_dense.weights.sources import (
+    keras_imagenet,
+    timm_eval,
+    timm_imagenet,
+    torchvision_imagenet,
+)
 
 KERAS_BN_EPSILON = _layers.KERAS_APPLICATIONS_BN_EPSILON  # keras.applications' weights expect it
 TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expect it
@@ -399,9 +404,12 @@ def _torchvision_weights(file_name, notop_params, top1, top5):
     )
 
 
-def _keras_and_torchvision(depth, blocks, params, notop_params, keras, file_hash, torchvision):
+def _keras_and_torchvision(
+    depth, blocks, params, notop_params, keras, file_hash, torchvision, timm=()
+):
     """The record of `keras.applications.DenseNet{depth}` with Keras's weights (`KERAS_MD5`,
-    `keras`: top-1 and top-5) and torchvision's (`densenet{depth}-{file_hash}.pth`)."""
+    `keras`: top-1 and top-5), torchvision's (`densenet{depth}-{file_hash}.pth`) and
+    `timm`'s (`WeightsRecord`s)."""
     name = f"densenet{depth}"
     md5, notop_md5 = KERAS_MD5[depth]
     return ModelRecord(
@@ -412,6 +420,7 @@ def _keras_and_torchvision(depth, blocks, params, notop_params, keras, file_hash
         weights=(
             keras_imagenet("densenet", name, md5, notop_md5, notop_params, "torch", *keras),
             _torchvision_weights(f"{name}-{file_hash}.pth", notop_params, *torchvision),
+            *timm,
         ),
         tiny=TINY_IMAGENET,
     )
@@ -432,7 +441,24 @@ def _cifar(depth, growth_rate, bottleneck, params, size):
 
 @register_model(
     _keras_and_torchvision(
-        121, (6, 12, 24, 16), 8_062_504, 7_037_504, (75.0, 92.3), "a639ec97", (74.434, 91.972)
+        121,
+        (6, 12, 24, 16),
+        8_062_504,
+        7_037_504,
+        (75.0, 92.3),
+        "a639ec97",
+        (74.434, 91.972),
+        # timm's results/results-imagenet.csv: 76.486 / 93.378 at 288, crop 0.95, bicubic
+        timm=(
+            timm_imagenet(
+                "densenet121.ra_in1k",
+                7_037_504,
+                76.486,
+                93.378,
+                timm_eval(288, 0.95, "bicubic"),
+                arch={"bn_epsilon": TORCH_BN_EPSILON},
+            ),
+        ),
     )
 )
 def DenseNet121(

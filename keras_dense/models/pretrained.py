@@ -10,7 +10,7 @@ finds, verifies, reads and converts files without looking a model up):
   a file named as a published one must hold the published bytes.
 - `from_torchvision`: a torchvision state dict converted into a registered model
   (by name), or into a model keras_dense built.
-- `converted_weights`: a torchvision tag's file converted once and cached, into
+- `converted_weights`: a torchvision or timm tag's file converted once and cached, into
   the model the registry builds for it; `published_path`: a tag's verified file.
 
 Examples:
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Union
 
 from keras_dense.models import _registry
-from keras_dense.weights import TORCH_SUFFIXES, converted, resolve, torchvision
+from keras_dense.weights import STATE_DICT_SUFFIXES, converted, hub, resolve, torchvision
 from keras_dense.weights.h5 import LoadReport, load_weights
 from keras_dense.weights.records import WeightsFile, WeightsRecord
 from keras_dense.weights.torch_state import read_state_dict
@@ -121,6 +121,8 @@ def published_path(name: str, include_top: bool = True, download: bool = True) -
         A `pathlib.Path`.
     """
     record = _registry.weights_record(name)
+    if record.file.hub_repo is not None:
+        return hub.hub_path(record.file, download=download)
     extra_dirs = (
         [converted.torch_checkpoints_dir()] if record.file_format == "torch_state_dict" else []
     )
@@ -153,12 +155,13 @@ def weights_architecture(record: WeightsRecord) -> str:
 
 
 def converted_weights(record: WeightsRecord, download: bool = True) -> pathlib.Path:
-    """The converted Keras weights of a torchvision tag (`keras_dense.weights.converted`),
+    """The converted Keras weights of a torchvision or timm tag (`keras_dense.weights.converted`),
     converted into the registry's model built with the tag's `arch` and its classifier.
 
     Args:
-        record: a `WeightsRecord` with `file_format="torch_state_dict"`.
-        download: whether a missing `.pth` file may be downloaded.
+        record: a `WeightsRecord` with `file_format="torch_state_dict"` or
+            `"timm_safetensors"`.
+        download: whether a missing source file may be downloaded.
 
     Returns:
         The `pathlib.Path` of the `.weights.h5`.
@@ -185,7 +188,11 @@ def _load_torch_state_dict(model, record, include_top):
 
 
 # file_format of a WeightsRecord -> loader(model, record, include_top) -> LoadReport
-FORMAT_LOADERS = {"keras_h5": _load_keras_h5, "torch_state_dict": _load_torch_state_dict}
+FORMAT_LOADERS = {
+    "keras_h5": _load_keras_h5,
+    "torch_state_dict": _load_torch_state_dict,
+    "timm_safetensors": _load_torch_state_dict,
+}
 
 
 def load_into(
@@ -196,8 +203,8 @@ def load_into(
     Args:
         model: the built `keras.Model`.
         source: a `WeightsRecord` (a weight tag) or a path to a weights file
-            (a Keras `.h5` / `.weights.h5`, or a torchvision `.pth` state dict,
-            converted on the way).
+            (a Keras `.h5` / `.weights.h5`, or a torchvision `.pth` or timm
+            `.safetensors` state dict, converted on the way).
         include_top: whether the model has its classifier (picks the file).
 
     Returns:
@@ -214,7 +221,7 @@ def load_into(
         published = find_published_file(lambda f: f.file_name == path.name)
         if published is not None:  # a published file by name must be the published bytes
             resolve.check_hash(path, published[2])
-        if path.suffix.lower() in TORCH_SUFFIXES:
+        if path.suffix.lower() in STATE_DICT_SUFFIXES:
             report = torchvision.convert_into(model, path, family_of(model))
         else:
             report = load_weights(model, path)
@@ -235,11 +242,12 @@ def load_into(
 def from_torchvision(
     source: str | os.PathLike | dict, model: Union[str, "keras.Model"], family: str | None = None
 ) -> "keras.Model":
-    """Converts torchvision weights into a Keras model.
+    """Converts torchvision weights (or timm's, which share their key names) into a Keras model.
 
     Args:
         source: a `.pth` file (read with `torch.load(weights_only=True)`
-            only) or a state dict (tensors or NumPy arrays).
+            only), a `.safetensors` file (timm's `model.safetensors`, read
+            without PyTorch) or a state dict (tensors or NumPy arrays).
         model: a registered model name (e.g. `"densenet161"`: the model is
             built with its torchvision tag's architecture and the state
             dict's class count) or a `keras.Model` built by keras_dense with

@@ -42,7 +42,12 @@ from keras_dense.imagenet.preprocessing import family_preprocess_input
 from keras_dense.models import _builder, _layers
 from keras_dense.models._layers import ChannelZeroPadding
 from keras_dense.models._registry import ModelRecord, register_model
-from keras_dense.weights.sources import keras_imagenet, torchvision_imagenet
+from keras_dense.weights.sources import (
+    keras_imagenet,
+    timm_eval,
+    timm_imagenet,
+    torchvision_imagenet,
+)
 
 KERAS_BN_EPSILON = _layers.KERAS_APPLICATIONS_BN_EPSILON  # keras.applications' weights expect it
 TORCH_BN_EPSILON = _layers.TORCHVISION_BN_EPSILON  # torchvision's weights expect it
@@ -372,14 +377,18 @@ KERAS_MD5 = {  # depth -> md5 of keras.applications' file with and without the c
 }
 
 
-def _torchvision_basic(depth, depths, params, file_hash, notop_params, top1, top5):
-    """The record of torchvision's ResNet-{depth} (basic blocks) with its published weights."""
+def _torchvision_basic(depth, depths, params, file_hash, notop_params, top1, top5, timm=()):
+    """The record of torchvision's ResNet-{depth} (basic blocks) with its published weights
+    (torchvision's, then `timm`'s tags, as `_timm` makes them)."""
     return ModelRecord(
         f"resnet{depth}",
         ResNetConfig(block="basic", depths=depths),
         f"ResNet-{depth}, ImageNet (torchvision's layout)",
         params=params,
-        weights=(torchvision_imagenet(f"resnet{depth}-{file_hash}.pth", notop_params, top1, top5),),
+        weights=(
+            torchvision_imagenet(f"resnet{depth}-{file_hash}.pth", notop_params, top1, top5),
+            *(_timm(f"resnet{depth}", notop_params, *tag) for tag in timm),
+        ),
         tiny=TINY_IMAGENET,
     )
 
@@ -417,13 +426,23 @@ def _cifar(depth, params, size):
     )
 
 
-def _torchvision_v1_5(depth, params, notop_params, weights_v1, weights_v2):
+def _timm(architecture, notop_params, tag, top1, top5, size):
+    """A timm tag of timm's `architecture` (keys and shapes torchvision's): its accuracies
+    (timm's results/results-imagenet.csv) at its `pretrained_cfg`'s test size, where its
+    test crop is 1.0 and its interpolation bicubic (every ResNet tag recorded here)."""
+    return timm_imagenet(
+        f"{architecture}.{tag}", notop_params, top1, top5, timm_eval(size, 1.0, "bicubic")
+    )
+
+
+def _torchvision_v1_5(depth, params, notop_params, weights_v1, weights_v2, timm=()):
     """The record of torchvision's ResNet-{depth} ("v1.5") with its two published weights.
 
     Args:
         depth: 50, 101 or 152 (its blocks per stage: `BOTTLENECK_DEPTHS`).
         params, notop_params: total parameters with and without the classifier.
         weights_v1, weights_v2: `(file hash, top-1, top-5)` of IMAGENET1K_V1 and _V2.
+        timm: `(tag, top-1, top-5, test size)` of timm's `resnet{depth}` weights (`_timm`).
 
     Returns:
         A `ModelRecord` named `resnet{depth}_v1_5`.
@@ -440,13 +459,23 @@ def _torchvision_v1_5(depth, params, notop_params, weights_v1, weights_v2):
             torchvision_imagenet(
                 f"resnet{depth}-{v2_hash}.pth", notop_params, *v2_accuracy, tag="tv_imagenet_v2"
             ),
+            *(_timm(f"resnet{depth}", notop_params, *tag) for tag in timm),
         ),
         tiny=TINY_IMAGENET,
     )
 
 
 @register_model(
-    _torchvision_basic(18, (2, 2, 2, 2), 11_699_112, "f37072fd", 11_186_112, 69.758, 89.078)
+    _torchvision_basic(
+        18,
+        (2, 2, 2, 2),
+        11_699_112,
+        "f37072fd",
+        11_186_112,
+        69.758,
+        89.078,
+        timm=[("a1_in1k", 73.164, 91.054, 288)],
+    )
 )
 def ResNet18(
     include_top: bool = True,
@@ -464,7 +493,16 @@ def ResNet18(
 
 
 @register_model(
-    _torchvision_basic(34, (3, 4, 6, 3), 21_814_696, "b627a593", 21_301_696, 73.314, 91.42)
+    _torchvision_basic(
+        34,
+        (3, 4, 6, 3),
+        21_814_696,
+        "b627a593",
+        21_301_696,
+        73.314,
+        91.42,
+        timm=[("a1_in1k", 77.930, 93.758, 288)],
+    )
 )
 def ResNet34(
     include_top: bool = True,
@@ -531,7 +569,12 @@ def ResNet152(
 
 @register_model(
     _torchvision_v1_5(
-        50, 25_610_152, 23_561_152, ("0676ba61", 76.13, 92.862), ("11ad3fa6", 80.858, 95.434)
+        50,
+        25_610_152,
+        23_561_152,
+        ("0676ba61", 76.13, 92.862),
+        ("11ad3fa6", 80.858, 95.434),
+        timm=[("a1_in1k", 81.240, 95.112, 288), ("a1h_in1k", 80.654, 95.312, 224)],
     )
 )
 def ResNet50V15(
@@ -551,7 +594,12 @@ def ResNet50V15(
 
 @register_model(
     _torchvision_v1_5(
-        101, 44_654_504, 42_605_504, ("63fe2227", 77.374, 93.546), ("cd907fc2", 81.886, 95.78)
+        101,
+        44_654_504,
+        42_605_504,
+        ("63fe2227", 77.374, 93.546),
+        ("cd907fc2", 81.886, 95.78),
+        timm=[("a1h_in1k", 82.796, 96.324, 288), ("a1_in1k", 82.326, 95.630, 288)],
     )
 )
 def ResNet101V15(
@@ -571,7 +619,12 @@ def ResNet101V15(
 
 @register_model(
     _torchvision_v1_5(
-        152, 60_344_232, 58_295_232, ("394f9c45", 78.312, 94.046), ("f82ba261", 82.284, 96.002)
+        152,
+        60_344_232,
+        58_295_232,
+        ("394f9c45", 78.312, 94.046),
+        ("f82ba261", 82.284, 96.002),
+        timm=[("a1h_in1k", 83.494, 96.522, 288), ("a1_in1k", 82.742, 95.734, 288)],
     )
 )
 def ResNet152V15(

@@ -4,8 +4,10 @@
 - `h5`: reading Keras 2 `.h5` and Keras 3 `.weights.h5`, loading by order or by name.
 - `sources`: the helpers the model records describe their published files with.
 - `torch_state`: reading `.pth` state dicts safely (`torch.load(weights_only=True)`).
+- `safetensors_state`: reading `.safetensors` state dicts (timm's), without PyTorch.
+- `hub`: files on the Hugging Face Hub, found in its cache first, then downloaded.
 - `torchvision`: torchvision's state dicts into our models (`from_torchvision`).
-- `converted`: torchvision tags' files found, verified, converted once and cached.
+- `converted`: torchvision and timm tags' files found, verified, converted once and cached.
 - `records`: `WeightsFile` and `WeightsRecord`, what a published file is.
 
 The published files themselves are described in the model records
@@ -31,6 +33,7 @@ from keras_dense.weights.resolve import WeightsHashError, WeightsUnavailableErro
 from keras_dense.weights.torch_state import TorchUnavailableError
 
 __all__ = [
+    "STATE_DICT_SUFFIXES",
     "TORCH_SUFFIXES",
     "LoadReport",
     "TorchUnavailableError",
@@ -45,3 +48,5 @@ __all__ = [
 ]
 # A path ending so is a PyTorch state dict (converted on load); any other, a Keras file.
 TORCH_SUFFIXES = (".pth", ".pt")
+# A path ending so holds a state dict in torchvision's key names: converted on load.
+STATE_DICT_SUFFIXES = (*TORCH_SUFFIXES, ".safetensors")

@@ -1,11 +1,13 @@
-"""torchvision weight tags: the `.pth` file found offline first, verified, converted once, cached.
+"""torchvision and timm weight tags: the file found offline first, verified, converted once, cached.
 
 The `.pth` file of a torchvision tag (e.g. `densenet161.tv_imagenet`) is
 looked for in `resolve`'s folders (`$KERAS_DENSE_WEIGHTS`, `weights/`, the
 Keras cache), then in torchvision's own cache, `$TORCH_HOME/hub/checkpoints`
 (default `~/.cache/torch/hub/checkpoints`, where torchvision keeps the files
 under the same names), and only then downloaded; its sha256 must start with
-the prefix in its name, as torchvision checks. It is converted once
+the prefix in its name, as torchvision checks. A timm tag's `model.safetensors`
+is found by `keras_dense.weights.hub` instead (the Hugging Face cache first).
+Either is converted once
 (`keras_dense.weights.torchvision`) into a Keras `.weights.h5` kept in
 `converted_dir()` beside a `.json` record of what it was made from: the
 source's full sha256, the converter version, the architecture, and the
@@ -32,7 +34,8 @@ import shutil
 import tempfile
 
 from keras_dense import _files, _paths
-from keras_dense.weights import resolve, torchvision
+from keras_dense.weights import hub, resolve, torchvision
+from keras_dense.weights.torch_state import read_state_dict
 
 logger = logging.getLogger("keras_dense.weights")
 
@@ -116,27 +119,36 @@ def save_weights_atomically(model, path, metadata=None):
     return path
 
 
+def source_path(record, download=True):
+    """The verified local source file of a torchvision or timm `WeightsRecord`."""
+    if record.file.hub_repo is not None:
+        return hub.hub_path(record.file, download=download)
+    return resolve.resolve(record.file, download=download, extra_dirs=[torch_checkpoints_dir()])
+
+
 def converted_path(record, build, architecture, family, download=True):
-    """The verified, converted Keras weights of a torchvision `WeightsRecord`.
+    """The verified, converted Keras weights of a torchvision or timm `WeightsRecord`.
 
     Args:
-        record: a `WeightsRecord` with `file_format="torch_state_dict"`.
+        record: a `WeightsRecord` with `file_format="torch_state_dict"` (a `.pth`)
+            or `"timm_safetensors"` (a Hub file).
         build: returns the model to convert into, without weights (`record.arch`
             applied, with its classifier); called only when no cached conversion fits.
         architecture: text that changes whenever that model's weights do (kept in
             the conversion's record: another architecture converts again).
         family: the model's family, which names torchvision's layout (`"densenet"`, ...).
-        download: whether a missing `.pth` file may be downloaded.
+        download: whether a missing source file may be downloaded.
 
     Returns:
         The `pathlib.Path` of a `.weights.h5` for the model built with
         `record.arch` and its classifier.
 
     Raises:
-        WeightsUnavailableError, WeightsHashError: as `resolve.resolve`.
-        TorchUnavailableError: a conversion is needed and PyTorch is missing.
+        WeightsUnavailableError, WeightsHashError: as `resolve.resolve` / `hub.hub_path`.
+        TorchUnavailableError: a `.pth` conversion is needed and PyTorch is missing.
+        WeightsFileError, WeightsMismatchError: the source is unreadable or does not fit.
     """
-    source = resolve.resolve(record.file, download=download, extra_dirs=[torch_checkpoints_dir()])
+    source = source_path(record, download=download)
     expected = {
         "weights": record.name,
         "source": record.file.file_name,
@@ -149,8 +161,9 @@ def converted_path(record, build, architecture, family, download=True):
     if _is_current(target, expected):
         return target
     logger.info("converting %s (%s) into %s", record.name, source, target)
+    state = read_state_dict(source)  # a damaged file fails before the model is built
     model = build()
-    torchvision.convert_into(model, source, family)
+    torchvision.convert_into(model, state, family)
     try:
         return save_weights_atomically(model, target, expected)
     except OSError as error:

@@ -25,12 +25,37 @@ class WeightsFile:
         url: where it is downloaded from.
         file_hash: its published hash (hex).
         hash_algorithm: `"md5"` (Keras) or `"sha256"` (torchvision).
+        hub_repo: the Hugging Face Hub repository it is published in (e.g.
+            `"timm/resnet50.a1_in1k"`), or `None` for a plain URL.
+        hub_file: its name in that repository (`"model.safetensors"`).
+        revision: the Hub revision (a branch, tag or commit) it is read from.
     """
 
     file_name: str
     url: str
     file_hash: str
     hash_algorithm: str = "md5"
+    hub_repo: str | None = None
+    hub_file: str | None = None
+    revision: str = "main"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalTransform:
+    """The evaluation transform published weights were measured with (timm's `pretrained_cfg`).
+
+    Attributes:
+        size: the test image side (timm's `test_input_size`, else `input_size`).
+        crop_fraction: the centre crop's share of the resized short side (`crop_pct`).
+        interpolation: the resampling filter (`"bicubic"`, `"bilinear"`).
+        mean, std: the per-channel normalisation, on 0-1 pixels.
+    """
+
+    size: int
+    crop_fraction: float
+    interpolation: str
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +68,10 @@ class WeightsRecord:
         notop_file: the file without the classifier, where one is published
             (Keras publishes both); otherwise `file` is loaded by name without
             the classifier.
-        file_format: `"keras_h5"` (Keras 2 HDF5, loaded as it is) or
-            `"torch_state_dict"` (converted once, then cached).
+        file_format: `"keras_h5"` (Keras 2 HDF5, loaded as it is),
+            `"torch_state_dict"` (torchvision's `.pth`) or `"timm_safetensors"`
+            (timm's `model.safetensors` on the Hugging Face Hub); both of the
+            latter are converted once, then cached.
         preprocess: the ImageNet preprocessing the weights were trained with:
             `"caffe"`, `"tf"` or `"torch"`.
         top1, top5: ImageNet validation accuracy (%) as published.
@@ -54,6 +81,8 @@ class WeightsRecord:
         params: total parameters of the model built with the classifier, where
             `arch` changes the record's count (e.g. GoogLeNet's 3x3 "5x5"
             branch in torchvision's weights); `None`: the record's `params`.
+        evaluation: the `EvalTransform` the accuracies were measured with, where
+            it is not the default (short side / 0.875, bicubic, the model's size).
         model: the model's name; `register_model` fills it in.
     """
 
@@ -67,6 +96,7 @@ class WeightsRecord:
     top5: float | None = None
     arch: dict = dataclasses.field(default_factory=dict)
     params: int | None = None
+    evaluation: EvalTransform | None = None
     model: str = ""
 
     @property

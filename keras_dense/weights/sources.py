@@ -11,10 +11,12 @@ Example:
 
 import re
 
-from keras_dense.weights.records import WeightsFile, WeightsRecord
+from keras_dense.weights.records import EvalTransform, WeightsFile, WeightsRecord
 
 KERAS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 TORCHVISION_BASE_URL = "https://download.pytorch.org/models/"
+HUB_BASE_URL = "https://huggingface.co/"
+TIMM_FORMAT = "timm_safetensors"
 # torchvision's file names end in the first hex digits of the file's sha256:
 # "densenet161-8d451a50.pth" (torch.hub checks exactly that prefix).
 _TORCHVISION_FILE = re.compile(r"^[\w.-]+-(?P<sha256>[0-9a-f]{8,64})\.pth$")
@@ -97,3 +99,61 @@ def torchvision_imagenet(
         arch=dict(arch or {}),
         params=params,
     )
+
+
+def timm_imagenet(
+    timm_name,
+    notop_params,
+    top1,
+    top5,
+    evaluation,
+    arch=None,
+    revision="main",
+    sha256="",
+):
+    """A tag of timm's ImageNet weights, `model.safetensors` in the Hub repository `timm/NAME`.
+
+    The tag is `timm_` and timm's own tag (`resnet50.a1_in1k` -> `timm_a1_in1k`).
+    timm's ResNets and DenseNets have torchvision's state-dict keys, so the
+    file is converted by torchvision's mapping (`keras_dense.weights.torchvision`)
+    once, into a Keras `.weights.h5` (`keras_dense.weights.converted`).
+
+    Args:
+        timm_name: timm's `architecture.tag`, e.g. `"resnet50.a1_in1k"`.
+        notop_params: parameters of the model built with `include_top=False` (and `arch`).
+        top1, top5: the ImageNet accuracies (%) timm publishes
+            (`results/results-imagenet.csv`) at `evaluation`'s size and crop.
+        evaluation: the `EvalTransform` of timm's `pretrained_cfg` (test size, crop,
+            interpolation, mean and std).
+        arch: config overrides the weights need, e.g. `{"bn_epsilon": 1e-5}`.
+        revision: the Hub revision read (a commit pins it).
+        sha256: the file's published sha256, or `""` where the record does not pin it.
+
+    Returns:
+        A `WeightsRecord` with `file_format="timm_safetensors"`.
+    """
+    repo = f"timm/{timm_name}"
+    return WeightsRecord(
+        tag="timm_" + timm_name.split(".", 1)[1],
+        file=WeightsFile(
+            f"{timm_name}.safetensors",
+            f"{HUB_BASE_URL}{repo}/resolve/{revision}/model.safetensors",
+            sha256,
+            "sha256",
+            hub_repo=repo,
+            hub_file="model.safetensors",
+            revision=revision,
+        ),
+        preprocess="torch",
+        notop_params=notop_params,
+        file_format=TIMM_FORMAT,
+        top1=top1,
+        top5=top5,
+        arch=dict(arch or {}),
+        evaluation=evaluation,
+    )
+
+
+def timm_eval(size, crop_fraction, interpolation="bicubic"):
+    """timm's test-time `EvalTransform`, ImageNet's mean and std (`timm_imagenet`)."""
+    return EvalTransform(size, crop_fraction, interpolation)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from keras_dense.weights import safetensors_state
 from keras_dense.weights.h5 import WeightsFileError
 
 # Keys under which training scripts nest the state dict in a checkpoint.
@@ -151,10 +152,11 @@ def _to_numpy(value, key, where):
 
 
 def read_state_dict(source):
-    """A state dict as `{name: numpy array}`, from a `.pth` file or a mapping.
+    """A state dict as `{name: numpy array}`, from a `.pth` or `.safetensors` file or a mapping.
 
     Args:
-        source: a path to a `.pth` file, or a state dict (tensors or arrays).
+        source: a path to a `.pth` file, a `.safetensors` file (timm's; read
+            without PyTorch, `safetensors_state`), or a state dict (tensors or arrays).
             A checkpoint that nests the state dict under `"state_dict"` or
             `"model"` and keys with DataParallel's `module.` prefix are accepted.
 
@@ -171,6 +173,8 @@ def read_state_dict(source):
     """
     if isinstance(source, Mapping):
         where, state = "the state dict", source
+    elif safetensors_state.is_safetensors(source):
+        where, state = os.fspath(source), safetensors_state.read_safetensors(source)
     else:
         where, state = os.fspath(source), load_pth(source)
     state = _unwrap(state, where)
