@@ -21,6 +21,7 @@ from typing import Any
 import keras
 from keras import layers
 
+from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
 from keras_dense.models import _layers, model_record
 
 FREEZE_MODES = ("backbone", "none")
@@ -78,6 +79,7 @@ def finetune(
     input_shape: tuple[int, int, int] | None = None,
     dropout: float = 0.0,
     classifier_activation: str | None = "softmax",
+    preprocessing: str | None = None,
     **builder_kwargs: Any,
 ) -> keras.Model:
     """Returns a registered model's backbone topped with a new classifier.
@@ -93,6 +95,10 @@ def finetune(
         input_shape: `(height, width, channels)`; default the model's own.
         dropout: dropout before the new classifier (0 disables it).
         classifier_activation: activation of the new classifier.
+        preprocessing: `"caffe"`, `"tf"` or `"torch"`: the model starts with
+            that `ImageNetPreprocessing` layer and takes RGB pixels 0-255 (the
+            preprocessing then runs inside the compiled step, and a saved or
+            exported model is self-contained); None: it takes preprocessed input.
         **builder_kwargs: other arguments for the backbone's builder.
 
     Returns:
@@ -125,11 +131,14 @@ def finetune(
         trainable_tail(backbone, freeze)
 
     inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if preprocessing is not None:
+        x = ImageNetPreprocessing(preprocessing, name=LAYER_NAME)(x)
     if freeze == "none":
-        x = backbone(inputs)
+        x = backbone(x)
     else:
         # Inference mode even while fitting: BN keeps its moving statistics.
-        x = backbone(inputs, training=False)
+        x = backbone(x, training=False)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = _layers.classifier(x, classes, classifier_activation)
