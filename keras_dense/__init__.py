@@ -40,6 +40,7 @@ _EXPORTS = {
     "features": "keras_dense.models.feature_maps",
     "gradcam": "keras_dense.analysis.gradcam",
     "export": "keras_dense.inference.export",
+    "load_run": "keras_dense.inference.runs",
 }
 _SUBPACKAGES = (
     "models",

@@ -14,6 +14,8 @@ the two cannot disagree.
 - `TTA_MODES`: test-time augmentations of `predict` (`keras_dense.imagenet.tta`);
   `EVALUATE_TTA_MODES` those of `evaluate` (`keras_dense.training.evaluation`).
 - `OPTIMIZERS`, `SCHEDULES`: a training recipe's (`keras_dense.training.recipe`).
+- `FREEZE_MODES`: what fine-tuning freezes besides a number of layers
+  (`keras_dense.training.transfer`).
 
 Examples:
     >>> from keras_dense import _choices
@@ -31,3 +33,4 @@ TTA_MODES = ("flip", "five_crop", "ten_crop")
 EVALUATE_TTA_MODES = ("flip", "none")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
+FREEZE_MODES = ("backbone", "none")

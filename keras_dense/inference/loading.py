@@ -47,9 +47,10 @@ def load_engine_model(
     Args:
         model: a registry name (built with `weights` and cached, the last two
             kept), a fine-tuning run folder (`keras_dense.inference.runs.load_run`:
-            its best model, which carries its class names), a built `keras.Model` (used as it is for float32 without
-            folding; see `keras_dense.inference.inference_model`), or an
-            exported model from `keras_dense.inference.runtimes.load_exported`.
+            its best model, which carries its class names), a built `keras.Model`
+            (used as it is for float32 without folding; see
+            `keras_dense.inference.inference_model`), or an exported model from
+            `keras_dense.inference.runtimes.load_exported`.
         weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
         preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
         precision: `"float32"` or `"bfloat16"`.

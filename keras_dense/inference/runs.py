@@ -51,8 +51,7 @@ def read_run_config(run: str | os.PathLike) -> dict:
         config = json.loads((run / CONFIG_FILE).read_text())
     except (OSError, ValueError) as error:
         raise ValueError(
-            f"{str(run)!r} is not a training run folder ({CONFIG_FILE}: "
-            f"{type(error).__name__})."
+            f"{str(run)!r} is not a training run folder ({CONFIG_FILE}: {type(error).__name__})."
         ) from None
     if not isinstance(config, dict) or config.get("kind") != FOLDER_KIND:
         raise ValueError(

@@ -31,11 +31,11 @@ from keras_dense._device import default_jit_compile, describe_device
 from keras_dense.inference import built, runs
 from keras_dense.models import model_record
 from keras_dense.models.pretrained import classify_weights_argument
-from keras_dense.training import distribute, evaluation, folder_data, plots, run_folder, trainer
 from keras_dense.training import data as data_lib
+from keras_dense.training import distribute, evaluation, folder_data, plots, run_folder, trainer
 from keras_dense.training import recipe as recipe_lib
 from keras_dense.training.callbacks import RunRecorder
-from keras_dense.training.transfer import _check_freeze, trainable_tail, finetune
+from keras_dense.training.transfer import check_freeze, finetune, trainable_tail
 
 
 def _weights_label(weights):
@@ -151,7 +151,7 @@ def train_folder(
     recipe = recipe or recipe_lib.preset("finetune")
     run_dir = pathlib.Path(out)
     run_folder.check_new_run(run_dir, overwrite)
-    _check_freeze(freeze)
+    check_freeze(freeze)
     record = model_record(name)
     size = int(image_size or record.input_shape[0] or 224)
     if size < 8:
@@ -409,4 +409,3 @@ def _finish(model, run_dir, config, recipe, recorder, val, info):
         f"epoch {recorder.best_epoch}); run folder {run_dir}."
     )
     return metrics
-

@@ -138,9 +138,7 @@ class Recipe:
                 f"head_epochs must be in [0, epochs] (got {self.head_epochs!r} of {self.epochs!r})"
             )
         if not 0 < self.finetune_lr_scale <= 1:
-            problems.append(
-                f"finetune_lr_scale must be in (0, 1] (got {self.finetune_lr_scale!r})"
-            )
+            problems.append(f"finetune_lr_scale must be in (0, 1] (got {self.finetune_lr_scale!r})")
         if problems:
             raise ValueError("Bad training recipe: " + "; ".join(problems) + ".")
 

@@ -21,13 +21,13 @@ from typing import Any
 import keras
 from keras import layers
 
+from keras_dense._choices import FREEZE_MODES
 from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
 from keras_dense.models import _layers, model_record
 
-FREEZE_MODES = ("backbone", "none")
 
-
-def _check_freeze(freeze):
+def check_freeze(freeze):
+    """Raises ValueError unless `freeze` is a `FREEZE_MODES` value or a count of layers."""
     if freeze in FREEZE_MODES:
         return
     if isinstance(freeze, bool) or not isinstance(freeze, int) or freeze < 0:
@@ -111,7 +111,7 @@ def finetune(
         False
     """
     record = model_record(name)
-    _check_freeze(freeze)
+    check_freeze(freeze)
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
     if not 0 <= dropout < 1:
