@@ -88,10 +88,17 @@ def build_folder_model(name, classes, weights, freeze, image_size, preprocess, d
 
 
 def unfreeze(model, config):
-    """Phase 2's trainable layers: the whole backbone, or its last N weighted layers."""
+    """Phase 2's trainable layers: the whole backbone, or its last N weighted layers; batch
+    norms stay frozen (the outer `fit(training=True)` overrides the backbone's recorded
+    `training=False` in Keras 3, so only a frozen batch norm keeps its statistics)."""
     backbone = model.get_layer(config["backbone"])
     if config["freeze"] == "backbone":
-        backbone.trainable = True
+        weighted = [
+            layer
+            for layer in backbone.layers
+            if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        trainable_tail(backbone, len(weighted))
     else:
         trainable_tail(backbone, int(config["freeze"]))
 
