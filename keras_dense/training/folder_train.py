@@ -350,6 +350,10 @@ def _fit(model, run_dir, config, recipe, state, data_split, callbacks, verbose):
                 evaluation.load_averaged_weights(model)
             unfreeze(model, config)
             trainer.compile_model(model, phase_recipe(recipe, 2), steps, config["jit_compile"])
+        # Before fit: JAX's fit starts the workers (peeking at a batch to build the step)
+        # before the first epoch's callbacks run, so a batch of the last epoch's order and
+        # augmentation would be queued.
+        train.set_epoch(done)
         model.fit(
             train,
             epochs=recipe.epochs,
