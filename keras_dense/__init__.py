@@ -41,6 +41,7 @@ _EXPORTS = {
     "gradcam": "keras_dense.analysis.gradcam",
     "export": "keras_dense.inference.export",
     "embed": "keras_dense.inference.embed",
+    "load_run": "keras_dense.inference.runs",
 }
 _SUBPACKAGES = (
     "models",

@@ -14,6 +14,8 @@ the two cannot disagree.
 - `TTA_MODES`: test-time augmentations of `predict` (`keras_dense.imagenet.tta`);
   `EVALUATE_TTA_MODES` those of `evaluate` (`keras_dense.training.evaluation`).
 - `OPTIMIZERS`, `SCHEDULES`: a training recipe's (`keras_dense.training.recipe`).
+- `FREEZE_MODES`: what fine-tuning freezes besides a number of layers
+  (`keras_dense.training.transfer`).
 
 Examples:
     >>> from keras_dense import _choices
@@ -34,3 +36,4 @@ SCHEDULES = ("cosine", "onecycle", "step", "constant")
 # the result files of folder jobs (--out FILE), by suffix
 PREDICT_RESULT_FORMATS = (".jsonl", ".csv", ".parquet")
 EMBED_RESULT_FORMATS = (".parquet", ".npz")
+FREEZE_MODES = ("backbone", "none")

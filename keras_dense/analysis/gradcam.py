@@ -156,10 +156,11 @@ def _probed(model, path, image_shape):
 
     def call(layer, *args, **kwargs):
         if any(layer is nested for nested in path[:-1]):
-            flat = keras.models.clone_model(
-                layer, input_tensors=args[0], clone_function=lambda same: same, call_function=call
-            )
-            return flat.outputs[0] if len(flat.outputs) == 1 else flat.outputs
+            # Its graph run on the caller's tensor, as clone_model does, but without the
+            # Functional it would wrap around it: fed a tensor that is not an Input (a
+            # nested backbone behind a preprocessing layer), that Functional copies its
+            # graph onto new Inputs, and the outer model's outputs lose their inputs.
+            return layer._run_through_graph(args[0], operation_fn=lambda same: same, call_fn=call)
         if layer is target:
             captured.append(layer(*args, **kwargs))
             return probe(captured[-1])

@@ -65,6 +65,31 @@ def non_negative_int(text):
     return value
 
 
+def freeze_value(text):
+    """`--freeze`: `"backbone"`, `"none"`, or a number of trailing layers (`"4"` -> 4)."""
+    from keras_dense._choices import FREEZE_MODES
+
+    if text in FREEZE_MODES:
+        return text
+    try:
+        return non_negative_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"--freeze takes {', '.join(FREEZE_MODES)} or a number of layers; got {text!r}"
+        ) from None
+
+
+def fraction(text):
+    """`"0.2"` -> 0.2; values outside (0, 1) are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1; got {text!r}")
+    return value
+
+
 def weights_value(text):
     """`--weights` as the library takes it: `"none"` -> `None`, anything else as given (a
     keyword such as `imagenet` stays a keyword even beside a folder of that name; see

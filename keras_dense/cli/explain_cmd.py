@@ -37,7 +37,7 @@ def run_explain(args):
     from keras_dense._files import refuse_existing
     from keras_dense.analysis import gradcam
     from keras_dense.imagenet import classes, images
-    from keras_dense.inference import inputs, loading
+    from keras_dense.inference import inputs, loading, runs
 
     images.image_format(args.out)  # refuse a bad or existing --out before the work
     refuse_existing(args.out, args.overwrite)
@@ -52,7 +52,10 @@ def run_explain(args):
         gradcam.overlay(background, result.heatmap), args.out, overwrite=args.overwrite
     )
     name = ""
-    if model.output_shape[-1] == classes.NUM_CLASSES:
+    run_names = runs.class_names_of(model)
+    if run_names is not None:
+        name = f" {run_names[result.class_index]}"
+    elif model.output_shape[-1] == classes.NUM_CLASSES:
         wnid, label = classes.class_index()[result.class_index]
         name = f" {label} ({wnid})"
     print(

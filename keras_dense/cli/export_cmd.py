@@ -6,6 +6,8 @@ import os
 from keras_dense._choices import EXPORT_ENGINES, EXPORT_FORMATS
 from keras_dense.cli import argtypes, options
 
+RUN_CHECK_IMAGES = 16  # validation images of a run that check its export, over its classes
+
 
 def add_parsers(subparsers):
     parser = subparsers.add_parser(
@@ -13,7 +15,11 @@ def add_parsers(subparsers):
         help="export a model (ONNX, OpenVINO, SavedModel, LiteRT) and check it "
         "against Keras on real images; or prepare an engine's cached export",
     )
-    parser.add_argument("name", help="registry name, see `keras-dense list`")
+    parser.add_argument(
+        "name",
+        help="registry name (see `keras-dense list`), or a fine-tuning run folder (its best "
+        "model, checked on its validation images)",
+    )
     options.weights(parser, "published weights (default), a weight tag, a weights file, or none")
     parser.add_argument(
         "--format", choices=EXPORT_FORMATS, default="onnx", help="export format (default: onnx)"
@@ -76,6 +82,8 @@ def run_export(args):
 
 
 def _export_to_path(args):
+    from keras_dense.imagenet.preprocessing_layer import included_mode
+    from keras_dense.inference import runs
     from keras_dense.inference.export import export
     from keras_dense.inference.predict import image_files
 
@@ -88,13 +96,19 @@ def _export_to_path(args):
             raise ValueError(f"No image files found in {', '.join(args.check)} for --check.")
     weights = argtypes.weights_value(args.weights)
     engine = None if args.engine == "auto" else args.engine
+    model, preprocess = args.name, None
+    if runs.is_run(args.name):  # the run's best model, checked on its validation images
+        model = runs.load_run(args.name)
+        preprocess = included_mode(model)
+        images = images or runs.validation_images(args.name, limit=RUN_CHECK_IMAGES)
     result = export(
-        args.name,
+        model,
         args.out,
         format=args.format,
         weights=weights,
         check=not args.no_check,
         images=images,
+        preprocess=preprocess,
         tolerance=args.tolerance,
         engine=engine,
         precision=args.precision,
@@ -107,10 +121,15 @@ def _export_to_path(args):
 
 
 def _prepare_engine(args):
-    from keras_dense.inference import cache, engines
+    from keras_dense.inference import cache, engines, runs
     from keras_dense.inference.built import preprocess_of
     from keras_dense.models import model_record
 
+    if runs.is_run(args.name):
+        raise ValueError(
+            f"{args.name} is a run folder: export it to a file with --out PATH (the engine "
+            "cache keeps registry models)."
+        )
     if args.check or args.no_check or args.tolerance or args.overwrite:
         raise ValueError(
             "--check, --no-check, --tolerance and --overwrite apply to an export "

@@ -20,7 +20,7 @@ def add_parsers(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help=jobs_cmd.PATHS_HELP)
-    options.model_and_weights(parser)
+    options.model_and_weights(parser)  # --model RUN: a fine-tuning run folder, its classes
     parser.add_argument("--top", type=argtypes.positive_int, default=5, help="classes per image")
     parser.add_argument(
         "--batch-size", type=argtypes.positive_int, default=32, help="images per step"
@@ -75,7 +75,7 @@ def enable_library_log():
 
 def run_predict(args):
     from keras_dense.imagenet import images
-    from keras_dense.inference import folder_jobs, loading, predict
+    from keras_dense.inference import folder_jobs, loading, predict, runs
 
     enable_library_log()
     settings = options.model_settings(args)
@@ -157,7 +157,13 @@ def run_predict(args):
         )
     for result in failures:
         print(f"keras-dense: error: {result.error} (skipped)", file=sys.stderr)
-    if files and args.engine == "auto" and engine == "keras" and isinstance(settings["model"], str):
+    if (
+        files
+        and args.engine == "auto"
+        and engine == "keras"
+        and isinstance(settings["model"], str)
+        and not runs.is_run(args.model)
+    ):
         _prepare_runtime_in_background(args.model, weights, args.precision, len(files))
     return EXIT_SKIPPED if failures else EXIT_OK
 

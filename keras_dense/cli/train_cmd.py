@@ -1,4 +1,9 @@
-"""`keras-dense train MODEL --data PATH ...`, `train --resume RUN`, `evaluate RUN`."""
+"""`keras-dense train MODEL --data PATH ...`, `train --resume RUN`, `evaluate RUN`.
+
+With any fine-tuning option (`--weights`, `--freeze`, `--image-size`,
+`--val-split`, `--head-epochs`, `--finetune-epochs`, or `--preset finetune`),
+`train` fine-tunes MODEL on the image folder `--data`
+(`keras_dense.training.folder_train`); otherwise it trains on CIFAR-10."""
 
 import argparse
 
@@ -16,8 +21,12 @@ def add_parsers(subparsers):
 
     train = subparsers.add_parser(
         "train",
-        help="train a model on CIFAR-10 with model.fit into a run folder",
-        description="Train a registry model on CIFAR-10. Recipe options override the preset.",
+        help="train a model on CIFAR-10, or fine-tune any model on an image folder, "
+        "into a run folder",
+        description="Train a registry model on CIFAR-10, or, with --weights/--freeze/"
+        "--image-size/--val-split or --preset finetune, fine-tune it on the image folder "
+        "--data (DIR/train/<class> and DIR/val/<class>, or DIR/<class> split by --val-split). "
+        "Recipe options override the preset.",
     )
     train.add_argument("model", nargs="?", help="registry name, e.g. densenet_bc_100_k12")
     train.add_argument(
@@ -88,6 +97,56 @@ def add_parsers(subparsers):
         subset="train on the first N images",
         test_subset="test on the first N test images (quick runs)",
     )
+    fine = train.add_argument_group(
+        "fine-tuning on an image folder (any of these, or --preset finetune, selects it)"
+    )
+    fine.add_argument(
+        "--weights",
+        metavar="imagenet|TAG|PATH|none",
+        help="the backbone's weights (default with the other options: imagenet)",
+    )
+    fine.add_argument(
+        "--freeze",
+        type=argtypes.freeze_value,
+        metavar="backbone|N|none",
+        help="backbone: the head trains first, then the whole backbone; N: then its last N "
+        "weighted layers (batch norms stay frozen); none: everything trains from the start",
+    )
+    fine.add_argument(
+        "--image-size", type=argtypes.positive_int, metavar="S", help="S x S (default: the model's)"
+    )
+    fine.add_argument(
+        "--val-split",
+        type=argtypes.fraction,
+        metavar="F",
+        help="share of each class held out when --data has no val/ (default 0.2; seeded, "
+        "stratified, written into the run folder as split.json)",
+    )
+    fine.add_argument(
+        "--head-epochs",
+        type=argtypes.non_negative_int,
+        metavar="N",
+        help="phase 1: epochs of the new head on the frozen backbone (finetune preset: 3)",
+    )
+    fine.add_argument(
+        "--finetune-epochs",
+        type=argtypes.non_negative_int,
+        metavar="N",
+        help="phase 2: epochs of the unfrozen backbone (finetune preset: 5)",
+    )
+    fine.add_argument(
+        "--finetune-lr-scale",
+        type=float,
+        metavar="F",
+        help="phase 2's learning rate as a fraction of --lr (default 0.1; 0.01 to 0.1)",
+    )
+    fine.add_argument("--dropout", type=float, help="dropout before the new head (default 0)")
+    fine.add_argument(
+        "--workers",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="threads decoding and augmenting images (default 4)",
+    )
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     options.arch(
         train,
@@ -114,7 +173,12 @@ def add_parsers(subparsers):
         help="test accuracy and per-class accuracy of a run or .keras file",
     )
     evaluate.add_argument("target", help="run folder (its best.keras) or a .keras file")
-    evaluate.add_argument("--data", metavar="PATH", help="CIFAR-10 source (default: the run's)")
+    evaluate.add_argument(
+        "--data",
+        metavar="PATH",
+        help="CIFAR-10 source, or for a fine-tuning run an image folder with its class "
+        "folders (or a val/ of them) (default: the run's test set / validation split)",
+    )
     evaluate.add_argument("--batch-size", type=argtypes.positive_int, default=256)
     evaluate.add_argument(
         "--tta",
@@ -144,6 +208,18 @@ RECIPE_FLAGS = (
     "checkpoint_every",
     "steps_per_execution",
     "drop_remainder",
+    "finetune_lr_scale",
+)
+# The options that make `train` fine-tune on an image folder.
+FOLDER_FLAGS = (
+    "weights",
+    "freeze",
+    "image_size",
+    "val_split",
+    "head_epochs",
+    "finetune_epochs",
+    "dropout",
+    "workers",
 )
 
 
@@ -169,15 +245,71 @@ def _mixed_precision(args):
     return args.mixed_precision
 
 
+def _phase_epochs(args, overrides):
+    """`--head-epochs` / `--finetune-epochs` as the recipe's `head_epochs` and `epochs`."""
+    from keras_dense.cli import CommandError
+    from keras_dense.training.recipe import PRESETS
+
+    if args.head_epochs is None and args.finetune_epochs is None:
+        return
+    if args.epochs is not None:
+        raise CommandError(
+            "give either --epochs or --head-epochs/--finetune-epochs (the epochs of each phase)."
+        )
+    base = PRESETS[args.preset or "finetune"]
+    head = base.head_epochs if args.head_epochs is None else args.head_epochs
+    tail = base.epochs - base.head_epochs if args.finetune_epochs is None else args.finetune_epochs
+    if head + tail < 1:
+        raise CommandError("--head-epochs and --finetune-epochs add up to no epoch to train.")
+    overrides.update(epochs=head + tail, head_epochs=head)
+
+
+def _train_folder(args, overrides, verbose):
+    from keras_dense.cli import CommandError
+    from keras_dense.training import folder_train
+    from keras_dense.training import recipe as recipe_lib
+
+    if not args.data:
+        raise CommandError(
+            "fine-tuning needs --data DIR: an image folder (DIR/train/<class>, DIR/val/<class>, "
+            "or DIR/<class>)."
+        )
+    if args.subset or args.test_subset or args.cutout:
+        raise CommandError("--subset, --test-subset and --cutout are CIFAR-10 options.")
+    _phase_epochs(args, overrides)
+    recipe = recipe_lib.preset(args.preset or "finetune", **overrides)
+    weights = argtypes.weights_value(args.weights or "imagenet")
+    return lambda: folder_train.train_folder(
+        args.model,
+        args.data,
+        out=args.out or f"runs/{args.model}",
+        recipe=recipe,
+        weights=weights,
+        freeze="backbone" if args.freeze is None else args.freeze,
+        image_size=args.image_size,
+        val_split=args.val_split,
+        seed=args.seed or 0,
+        model_kwargs=dict(args.arch),
+        dropout=args.dropout or 0.0,
+        mixed_precision=_mixed_precision(args),
+        jit_compile=args.jit,
+        devices=args.devices,
+        workers=args.workers or 4,
+        verbose=verbose,
+        overwrite=args.overwrite,
+    )
+
+
 def run_train(args):
     from keras_dense.cli import CommandError
+    from keras_dense.training import folder_train, trainer
     from keras_dense.training import recipe as recipe_lib
-    from keras_dense.training import trainer
 
     verbose = 2 if args.quiet else "auto"
     overrides = {
         name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None
     }
+    folder_options = [name for name in FOLDER_FLAGS if getattr(args, name) is not None]
     if args.resume:
         run_flags = {
             "preset": args.preset,
@@ -190,6 +322,7 @@ def run_train(args):
         extra = [f"--{name.replace('_', '-')}" for name in overrides if name != "epochs"] + [
             f"--{name.replace('_', '-')}" for name, value in run_flags.items() if value is not None
         ]
+        extra += [f"--{name.replace('_', '-')}" for name in folder_options]
         if args.model or extra or args.out or args.arch or args.subset or args.test_subset:
             raise CommandError(
                 "--resume takes the model and recipe from the run's config.json; give only "
@@ -198,16 +331,18 @@ def run_train(args):
             )
 
         def run():
-            return trainer.resume(
+            return folder_train.resume(
                 args.resume,
                 data=args.data,
                 devices=args.devices,
                 verbose=verbose,
                 epochs=args.epochs,
             )
+    elif not args.model:
+        raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
+    elif folder_options or args.preset == "finetune" or args.finetune_lr_scale is not None:
+        run = _train_folder(args, overrides, verbose)
     else:
-        if not args.model:
-            raise CommandError("name a MODEL to train (see `keras-dense list`), or --resume RUN.")
         recipe = recipe_lib.preset(args.preset or "default", **overrides)
         run = lambda: trainer.train(  # noqa: E731
             args.model,
@@ -241,6 +376,8 @@ def run_evaluate(args):
         f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
         f"on {report['images']:,} images" + (f" (tta {report['tta']})" if report["tta"] else "")
     )
+    if report.get("skipped"):
+        print(f"keras-dense: skipped {report['skipped']} file(s) that cannot be read as images")
     width = max(len(name) for name in report["per_class_accuracy"])
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<{width}}  {accuracy:.4f}")

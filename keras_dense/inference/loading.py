@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from keras_dense.imagenet import preprocessing
 from keras_dense.imagenet.preprocessing_layer import included_mode
-from keras_dense.inference import built, engines, runtimes
+from keras_dense.inference import built, engines, runs, runtimes
 from keras_dense.inference.fast import inference_model
 from keras_dense.models import model_record, record_of
 
@@ -83,9 +83,11 @@ def load_engine_model(
     Args:
         model: a registry name (built with `weights` and cached, the last two
             kept), `"hf://user/repo"` (a Keras model saved on the Hugging Face
-            Hub, `load_hub_model`), a built `keras.Model` (used as it is for float32 without
-            folding; see `keras_dense.inference.inference_model`), or an
-            exported model from `keras_dense.inference.runtimes.load_exported`.
+            Hub, `load_hub_model`), a fine-tuning run folder
+            (`keras_dense.inference.runs.load_run`: its best model, which carries its
+            class names), a built `keras.Model` (used as it is for float32 without
+            folding; see `keras_dense.inference.inference_model`), or an exported
+            model from `keras_dense.inference.runtimes.load_exported`.
         weights: `"imagenet"`, a weight tag, a path, or `None`; only used with a name.
         preprocess: `"caffe"`, `"tf"` or `"torch"`; default: the weights' mode.
         precision: `"float32"` or `"bfloat16"`.
@@ -101,6 +103,8 @@ def load_engine_model(
     included = record = None
     if isinstance(model, str) and model.startswith(HUB_PREFIX):
         model = load_hub_model(model)
+    elif runs.is_run(model):
+        model = runs.load_run(model)
     if isinstance(model, str):
         record = model_record(model)
     else:
@@ -129,8 +133,10 @@ def load_engine_model(
         )
     chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
     if chosen == "keras":
-        return EngineModel(inference_model(model, precision, fold_bn), preprocess)
-    return EngineModel(engines.keras_engine_model(model, chosen, precision, preprocess), preprocess)
+        fast = inference_model(model, precision, fold_bn)
+        return EngineModel(runs.carry_class_names(model, fast), preprocess)
+    exported = engines.keras_engine_model(model, chosen, precision, preprocess)
+    return EngineModel(runs.carry_class_names(model, exported), preprocess)
 
 
 def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_images):

@@ -27,7 +27,7 @@ import PIL.Image
 from keras_dense.imagenet import classes
 from keras_dense.imagenet import images as images_lib
 from keras_dense.imagenet import tta as tta_lib
-from keras_dense.inference import loading
+from keras_dense.inference import loading, runs
 from keras_dense.inference.inputs import (
     input_size,
     is_single,
@@ -62,7 +62,8 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
             `"flip"`, `"five_crop"` or `"ten_crop"` (pixels at `tta.load_size`).
 
     Returns:
-        Per image, a list of `(wnid, label, probability)`.
+        Per image, a list of `(wnid, label, probability)`; for a fine-tuning
+        run's model, `(class index, class name, probability)`.
     """
     probabilities = tta_lib.average(
         lambda view: probabilities_of(model, preprocess, view, batch_size),
@@ -70,6 +71,9 @@ def classify(model, preprocess, pixels, top=5, batch_size=32, tta=None):
         tta,
         input_size(model),
     )
+    names = runs.class_names_of(model)
+    if names is not None:
+        return runs.decode_run_predictions(probabilities, names, top)
     return [
         [(wnid, label, float(score)) for wnid, label, score in row]
         for row in classes.decode_predictions(probabilities, top=top)
@@ -95,7 +99,8 @@ def predict(
     Args:
         images: a path, a Pillow image, an RGB array `(h, w, 3)` or `(n, h, w, 3)`
             with values 0-255 (uint8 or float), or a list of paths / Pillow images.
-        model: a registry name (built once and reused), a built `keras.Model`, or
+        model: a registry name (built once and reused), a fine-tuning run
+            folder (its best model and class names), a built `keras.Model`, or
             `"hf://user/repo"`: a Keras model saved on the Hugging Face Hub
             (`model.save("hf://user/repo")`), loaded by Keras's own `hf://` support.
         weights: `"imagenet"` (found offline first), a weight tag, a path, or

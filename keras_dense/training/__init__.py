@@ -36,7 +36,10 @@ _EXPORTS = {
     "read_history": "keras_dense.training.run_folder",
     "read_state": "keras_dense.training.run_folder",
     "TrainingDivergedError": "keras_dense.training.trainer",
-    "resume": "keras_dense.training.trainer",
+    "resume": "keras_dense.training.folder_train",
+    "train_folder": "keras_dense.training.folder_train",
+    "scan_folder": "keras_dense.training.folder_data",
+    "FolderBatches": "keras_dense.training.folder_data",
     "train": "keras_dense.training.trainer",
 }
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from keras_dense._choices import EVALUATE_TTA_MODES
 from keras_dense.imagenet import tta as tta_lib
-from keras_dense.training import augment, run_folder
+from keras_dense.inference import runs
+from keras_dense.training import augment, folder_data, run_folder
 from keras_dense.training import data as data_lib
 
 EVAL_BATCH_FLOOR = 256
@@ -40,13 +41,16 @@ def predict_probabilities(model, images, batch_size, tta_flip=False):
 
     Args:
         model: a compiled or uncompiled `keras.Model` on uint8 images.
-        images: uint8 array `(n, height, width, channels)`.
+        images: uint8 array `(n, height, width, channels)`, or the validation
+            `folder_data.FolderBatches` of an image folder (streamed).
         batch_size: images per prediction batch (the last batch is padded).
         tta_flip: average with the predictions of the mirrored images.
 
     Returns:
         float32 array `(n, classes)`.
     """
+    if isinstance(images, folder_data.FolderBatches):
+        return folder_data.predict_folder(model, images, tta_flip)
     padded = data_lib.pad_to_multiple(images, batch_size)
     probabilities = tta_lib.average(
         lambda view: model.predict(view, batch_size=batch_size, verbose=0)[: len(images)],
@@ -168,6 +172,8 @@ def evaluate(
     recipe = {}
     if target.is_dir():
         config = run_folder.read_config(target)
+        if config.get("kind") == runs.FOLDER_KIND:
+            return evaluate_folder(target, data, batch_size, tta)
         model_file = target / run_folder.BEST_FILE
         if not model_file.is_file():
             raise ValueError(
@@ -189,3 +195,43 @@ def evaluate(
     probabilities = predict_probabilities(model, x_test, batch_size, tta_flip)
     report = evaluation_report(np.argmax(y_test, axis=-1), np.argmax(probabilities, axis=-1), names)
     return {**report, "model_file": str(model_file), "tta": "flip" if tta_flip else None}
+
+
+def evaluate_folder(
+    run: "str | os.PathLike",
+    data: "str | os.PathLike | None" = None,
+    batch_size: int = 64,
+    tta: "str | None" = None,
+) -> dict:
+    """Tests a fine-tuning run's best model on its validation images or another folder.
+
+    Args:
+        run: the run folder (`keras-dense train NAME --data DIR ...`).
+        data: a folder with the run's class folders (or a `val/` of them);
+            None: the run's own validation split.
+        batch_size: images per prediction batch.
+        tta: `"flip"`, `"none"`, or None (the run's recipe).
+
+    Returns:
+        The `evaluation_report` dict with the run's class names, plus
+        `"model_file"`, `"tta"` and `"skipped"` (files that cannot be read).
+    """
+    config = runs.read_run_config(run)
+    model = runs.load_run(run)
+    names = config["class_names"]
+    if data is None:
+        items, skipped = folder_data.read_split(run).val, []
+    else:
+        items, skipped = folder_data.evaluation_files(data, names)
+    batches = folder_data.FolderBatches(
+        items, len(names), batch_size, config["image_size"], workers=config.get("workers", 4)
+    )
+    tta_flip = config["recipe"].get("tta_flip", False) if tta is None else tta == "flip"
+    probabilities = folder_data.predict_folder(model, batches, tta_flip)
+    report = evaluation_report(batches.labels, np.argmax(probabilities, axis=-1), names)
+    return {
+        **report,
+        "model_file": str(pathlib.Path(run) / runs.BEST_FILE),
+        "tta": "flip" if tta_flip else None,
+        "skipped": len(skipped) + len(batches.failed),
+    }

@@ -60,6 +60,13 @@ class Recipe:
         drop_remainder: train on full batches only: every step has the same
             shape (one compilation under XLA); each epoch leaves out a
             different random `images % batch_size` images.
+        head_epochs: fine-tuning on an image folder: the first `head_epochs`
+            of the `epochs` train the new head alone (backbone frozen, batch
+            norm in inference mode); the rest unfreeze the backbone (all of
+            it, or its last N weighted layers) at `lr * finetune_lr_scale`.
+            0: one phase.
+        finetune_lr_scale: the second phase's learning rate as a fraction of
+            `lr` (Keras's transfer-learning guide: ten to a hundred times smaller).
     """
 
     epochs: int = 100
@@ -84,6 +91,8 @@ class Recipe:
     checkpoint_every: int = 1
     steps_per_execution: int = 1
     drop_remainder: bool = True
+    head_epochs: int = 0
+    finetune_lr_scale: float = 0.1
 
     def __post_init__(self):
         problems = []
@@ -122,6 +131,14 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name} must be a positive integer (got {value!r})")
+        if not isinstance(self.head_epochs, int) or isinstance(self.head_epochs, bool):
+            problems.append(f"head_epochs must be an integer (got {self.head_epochs!r})")
+        elif isinstance(self.epochs, int) and not 0 <= self.head_epochs <= self.epochs:
+            problems.append(
+                f"head_epochs must be in [0, epochs] (got {self.head_epochs!r} of {self.epochs!r})"
+            )
+        if not 0 < self.finetune_lr_scale <= 1:
+            problems.append(f"finetune_lr_scale must be in (0, 1] (got {self.finetune_lr_scale!r})")
         if problems:
             raise ValueError("Bad training recipe: " + "; ".join(problems) + ".")
 
@@ -170,6 +187,20 @@ PRESETS = {
     # test-time augmentation, and the test pass and checkpoint every 10 epochs
     # to keep them off the hot path: the starting point for 95.5% on a GPU.
     "paper95": dataclasses.replace(_PAPER, tta_flip=True, eval_every=10, checkpoint_every=10),
+    # Keras's transfer-learning guide on an image folder: 3 epochs of the new head on the
+    # frozen backbone, then 5 of the unfrozen backbone at a tenth of the rate (AdamW).
+    "finetune": Recipe(
+        epochs=8,
+        head_epochs=3,
+        batch_size=32,
+        optimizer="adamw",
+        lr=1e-3,
+        finetune_lr_scale=0.1,
+        weight_decay=1e-4,
+        warmup_epochs=0.0,
+        label_smoothing=0.1,
+        crop_padding=0,
+    ),
 }
 
 
@@ -186,6 +217,8 @@ def preset(name, **overrides):
     if name not in PRESETS:
         raise ValueError(f"Unknown recipe preset {name!r}; choose one of {sorted(PRESETS)}.")
     base = PRESETS[name]
+    if "epochs" in overrides and "head_epochs" not in overrides:
+        overrides["head_epochs"] = min(base.head_epochs, overrides["epochs"])
     if "epochs" in overrides and "warmup_epochs" not in overrides:
         # Shorter runs keep the preset's warm-up, but at most a fifth of the epochs.
         overrides["warmup_epochs"] = min(base.warmup_epochs, overrides["epochs"] / 5)

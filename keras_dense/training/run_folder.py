@@ -9,7 +9,8 @@ Here `last.keras` holds the model, its optimizer state and the run's state
 from that history.
 
 A run folder holds `config.json` (written first), `last.keras`, `best.keras`,
-`history.csv`, `curves.png`, and at the end `metrics.json` and `confusion.png`;
+`history.csv`, `curves.png`, and at the end `metrics.json` and `confusion.png`
+(a run fine-tuned on an image folder also `split.json`, its files by split);
 while a run writes it, `.keras-dense.lock` (`_files.FolderLock`). A new run
 goes only into a missing or empty folder (`check_new_run`); `overwrite=True`
 starts a previous run over, removing its files (`clear_run`), and a folder
@@ -30,17 +31,25 @@ import zipfile
 
 from keras_dense import _files
 from keras_dense._files import write_atomic
+from keras_dense.inference.runs import BEST_FILE, CONFIG_FILE, SPLIT_FILE
 
-CONFIG_FILE = "config.json"
 LAST_FILE = "last.keras"
-BEST_FILE = "best.keras"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 STATE_ENTRY = "keras_dense_state.json"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion.png"
 RUN_FILES = frozenset(
-    {CONFIG_FILE, LAST_FILE, BEST_FILE, HISTORY_FILE, METRICS_FILE, CURVES_FILE, CONFUSION_FILE}
+    {
+        CONFIG_FILE,
+        LAST_FILE,
+        BEST_FILE,
+        HISTORY_FILE,
+        METRICS_FILE,
+        CURVES_FILE,
+        CONFUSION_FILE,
+        SPLIT_FILE,
+    }
 )
 # The keys `train` writes to config.json (a lone config.json with others is not ours).
 CONFIG_KEYS = frozenset(
@@ -60,6 +69,17 @@ CONFIG_KEYS = frozenset(
         "bn_momentum",
         "keras_version",
         "backend",
+        # fine-tuning on an image folder (`folder_train`)
+        "kind",
+        "backbone",
+        "weights",
+        "freeze",
+        "image_size",
+        "val_split",
+        "dropout",
+        "preprocess",
+        "class_names",
+        "workers",
     }
 )
 HISTORY_COLUMNS = (

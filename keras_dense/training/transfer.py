@@ -21,12 +21,13 @@ from typing import Any
 import keras
 from keras import layers
 
+from keras_dense._choices import FREEZE_MODES
+from keras_dense.imagenet.preprocessing_layer import LAYER_NAME, ImageNetPreprocessing
 from keras_dense.models import _layers, model_record
 
-FREEZE_MODES = ("backbone", "none")
 
-
-def _check_freeze(freeze):
+def check_freeze(freeze):
+    """Raises ValueError unless `freeze` is a `FREEZE_MODES` value or a count of layers."""
     if freeze in FREEZE_MODES:
         return
     if isinstance(freeze, bool) or not isinstance(freeze, int) or freeze < 0:
@@ -78,6 +79,7 @@ def finetune(
     input_shape: tuple[int, int, int] | None = None,
     dropout: float = 0.0,
     classifier_activation: str | None = "softmax",
+    preprocessing: str | None = None,
     **builder_kwargs: Any,
 ) -> keras.Model:
     """Returns a registered model's backbone topped with a new classifier.
@@ -93,6 +95,10 @@ def finetune(
         input_shape: `(height, width, channels)`; default the model's own.
         dropout: dropout before the new classifier (0 disables it).
         classifier_activation: activation of the new classifier.
+        preprocessing: `"caffe"`, `"tf"` or `"torch"`: the model starts with
+            that `ImageNetPreprocessing` layer and takes RGB pixels 0-255 (the
+            preprocessing then runs inside the compiled step, and a saved or
+            exported model is self-contained); None: it takes preprocessed input.
         **builder_kwargs: other arguments for the backbone's builder.
 
     Returns:
@@ -105,7 +111,7 @@ def finetune(
         False
     """
     record = model_record(name)
-    _check_freeze(freeze)
+    check_freeze(freeze)
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise ValueError(f"classes must be a positive integer; got {classes!r}.")
     if not 0 <= dropout < 1:
@@ -125,11 +131,14 @@ def finetune(
         trainable_tail(backbone, freeze)
 
     inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if preprocessing is not None:
+        x = ImageNetPreprocessing(preprocessing, name=LAYER_NAME)(x)
     if freeze == "none":
-        x = backbone(inputs)
+        x = backbone(x)
     else:
         # Inference mode even while fitting: BN keeps its moving statistics.
-        x = backbone(inputs, training=False)
+        x = backbone(x, training=False)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = _layers.classifier(x, classes, classifier_activation)
