@@ -212,3 +212,73 @@ def test_calibration_inputs_give_a_set_or_one_clear_error(tmp_path, photos, pick
     except ValueError as error:
         assert "\n" not in str(error)
     assert not [p for p in folder.rglob("*") if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory):
+    """A tiny DenseNet trained 3 epochs on 300 real CIFAR-10 images (JPEG copy), with
+    100 test images: a run whose predictions are not uniform."""
+    import zipfile
+
+    from cifar_samples import train_tiny
+
+    from keras_dense.training.recipe import Recipe
+
+    folder = tmp_path_factory.mktemp("cifar_run")
+    for split, per_class in (("train", 30), ("test", 10)):
+        archive = shared_path("cifar10", f"cifar10-jpg-{split}.zip")
+        counts = {}
+        with zipfile.ZipFile(archive) as opened:
+            for name in opened.namelist():
+                label = pathlib.PurePosixPath(name).parent.name
+                if not name.endswith(".jpg") or counts.get(label, 0) >= per_class:
+                    continue
+                counts[label] = counts.get(label, 0) + 1
+                target = folder / "data" / split / label / pathlib.PurePosixPath(name).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(opened.read(name))
+    recipe = Recipe(epochs=3, batch_size=32, lr=0.05, warmup_epochs=0.0, label_smoothing=0.0)
+    train_tiny(folder / "data", folder / "run", recipe)
+    return folder / "run"
+
+
+def test_evaluate_on_every_engine_and_precision_agrees_with_keras_float32(
+    cifar_run, engine_cache, capsys
+):
+    import keras
+
+    from keras_dense.cli import main
+    from keras_dense.training import data as data_lib
+    from keras_dense.training import evaluation
+
+    model = keras.saving.load_model(cifar_run / "best.keras", compile=False)
+    (x_train, _), (x_test, _), _ = data_lib.load_data(cifar_run.parent / "data")
+    exact = evaluation.predict_probabilities(model, x_test, 50)
+    # engine, precision -> (largest probability difference, least top-1 agreement)
+    bounds = {
+        ("openvino", "float32"): (1e-4, 1.0),
+        ("onnxruntime", "float32"): (1e-4, 1.0),
+        ("keras", "bfloat16"): (5e-2, 0.9),
+        ("openvino", "bfloat16"): (5e-2, 0.9),
+        ("openvino", "int8"): (0.3, 0.8),
+    }
+    for (engine, precision), (largest, agreement) in bounds.items():
+        runner, extra = evaluation.engine_model(model, engine, precision, x_train, 100)
+        probabilities = evaluation.predict_probabilities(runner, x_test, 50)
+        assert np.max(np.abs(probabilities - exact)) <= largest, (engine, precision)
+        same = np.mean(probabilities.argmax(-1) == exact.argmax(-1))
+        assert same >= agreement, (engine, precision, same)
+        if precision == "int8":
+            assert extra["int8_check"]["calibration"]["images"] == 100
+            assert extra["int8_check"]["passed"]
+    capsys.readouterr()
+    args = ["evaluate", str(cifar_run), "--engine", "openvino", "--precision", "int8"]
+    assert main([*args, "--calibration-size", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "(openvino, int8, " in out and "int8: calibrated on 100 images" in out
+    reference = evaluation.evaluate(cifar_run)
+    quantized = evaluation.evaluate(
+        cifar_run, engine="openvino", precision="int8", calibration_size=100
+    )
+    assert quantized["precision"] == "int8" and quantized["images"] == reference["images"]
+    assert abs(quantized["accuracy"] - reference["accuracy"]) <= 0.05
