@@ -62,6 +62,50 @@ def machine():
     }
 
 
+# /proc/cpuinfo flags of the low-precision units (bfloat16, int8 dot products, AMX tiles)
+LOW_PRECISION_FLAGS = (
+    "avx512_bf16",
+    "amx_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "amx_tile",
+)
+
+
+def cpu():
+    """The CPU's model name and which low-precision units it has (from /proc/cpuinfo)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and name in ("", platform.machine()):
+                    name = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "model_name": name,
+        "bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
+        "amx": bool(flags & {"amx_tile", "amx_int8", "amx_bf16"}),
+        "flags": [flag for flag in LOW_PRECISION_FLAGS if flag in flags],
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def cpu_line(info=None):
+    """`CPU: <name>, <n> cores, bf16 yes, VNNI yes, AMX no` for the printed results."""
+    info = info or cpu()
+    yes = {True: "yes", False: "no"}
+    return (
+        f"CPU: {info['model_name']}, {info['cpu_count']} cores, bf16 {yes[info['bf16']]}, "
+        f"VNNI {yes[info['vnni']]}, AMX {yes[info['amx']]}"
+    )
+
+
 def write_json(name, payload):
     """Writes `payload` to benchmarks/results/{name}-{timestamp}.json and prints the path."""
     RESULTS.mkdir(parents=True, exist_ok=True)

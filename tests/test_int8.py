@@ -276,9 +276,6 @@ def test_evaluate_on_every_engine_and_precision_agrees_with_keras_float32(
     assert main([*args, "--calibration-size", "100"]) == 0
     out = capsys.readouterr().out
     assert "(openvino, int8, " in out and "int8: calibrated on 100 images" in out
-    reference = evaluation.evaluate(cifar_run)
-    quantized = evaluation.evaluate(
-        cifar_run, engine="openvino", precision="int8", calibration_size=100
-    )
-    assert quantized["precision"] == "int8" and quantized["images"] == reference["images"]
-    assert abs(quantized["accuracy"] - reference["accuracy"]) <= 0.05
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    labels = data_lib.load_data(cifar_run.parent / "data")[1][1].argmax(-1)
+    assert abs(accuracy - np.mean(exact.argmax(-1) == labels)) <= 0.05
