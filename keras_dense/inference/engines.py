@@ -147,12 +147,32 @@ def choose_engine(
     options = installed_runtimes(precision)
     for option in options:
         if cached(option):
-            return (
-                option if runtime_saves(job_images, precision, True, keras_ready) > 0 else "keras"
+            saves = runtime_saves(job_images, precision, True, keras_ready)
+            return _said(
+                option if saves > 0 else "keras", job_images, option, "cached", saves, precision
             )
-    if options and runtime_saves(job_images, precision, False, keras_ready) > 0:
-        return options[0]
+    if options:
+        saves = runtime_saves(job_images, precision, False, keras_ready)
+        chosen = options[0] if saves > 0 else "keras"
+        return _said(chosen, job_images, options[0], "not cached", saves, precision)
+    logger.debug("auto: keras: no runtime computes in %s here", precision)
     return "keras"
+
+
+def _said(chosen, job_images, runtime, state, saves, precision):
+    logger.debug(
+        "auto: %s for this call: %d images; %s (%s) would save %.1f s (export %.0f s, "
+        "%.4f s per image, Keras start %.0f s)",
+        chosen,
+        job_images,
+        runtime,
+        state,
+        saves,
+        EXPORT_SECONDS,
+        SECONDS_SAVED_PER_IMAGE.get(precision, 0.0),
+        KERAS_START_SECONDS,
+    )
+    return chosen
 
 
 def _export_into_cache(keras_model, key, preprocess):
