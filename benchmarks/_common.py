@@ -35,6 +35,32 @@ def matmul_gflops(size=2048, repeats=5):
     return 2 * size**3 / best / 1e9
 
 
+def matmul_rates(size=2048, repeats=5):
+    """The machine's matrix-product rate per precision, in G(FL)OP/s: float32 through the
+    backend (`matmul_gflops`), bfloat16 and int8 (int8 x int8 -> int32, `torch._int_mm`)
+    through PyTorch's CPU kernels (oneDNN: AVX512-BF16 / VNNI / AMX where present);
+    None for a precision that cannot be measured here (PyTorch absent)."""
+    rates = {"float32": matmul_gflops(size, repeats), "bfloat16": None, "int8": None}
+    try:
+        import torch
+    except ImportError:
+        return rates
+    a = torch.randn(size, size).to(torch.bfloat16)
+    q = torch.randint(-128, 127, (size, size), dtype=torch.int8)
+    for precision, run in (("bfloat16", lambda: a @ a), ("int8", lambda: torch._int_mm(q, q))):
+        try:
+            run()  # warm-up
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - start)
+            rates[precision] = 2 * size**3 / best / 1e9
+        except (RuntimeError, AttributeError):  # no such kernel in this PyTorch
+            pass
+    return rates
+
+
 def peak_rss_gb():
     """This process's peak resident memory so far, in GB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
