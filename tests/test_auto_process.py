@@ -60,7 +60,8 @@ def test_auto_switches_once_the_images_would_have_paid_for_the_export(fresh, cap
     log = "\n".join(r.getMessage() for r in caplog.records if r.getMessage().startswith("auto"))
     assert "96 images so far x 0.0100 s saved per image = 1.0 s <= export 1.0 s" in log
     assert (
-        "128 images so far x 0.0100 s saved per image = 1.3 s > export 1.0 s (measured here)" in log
+        "128 images so far x 0.0100 s saved per image = 1.3 s > export 1.0 s (per image: "
+        "both measured here; export: measured here): exporting for openvino" in log
     )
     assert "openvino (float32), its export is ready" in log
     stored = json.loads((cache.cache_dir() / auto.CONSTANTS_FILE).read_text())
@@ -74,7 +75,7 @@ def test_without_measured_constants_the_defaults_decide_and_are_said(fresh, capl
     with caplog.at_level(logging.DEBUG, logger="keras_dense.inference"):
         chosen, _ = loading.load_engine_model(model, engine="auto", job_images=32)
     assert getattr(chosen, "engine", "keras") == "keras"
-    assert "(defaults)" in caplog.text and "<= export 18.0 s" in caplog.text
+    assert "<= export 18.0 s (per image: the default; export: the default)" in caplog.text
 
 
 def test_the_fastest_seconds_per_image_are_kept_per_machine_and_model(fresh):
@@ -82,6 +83,22 @@ def test_the_fastest_seconds_per_image_are_kept_per_machine_and_model(fresh):
     auto.observe(model.name, "keras", "float32", 4, 0.4)
     auto.observe(model.name, "keras", "float32", 4, 0.8)  # slower: the fastest is kept
     auto.observe(model.name, "keras", "float32", 0, 0.8)  # nothing to learn
-    assert auto.constants(model.name, "float32", "openvino")[2] == "defaults"
-    figures = json.loads((cache.cache_dir() / auto.CONSTANTS_FILE).read_text())
-    assert figures[auto.machine_key()][model.name] == {"keras_float32_seconds_per_image": 0.1}
+    export, saved, source = auto.constants(model.name, "float32", "openvino", "densenet")
+    assert source == (
+        "per image: keras measured here, openvino x0.70 (the default ratio); export: the default"
+    )
+    assert saved == pytest.approx(0.1 * 0.3) and export == 18.0
+    auto.observe(model.name, "openvino", "float32", 4, 0.2, family="densenet")
+    assert auto.constants("other", "float32", "openvino", "densenet")[2].startswith(
+        "per image: the default"
+    )  # no Keras figure for that model
+    auto.observe("other", "keras", "float32", 1, 1.0)
+    export, saved, source = auto.constants("other", "float32", "openvino", "densenet")
+    assert saved == pytest.approx(0.5) and "the densenet family's ratio measured here" in source
+    stored = json.loads((cache.cache_dir() / auto.CONSTANTS_FILE).read_text())
+    assert stored[auto.machine_key()][model.name] == {
+        "keras_float32_seconds_per_image": 0.1,
+        "openvino_float32_seconds_per_image": 0.05,
+    }
+    assert stored[auto.machine_key()]["family:densenet"] == {"openvino_float32_time_ratio": 0.5}
+    assert auto.constants(model.name, "float32", "openvino")[1] == pytest.approx(0.05)

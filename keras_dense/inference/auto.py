@@ -32,8 +32,13 @@ import weakref
 
 from keras_dense import _files
 from keras_dense.inference import cache, engines
+from keras_dense.models import model_record, record_of
 
 CONSTANTS_FILE = "auto-constants.json"
+# A runtime's seconds per image over Keras's, until measured for the model's family on this
+# machine (benchmarks/inference.py, DenseNet-169: OpenVINO float32 34.9 vs Keras 24 img/s;
+# OpenVINO bfloat16 133 vs Keras's bfloat16 copy ~35)
+RUNTIME_TIME_RATIO = {"float32": 0.7, "bfloat16": 0.3}
 logger = logging.getLogger("keras_dense.inference")
 _LOCK = threading.Lock()
 _NAMED = {}  # (model name, weights, precision) -> _Usage
@@ -98,8 +103,18 @@ def _save(model):
         logger.debug("auto: the measured constants were not saved (%s)", error)
 
 
-def observe(model, engine, precision, images, seconds):
-    """Records a timed pass: `images` through `model` on `engine` in `seconds`."""
+def family_of(model):
+    """The family of a registry name or a built model (None when it has none)."""
+    try:
+        record = model_record(model) if isinstance(model, str) else record_of(model)[0]
+        return record.family
+    except Exception:  # noqa: BLE001 - a model of the user's own: no family figures
+        return None
+
+
+def observe(model, engine, precision, images, seconds, family=None):
+    """Records a timed pass: `images` through `model` on `engine` in `seconds`; with both
+    Keras's and a runtime's figure known, their ratio for the model's `family`."""
     if images <= 0 or seconds <= 0:
         return
     with _LOCK:
@@ -109,6 +124,10 @@ def observe(model, engine, precision, images, seconds):
         if name not in figures or value < 0.95 * figures[name]:
             figures[name] = value
             _save(model)
+            keras = figures.get(f"keras_{precision}_seconds_per_image")
+            if family and engine != "keras" and keras:
+                _load(f"family:{family}")[f"{engine}_{precision}_time_ratio"] = value / keras
+                _save(f"family:{family}")
 
 
 def observe_export(model, seconds):
@@ -118,18 +137,33 @@ def observe_export(model, seconds):
         _save(model)
 
 
-def constants(model, precision, runtime):
-    """`(export seconds, seconds saved per image, where they come from)` for `model`."""
+def constants(model, precision, runtime, family=None):
+    """`(export seconds, seconds saved per image, where they come from)` for `model`.
+
+    Seconds saved per image: Keras's minus the runtime's, both measured for the model
+    here; else Keras's measured figure times (1 - the runtime's time ratio measured for
+    the family here, or `RUNTIME_TIME_RATIO`); else `engines.SECONDS_SAVED_PER_IMAGE`.
+    Export seconds: the model's last export here, else `engines.EXPORT_SECONDS`.
+    """
     figures = _load(model)
     export = figures.get("export_seconds")
     keras = figures.get(f"keras_{precision}_seconds_per_image")
     fast = figures.get(f"{runtime}_{precision}_seconds_per_image")
-    saved = keras - fast if keras is not None and fast is not None else None
-    source = "measured here" if export is not None and saved is not None else "defaults"
-    if export is None:
-        export = engines.EXPORT_SECONDS
-    if saved is None:
+    if keras is not None and fast is not None:
+        saved, source = keras - fast, "per image: both measured here"
+    elif keras is not None:
+        ratio = _load(f"family:{family}").get(f"{runtime}_{precision}_time_ratio")
+        where = f"the {family} family's ratio measured here" if ratio else "the default ratio"
+        ratio = ratio or RUNTIME_TIME_RATIO.get(precision, 1.0)
+        saved = keras * (1 - ratio)
+        source = f"per image: keras measured here, {runtime} x{ratio:.2f} ({where})"
+    else:
         saved = engines.SECONDS_SAVED_PER_IMAGE.get(precision, 0.0)
+        source = "per image: the default"
+    if export is None:
+        export, source = engines.EXPORT_SECONDS, source + "; export: the default"
+    else:
+        source += "; export: measured here"
     return export, saved, source
 
 
@@ -147,7 +181,7 @@ def _say(usage, message, *args):
         logger.debug("auto: %s", text)
 
 
-def note_keras_images(model, weights, precision, images, label, export):
+def note_keras_images(model, weights, precision, images, label, export, family=None):
     """Counts a call's images; returns the runtime model once it is ready, else None.
 
     Args:
@@ -156,8 +190,9 @@ def note_keras_images(model, weights, precision, images, label, export):
         precision: the precision.
         images: the images of this call.
         label: the model's name for the constants and the log.
-        export: `export()` exports into the cache and returns the runtime model (run
-            in a background thread once the images so far would have paid for it).
+        export: `export(runtime)` exports into the cache and returns the runtime model
+            (run in a background thread once the images so far would have paid for it).
+        family: the model's family (for the figures measured on its other models).
 
     Returns:
         The runtime model (`ExportedModel`) once exported, or None (run on Keras).
@@ -176,7 +211,7 @@ def note_keras_images(model, weights, precision, images, label, export):
         else:
             _say(usage, "%s: keras while %s's export runs in the background", label, runtime)
         return None
-    export_seconds, saved, source = constants(label, precision, runtime)
+    export_seconds, saved, source = constants(label, precision, runtime, family)
     would_save = usage.images * saved
     if would_save <= export_seconds:
         logger.debug(

@@ -97,6 +97,7 @@ def load_engine_model(
             job_images,
             model.name,
             lambda runtime: engines.keras_engine_model(model, runtime, precision, preprocess),
+            auto.family_of(model),
         )
         if fast is not None:
             return EngineModel(fast, preprocess)
@@ -126,7 +127,7 @@ def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_ima
             )
 
         fast = auto.note_keras_images(
-            record.name, weights, precision, job_images, record.name, export
+            record.name, weights, precision, job_images, record.name, export, record.family
         )
         if fast is not None:
             return fast

@@ -130,6 +130,7 @@ def predict(
     """
     tta_lib.check_mode(tta)
     count = 1 if is_single(images) else len(images)
+    family = auto.family_of(model) if engine == "auto" else None
     model, preprocess = loading.load_engine_model(
         model, weights, preprocess, precision, fold_bn, engine, count
     )
@@ -139,7 +140,8 @@ def predict(
     result = classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
     if engine == "auto":  # the machine's figures `auto` decides with
         engine_name = getattr(model, "engine", "keras")
-        auto.observe(model.name, engine_name, precision, len(pixels), time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        auto.observe(model.name, engine_name, precision, len(pixels), seconds, family)
     return result
 
 
