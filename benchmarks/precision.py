@@ -66,6 +66,11 @@ def train_command(args, run):
     return command
 
 
+def _shown(command):
+    """The train argv as a user types it (`keras-dense train ...`)."""
+    return " ".join(["keras-dense", *command[3:]])
+
+
 def refusal(engine, precision, device):
     """One line saying why this CPU does not run `precision` on `engine`, or None."""
     if precision == "bfloat16" and not device["bf16"]:
@@ -95,7 +100,7 @@ def main(argv=None):
         if run is None:
             run = pathlib.Path(scratch) / "run"
             command = train_command(args, run)
-            print("training:", " ".join(command[1:]), flush=True)
+            print("training:", _shown(command), flush=True)
             start = time.perf_counter()
             subprocess.run(command, check=True)
             train_seconds = time.perf_counter() - start
@@ -106,7 +111,7 @@ def main(argv=None):
         "model": args.model,
         "arch": list(args.arch) if command else None,
         "run": str(args.run) if args.run else None,
-        "train_command": " ".join(command[1:]) if command else None,
+        "train_command": _shown(command) if command else None,
         "train_seconds": train_seconds,
         "dataset": f"CIFAR-10 (JPEG copy) from {args.data}",
         "device": device,
