@@ -175,6 +175,29 @@ def test_cli_predict_int8_without_an_entry_is_one_line(tmp_path, photos):
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
 
+def test_cli_export_int8_fills_the_engine_cache(tmp_path, engine_cache, photos, capsys):
+    from keras_dense.cli import main
+
+    weights = tmp_path / "lenet5.weights.h5"
+    lenet = keras_dense.get_model("lenet5", weights=None)
+    h5_fixtures.randomize(lenet, seed=0, logit_scale=1.0).save_weights(weights)
+    export = ["export", "lenet5", "--weights", str(weights), "--engine", "openvino"]
+    assert main([*export, "--precision", "int8"]) == 2
+    assert "--precision int8 needs --calibration DIR|FILES" in capsys.readouterr().err
+    assert main([*export, "--calibration", str(photos[0])]) == 2
+    assert "apply to --precision int8 only" in capsys.readouterr().err
+    folder = str(photos[0].parent)
+    args = [*export, "--precision", "int8", "--calibration", folder, "--calibration-size", "8"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "is ready for openvino (int8)" in out and "on 8 held-out images" in out
+    int8, _ = loading.load_engine_model("lenet5", str(weights), "tf", precision="int8")
+    assert (int8.engine, int8.precision) == ("openvino", "int8")
+    assert [p.name.split("-")[:3] for p in engine_cache.iterdir() if p.is_dir()].count(
+        ["lenet5", "openvino", "int8"]
+    ) == 1
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
