@@ -35,6 +35,32 @@ def matmul_gflops(size=2048, repeats=5):
     return 2 * size**3 / best / 1e9
 
 
+def matmul_rates(size=2048, repeats=5):
+    """The machine's matrix-product rate per precision, in G(FL)OP/s: float32 through the
+    backend (`matmul_gflops`), bfloat16 and int8 (int8 x int8 -> int32, `torch._int_mm`)
+    through PyTorch's CPU kernels (oneDNN: AVX512-BF16 / VNNI / AMX where present);
+    None for a precision that cannot be measured here (PyTorch absent)."""
+    rates = {"float32": matmul_gflops(size, repeats), "bfloat16": None, "int8": None}
+    try:
+        import torch
+    except ImportError:
+        return rates
+    a = torch.randn(size, size).to(torch.bfloat16)
+    q = torch.randint(-128, 127, (size, size), dtype=torch.int8)
+    for precision, run in (("bfloat16", lambda: a @ a), ("int8", lambda: torch._int_mm(q, q))):
+        try:
+            run()  # warm-up
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - start)
+            rates[precision] = 2 * size**3 / best / 1e9
+        except (RuntimeError, AttributeError):  # no such kernel in this PyTorch
+            pass
+    return rates
+
+
 def peak_rss_gb():
     """This process's peak resident memory so far, in GB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
@@ -60,6 +86,50 @@ def machine():
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }
+
+
+# /proc/cpuinfo flags of the low-precision units (bfloat16, int8 dot products, AMX tiles)
+LOW_PRECISION_FLAGS = (
+    "avx512_bf16",
+    "amx_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "amx_tile",
+)
+
+
+def cpu():
+    """The CPU's model name and which low-precision units it has (from /proc/cpuinfo)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and name in ("", platform.machine()):
+                    name = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {
+        "model_name": name,
+        "bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
+        "amx": bool(flags & {"amx_tile", "amx_int8", "amx_bf16"}),
+        "flags": [flag for flag in LOW_PRECISION_FLAGS if flag in flags],
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def cpu_line(info=None):
+    """`CPU: <name>, <n> cores, bf16 yes, VNNI yes, AMX no` for the printed results."""
+    info = info or cpu()
+    yes = {True: "yes", False: "no"}
+    return (
+        f"CPU: {info['model_name']}, {info['cpu_count']} cores, bf16 {yes[info['bf16']]}, "
+        f"VNNI {yes[info['vnni']]}, AMX {yes[info['amx']]}"
+    )
 
 
 def write_json(name, payload):

@@ -15,7 +15,15 @@ Variants (those whose runtime is installed):
 - `keras_float32`, `keras_bfloat16`: our Keras model's compiled step (and its
   bfloat16 copy), `engine="keras"`;
 - `onnxruntime`, `openvino_float32`, `openvino_bfloat16`: the exported model
-  in each runtime (`predict_batches`).
+  in each runtime (`predict_batches`);
+- `openvino_int8`: the cached float32 IR quantized by NNCF
+  (`engines.quantize_model`) on half of the 16 shared photos, checked on the
+  other half (the check's top-1 agreement is printed).
+
+Each rate is also given as a share of the machine's matrix-product rate in its
+precision (`_common.matmul_rates`: float32, bfloat16, int8 -> int32). A
+precision the CPU has no units for (bfloat16: AVX512-BF16 / AMX; int8: VNNI /
+AMX) is refused with one line, never timed slowly.
 
 Also measured: the first call's export time per runtime (build, export, check,
 open: what `engine=...` costs once), the peak memory (RSS sampled every 5 ms,
@@ -46,6 +54,13 @@ import time
 import _common
 
 GFLOPS_PER_IMAGE = 6.72  # keras_dense.count_flops(DenseNet169) / 1e9, checked below
+DEVICE = _common.cpu()
+# variant -> the precision whose matrix-product rate it is a share of
+PRECISION_OF = {
+    "openvino_int8": "int8",
+    "keras_bfloat16": "bfloat16",
+    "openvino_bfloat16": "bfloat16",
+}
 SAMPLES = _common.ROOT.parent / "shared" / "data" / "images" / "imagenet-samples"
 
 
@@ -133,6 +148,33 @@ def _first_call_exports(weights_file, pixels):
     return result
 
 
+def _refusal(precision, device):
+    """One line when this CPU has no units for `precision`, else None."""
+    if precision == "bfloat16" and not device["bf16"]:
+        return "bfloat16 refused: no bfloat16 units on this CPU (avx512_bf16 / amx_bf16)"
+    if precision == "int8" and not (device["vnni"] or device["amx"]):
+        return "int8 refused: no int8 dot-product units on this CPU (VNNI / AMX)"
+    return None
+
+
+def _int8_variant(weights_file, pixels, x, count):
+    """The NNCF int8 model of densenet169 on half the shared photos, or a refusal line."""
+    from keras_dense import inference
+    from keras_dense.inference import engines
+
+    start = time.perf_counter()
+    try:
+        # distinct images: the shared samples (the batch repeats them), else the pixels
+        source = sorted(SAMPLES.glob("*.JPEG")) if SAMPLES.is_dir() else pixels
+        model = engines.quantize_model(
+            "densenet169", source, calibration_size=len(source) // 2, weights=weights_file
+        )
+    except ValueError as error:  # the NNCF extra missing, or a failed check
+        return None, f"int8 skipped: {error}"
+    print(f"int8: quantized (and checked) in {time.perf_counter() - start:.0f} s", flush=True)
+    return lambda: inference.predict_batches(model, x, count), None
+
+
 def _variants(reference, weights_file, pixels):
     """name -> (callable returning probabilities of `pixels`, the model it runs)."""
     import keras_dense
@@ -152,18 +194,29 @@ def _variants(reference, weights_file, pixels):
         ),
         "keras_float32": lambda: inference.predict_batches(ours, x, count),
     }
-    bf16 = inference.inference_model(ours, "bfloat16")
-    variants["keras_bfloat16"] = lambda: inference.predict_batches(bf16, x, count)
+    if not _refusal("bfloat16", DEVICE):
+        bf16 = inference.inference_model(ours, "bfloat16")
+        variants["keras_bfloat16"] = lambda: inference.predict_batches(bf16, x, count)
     for engine, precision, name in (
         ("onnxruntime", "float32", "onnxruntime"),
         ("openvino", "float32", "openvino_float32"),
         ("openvino", "bfloat16", "openvino_bfloat16"),
     ):
-        if engine in engines.installed_runtimes(precision):
+        refused = _refusal(precision, DEVICE)
+        if refused:
+            print(refused, flush=True)
+        elif engine in engines.installed_runtimes(precision):
             model, _ = loading.load_engine_model(
                 "densenet169", weights_file, precision=precision, engine=engine
             )
             variants[name] = (lambda m: lambda: inference.predict_batches(m, x, count))(model)
+    refused = _refusal("int8", DEVICE)
+    if not refused:
+        variants["openvino_int8"], refused = _int8_variant(weights_file, pixels, x, count)
+        if variants["openvino_int8"] is None:
+            del variants["openvino_int8"]
+    if refused:
+        print(refused, flush=True)
     return variants
 
 
@@ -373,8 +426,13 @@ def run(args, scratch):
     from keras_dense import count_flops
     from keras_dense.inference import loading
 
-    gflops = _common.matmul_gflops()
-    print(f"matmul: {gflops:.0f} GFLOP/s float32", flush=True)
+    print(_common.cpu_line(DEVICE), flush=True)
+    rates = _common.matmul_rates()
+    gflops = rates["float32"]
+    print(
+        "matmul: " + ", ".join(f"{p} {r:.0f}" for p, r in rates.items() if r) + " G(FL)OP/s",
+        flush=True,
+    )
     pixels, source = _photos(args.batch_size)
     reference = _reference(args.weights)
     flops = count_flops(reference) / 1e9
@@ -398,11 +456,14 @@ def run(args, scratch):
     base = rate["keras_applications"]
     exact = outputs["keras_applications"]
     diff = {name: float(np.max(np.abs(out - exact))) for name, out in outputs.items()}
+    share = {}
     for name in variants:
+        peak = rates.get(PRECISION_OF.get(name, "float32")) or gflops
+        share[name] = rate[name] * flops / peak
         print(
             f"{name}: {rate[name]:.1f} images/s, x{rate[name] / base:.2f} of keras.applications, "
-            f"{rate[name] * flops / gflops:.0%} of matmul peak, {cpu_ms[name]:.1f} CPU-ms per "
-            f"image, max |p - p_keras| {diff[name]:.1e}",
+            f"{share[name]:.0%} of the {PRECISION_OF.get(name, 'float32')} matmul rate, "
+            f"{cpu_ms[name]:.1f} CPU-ms per image, max |p - p_keras| {diff[name]:.1e}",
             flush=True,
         )
 
@@ -458,6 +519,8 @@ def run(args, scratch):
             "machine": _common.machine(),
             "versions": _versions(),
             "matmul_gflops": gflops,
+            "matmul_rates": rates,
+            "device": DEVICE,
             "gflops_per_image": flops,
             "default_predict_engine": default_engine,
             "cpu_ms_per_image": cpu_ms,
@@ -465,7 +528,7 @@ def run(args, scratch):
             "cli_main_command": cli,
             "images_per_s": rate,
             "ratio_to_keras_applications": {k: r / base for k, r in rate.items()},
-            "share_of_matmul_peak": {k: r * flops / gflops for k, r in rate.items()},
+            "share_of_matmul_peak": share,
             "max_probability_difference_vs_keras_applications": diff,
             "first_call_exports": exports,
             "folder": folder,

@@ -9,7 +9,8 @@ the two cannot disagree.
   `RUNTIME_ENGINES` those with an exported model in the engine cache
   (`keras_dense.inference.cache`), `EXPORT_ENGINES` the `export --engine` choices.
 - `EXPORT_FORMATS`: what `keras_dense.inference.export` writes.
-- `PRECISIONS`: what inference computes in (`keras_dense.inference.precision`).
+- `PRECISIONS`: what inference computes in (`keras_dense.inference.precision`); int8 on
+  OpenVINO only (`keras_dense.inference.quantize`).
 - `PREPROCESSING_MODES`: ImageNet input scalings (`keras_dense.imagenet.preprocessing`).
 - `TTA_MODES`: test-time augmentations of `predict` (`keras_dense.imagenet.tta`);
   `EVALUATE_TTA_MODES` those of `evaluate` (`keras_dense.training.evaluation`).
@@ -27,7 +28,7 @@ RUNTIME_ENGINES = ("onnxruntime", "openvino")
 ENGINES = ("auto", "keras", *RUNTIME_ENGINES)
 EXPORT_ENGINES = ("auto", *RUNTIME_ENGINES)
 EXPORT_FORMATS = ("onnx", "openvino", "saved_model", "litert")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")
 PREPROCESSING_MODES = ("caffe", "tf", "torch")
 TTA_MODES = ("flip", "five_crop", "ten_crop")
 EVALUATE_TTA_MODES = ("flip", "none")

@@ -30,6 +30,8 @@ CLI_CHOICES = {
     ("train", "--optimizer"): _choices.OPTIMIZERS,
     ("train", "--schedule"): _choices.SCHEDULES,
     ("evaluate", "--tta"): _choices.EVALUATE_TTA_MODES,
+    ("evaluate", "--engine"): _choices.ENGINES,
+    ("evaluate", "--precision"): _choices.PRECISIONS,
 }
 
 

@@ -1,4 +1,5 @@
-"""`keras-dense export NAME --format F --out PATH [--check IMAGES]`; `--engine E`: the cache."""
+"""`keras-dense export NAME --format F --out PATH [--check IMAGES]`; `--engine E`: the cache;
+`--precision int8 --calibration DIR|FILES [--calibration-size N]`: NNCF's int8."""
 
 import argparse
 import os
@@ -38,7 +39,12 @@ def add_parsers(subparsers):
         "(default: the one `predict --engine auto` prefers); with --out: "
         "the runtime that runs the check",
     )
-    options.precision(parser, "precision the runtime computes in (bfloat16: OpenVINO only)")
+    options.precision(
+        parser,
+        "precision the runtime computes in (bfloat16: OpenVINO only; int8: OpenVINO, "
+        "quantized by NNCF on --calibration images)",
+    )
+    options.calibration(parser)
     parser.add_argument(
         "--check",
         nargs="+",
@@ -113,6 +119,8 @@ def _export_to_path(args):
         engine=engine,
         precision=args.precision,
         overwrite=args.overwrite,
+        calibration=args.calibration,
+        calibration_size=args.calibration_size,
     )
     print(f"keras-dense: {result.summary()}")
     if result.report_path:
@@ -154,6 +162,10 @@ def _prepare_engine(args):
             )
         engine = options[0]
     engines.choose_engine(engine, args.precision)  # installed, and computes in the precision
+    if args.precision == "int8":
+        return _prepare_int8(args, record, weights, engine)
+    if args.calibration or args.calibration_size:
+        raise ValueError("--calibration and --calibration-size apply to --precision int8 only.")
     exported = engines.record_engine_model(
         record, weights, engine, args.precision, preprocess_of(record, weights)
     )
@@ -167,5 +179,32 @@ def _prepare_engine(args):
         f"keras-dense: exported in {entry['export_seconds']:.1f} s; largest probability "
         f"difference {check['max_probability_difference']:.1e} on {len(check['images'])} "
         f"images, top-1 agreement {check['top1_agreement']:.0%}"
+    )
+    return 0
+
+
+def _prepare_int8(args, record, weights, engine):
+    from keras_dense.inference import cache, engines
+
+    if engine != "openvino":
+        raise ValueError("int8 runs on OpenVINO: pass --engine openvino.")
+    if not args.calibration:
+        raise ValueError(
+            "--precision int8 needs --calibration DIR|FILES: real images (a few hundred) "
+            "that NNCF calibrates the int8 scales on."
+        )
+    exported = engines.quantize_model(
+        record.name, args.calibration, args.calibration_size, weights=weights
+    )
+    entry = cache.read_entry(
+        cache.lookup_calibrated(engines.record_key(record, weights, "openvino", "int8"))[1]
+    )
+    check = entry["check"]
+    print(f"keras-dense: {record.name} ({weights}) is ready for openvino (int8): {exported.path}")
+    print(
+        f"keras-dense: quantized in {entry['export_seconds']:.1f} s on "
+        f"{check['calibration']['images']} calibration images; on {len(check['images'])} "
+        f"held-out images: top-1 agreement with float32 {check['top1_agreement']:.1%}, "
+        f"largest probability difference {check['max_probability_difference']:.1e}"
     )
     return 0

@@ -63,6 +63,23 @@ def precision(parser, help=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="float32", help=help)
 
 
+def calibration(parser):
+    """`--calibration DIR|FILES` and `--calibration-size N` (int8)."""
+    parser.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="PATH",
+        help="int8: real images (folders or files) NNCF calibrates on; those left over "
+        "check the result",
+    )
+    parser.add_argument(
+        "--calibration-size",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="int8: images that calibrate (default 300)",
+    )
+
+
 def arch(parser, help):
     """`--arch KEY=VALUE` (repeatable): architecture overrides."""
     parser.add_argument(

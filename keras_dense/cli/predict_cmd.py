@@ -54,12 +54,15 @@ def add_parsers(subparsers):
         "onnxruntime/openvino export once (checked, cached) and run there",
     )
     jobs_cmd.job_options(parser, PREDICT_RESULT_FORMATS)
+    options.flags(
+        parser, verbose="say what --engine auto chose and why (images counted, the constants)"
+    )
     parser.set_defaults(func=run_predict)
 
 
-def enable_library_log():
+def enable_library_log(verbose=False):
     """Shows which weights file was loaded and what the engines do (exports, cache), on
-    stderr, once per process however often main() runs."""
+    stderr, once per process however often main() runs; `verbose`: `auto`'s decisions too."""
     import logging
 
     for name in ("keras_dense.weights", "keras_dense.inference"):
@@ -70,14 +73,14 @@ def enable_library_log():
             handler.keras_dense_cli = True
             logger.addHandler(handler)
             logger.propagate = False
-        logger.setLevel(logging.INFO)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def run_predict(args):
     from keras_dense.imagenet import images
     from keras_dense.inference import folder_jobs, loading, predict, runs
 
-    enable_library_log()
+    enable_library_log(verbose=args.verbose)
     settings = options.model_settings(args)
     weights = settings["weights"]
     settings.update(top=args.top, preprocess=args.preprocess, crop=args.crop, tta=args.tta)

@@ -7,7 +7,7 @@ With any fine-tuning option (`--weights`, `--freeze`, `--image-size`,
 
 import argparse
 
-from keras_dense._choices import EVALUATE_TTA_MODES, OPTIMIZERS, SCHEDULES
+from keras_dense._choices import ENGINES, EVALUATE_TTA_MODES, OPTIMIZERS, SCHEDULES
 from keras_dense.cli import argtypes, options
 
 SCHEDULE_HELP = (
@@ -186,6 +186,19 @@ def add_parsers(subparsers):
         help="flip: average each image's probabilities with its mirror's; "
         "none: no test-time augmentation (default: the run's recipe)",
     )
+    evaluate.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="keras",
+        help="keras (default); openvino / onnxruntime: the model exported once (checked, "
+        "cached) and tested there",
+    )
+    options.precision(
+        evaluate,
+        "bfloat16: Keras's bfloat16 copy or OpenVINO's; int8: OpenVINO, quantized by NNCF "
+        "on --calibration images (default: the run's training images)",
+    )
+    options.calibration(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -370,14 +383,31 @@ def run_evaluate(args):
     from keras_dense.training import evaluation
 
     report = evaluation.evaluate(
-        args.target, data=args.data, batch_size=args.batch_size, tta=args.tta
+        args.target,
+        data=args.data,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        engine=args.engine,
+        precision=args.precision,
+        calibration=args.calibration,
+        calibration_size=args.calibration_size,
     )
     print(
         f"{report['model_file']}: test accuracy {report['accuracy']:.4f} "
-        f"on {report['images']:,} images" + (f" (tta {report['tta']})" if report["tta"] else "")
+        f"on {report['images']:,} images"
+        + (f" (tta {report['tta']})" if report["tta"] else "")
+        + f" ({report['engine']}, {report['precision']}, "
+        f"{report['images'] / report['seconds']:.0f} img/s)"
     )
     if report.get("skipped"):
         print(f"keras-dense: skipped {report['skipped']} file(s) that cannot be read as images")
+    if report.get("int8_check"):
+        check = report["int8_check"]
+        print(
+            f"int8: calibrated on {check['calibration']['images']} images; top-1 agreement "
+            f"with float32 {check['top1_agreement']:.1%} on {len(check['images'])} held-out "
+            "images"
+        )
     width = max(len(name) for name in report["per_class_accuracy"])
     for name, accuracy in report["per_class_accuracy"].items():
         print(f"  {name:<{width}}  {accuracy:.4f}")

@@ -206,6 +206,29 @@ def lookup(key):
     return None
 
 
+def lookup_calibrated(key):
+    """`(path, full key)` of a verified entry whose key is `key` plus a calibration set
+    (int8, whatever images calibrated it), or None. Writing an entry replaces the older
+    ones of the same weights, so there is at most one."""
+    root = cache_dir()
+    if not root.is_dir():
+        return None
+    for folder in sorted(root.glob(f"{_prefix(key)}*")):
+        if _files.TEMP_MARK in folder.name:
+            continue
+        try:
+            full = json.loads((folder / ENTRY_FILE).read_text()).get("key", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        if not isinstance(full, dict) or "calibration" not in full:
+            continue
+        if {k: v for k, v in full.items() if k != "calibration"} == key:
+            path = lookup(full)
+            if path is not None:
+                return path, full
+    return None
+
+
 def discard(key, reason):
     """Deletes the entry of `key`, logging `reason`."""
     logger.warning("%s", reason)

@@ -33,15 +33,21 @@ import weakref
 
 from keras_dense._choices import ENGINES
 from keras_dense._device import accelerator_name
-from keras_dense.inference import cache, runtimes
+from keras_dense.imagenet.preprocessing_layer import included_mode
+from keras_dense.inference import built, cache, quantize, runtimes
+from keras_dense.inference import check as check_lib
 from keras_dense.inference import export as export_lib
 from keras_dense.inference import precision as precision_lib
-from keras_dense.models import _builder
+from keras_dense.models import _builder, model_record
 
 # Installed runtimes `auto` considers, in order: OpenVINO (the default install) first,
 # faster than ONNX Runtime in float32 in the benchmark (34.9 vs 24.2 img/s; 56.9 vs
 # 80.5 CPU-ms per image in the quiet run) and the only one in bfloat16.
-RUNTIME_PREFERENCE = {"float32": ("openvino", "onnxruntime"), "bfloat16": ("openvino",)}
+RUNTIME_PREFERENCE = {
+    "float32": ("openvino", "onnxruntime"),
+    "bfloat16": ("openvino",),
+    "int8": ("openvino",),
+}
 # Measured on the 2-core CPU (benchmarks/inference.py, DenseNet-169, batch 32, which
 # prints these figures; three runs, the last a quiet full run,
 # results/inference-20261123-143832.json): the first export, check and store take
@@ -133,17 +139,40 @@ def choose_engine(
                 "machine; use precision='float32', or engine='keras'."
             )
         return engine
+    if precision == "int8":  # an NNCF-quantized OpenVINO export, or nothing
+        runtimes.require("openvino", "int8 inference")
+        return "openvino"
     if on_accelerator():
         return "keras"
     options = installed_runtimes(precision)
     for option in options:
         if cached(option):
-            return (
-                option if runtime_saves(job_images, precision, True, keras_ready) > 0 else "keras"
+            saves = runtime_saves(job_images, precision, True, keras_ready)
+            return _said(
+                option if saves > 0 else "keras", job_images, option, "cached", saves, precision
             )
-    if options and runtime_saves(job_images, precision, False, keras_ready) > 0:
-        return options[0]
+    if options:
+        saves = runtime_saves(job_images, precision, False, keras_ready)
+        chosen = options[0] if saves > 0 else "keras"
+        return _said(chosen, job_images, options[0], "not cached", saves, precision)
+    logger.debug("auto: keras: no runtime computes in %s here", precision)
     return "keras"
+
+
+def _said(chosen, job_images, runtime, state, saves, precision):
+    logger.debug(
+        "auto: %s for this call: %d images; %s (%s) would save %.1f s (export %.0f s, "
+        "%.4f s per image, Keras start %.0f s)",
+        chosen,
+        job_images,
+        runtime,
+        state,
+        saves,
+        EXPORT_SECONDS,
+        SECONDS_SAVED_PER_IMAGE.get(precision, 0.0),
+        KERAS_START_SECONDS,
+    )
+    return chosen
 
 
 def _export_into_cache(keras_model, key, preprocess):
@@ -191,6 +220,73 @@ def _cached_onnx(key):
     if key["engine"] != "openvino":
         return None
     return cache.lookup({**key, "engine": "onnxruntime", "precision": "float32"})
+
+
+def _int8_missing(key, how):
+    return ValueError(
+        f"No int8 export of {key['model']} with these weights is cached; make one with: {how}"
+    )
+
+
+def cached_int8(key, how):
+    """The cached int8 export for `key` (any calibration set) opened in OpenVINO.
+
+    Raises:
+        ValueError: one line naming `how` to make it, when none is cached.
+    """
+    found = cache.lookup_calibrated(key)
+    if found is None:
+        raise _int8_missing(key, how)
+    path, full_key = found
+    return runtimes.load_exported(path, "openvino", "openvino", "int8", name=key["model"])
+
+
+def quantize_into_cache(float_key, make_keras_model, preprocess, calibration, raw_pixels=False):
+    """The int8 export of the model of `float_key` (an OpenVINO float32 key), quantized by
+    NNCF from its cached float32 IR (exported first when missing), checked, cached.
+
+    Args:
+        float_key: the OpenVINO float32 cache key of the model.
+        make_keras_model: returns the Keras model (called only to export the float32 IR).
+        preprocess: the weights' preprocessing mode.
+        calibration: a `quantize.CalibrationSet`.
+        raw_pixels: the model takes pixels 0-255 (its preprocessing included).
+
+    Returns:
+        The path of the int8 `.xml` in the cache.
+
+    Raises:
+        ExportCheckError: the int8 model disagrees with float32 on the held-out
+            images more than `check.THRESHOLDS["int8"]` allows; nothing is cached.
+    """
+    key = {**float_key, "precision": "int8", "calibration": calibration.identity}
+    path = cache.lookup(key)
+    if path is not None:
+        return path
+    runtime_model(float_key, make_keras_model, preprocess)  # the checked float32 IR
+    float_xml = cache.lookup(float_key)
+    logger.warning(
+        "quantizing %s to int8 with NNCF on %d calibration images, once: later calls reuse it",
+        key["model"],
+        calibration.identity["images"],
+    )
+    reports = []
+
+    def write(target):
+        seconds, report = quantize.write_int8(
+            float_xml, target, calibration, None if raw_pixels else preprocess, name=key["model"]
+        )
+        if not report.passed:
+            raise check_lib.ExportCheckError(
+                f"The int8 model of {key['model']!r} does not agree with float32: "
+                f"{report.summary()}; nothing was cached."
+            )
+        reports.append(report)
+        return {"export_seconds": seconds, "check": report.to_json()}
+
+    path = cache.store(key, write)
+    logger.warning("int8 model of %s ready; %s", key["model"], reports[0].summary())
+    return path
 
 
 def runtime_model(key, make_keras_model, preprocess):
@@ -262,6 +358,18 @@ def model_key(model, engine, precision):
 def record_engine_model(record, weights, engine, precision, preprocess):
     """Registry model `record` with `weights`, exported for `engine` (cached) and opened in it."""
     key = record_key(record, weights, engine, precision)
+    if precision == "int8":
+        if key is None:
+            raise ValueError(
+                "int8 exports are cached for known weights; pass weights (imagenet, a tag "
+                "or a file), or quantize a built model with "
+                "keras_dense.inference.engines.quantize_model."
+            )
+        return cached_int8(
+            key,
+            f"keras-dense export {record.name} --weights {weights} --engine openvino "
+            "--precision int8 --calibration DIR (a folder of a few hundred real images)",
+        )
     if key is None:  # random weights: named by their values
         model = record.build(weights=None)
         return runtime_model(model_key(model, engine, precision), lambda: model, preprocess)
@@ -282,5 +390,65 @@ def keras_engine_model(model, engine, precision, preprocess):
     opened = _OPENED.setdefault(model, {})
     held = opened.get((engine, precision))
     if held is None or held[0] != key:
-        opened[(engine, precision)] = (key, runtime_model(key, lambda: model, preprocess))
+        if precision == "int8":
+            exported = cached_int8(
+                key, "keras_dense.inference.engines.quantize_model(model, calibration=DIR)"
+            )
+        else:
+            exported = runtime_model(key, lambda: model, preprocess)
+        opened[(engine, precision)] = (key, exported)
     return opened[(engine, precision)][1]
+
+
+def quantize_model(
+    model,
+    calibration,
+    calibration_size=None,
+    weights="imagenet",
+    preprocess=None,
+    raw_pixels=False,
+):
+    """Quantizes a model to int8 for OpenVINO into the engine cache (checked), once.
+
+    Later `predict(..., precision="int8")` (and `load_engine_model`) use it.
+
+    Args:
+        model: a registry name (built with `weights`) or a built `keras.Model`.
+        calibration: real images: a folder, image files, or a uint8 pixel array
+            (`quantize.calibration_set`); the images left over check the result.
+        calibration_size: images that calibrate (default 300).
+        weights: with a registry name: `"imagenet"`, a tag or a weights file.
+        preprocess: the weights' preprocessing (default: the record's; `"tf"` for a
+            built model without one).
+        raw_pixels: the model takes pixels 0-255 (its preprocessing included, e.g.
+            a CIFAR run's model); an `ImageNetPreprocessing` front is found by itself.
+
+    Returns:
+        The int8 model opened in OpenVINO (`runtimes.ExportedModel`).
+
+    Example:
+        >>> quantize_model("densenet169", "calibration_images/", calibration_size=300)
+    """
+    from_images = quantize.calibration_set(calibration, calibration_size)
+    if isinstance(model, str):
+        record = model_record(model)
+        float_key = record_key(record, weights, "openvino", "float32")
+        if float_key is None:
+            raise ValueError("int8 exports are cached for known weights; pass weights.")
+        mode = preprocess or built.preprocess_of(record, weights) or "tf"
+        path = quantize_into_cache(
+            float_key, lambda: record.build(weights=weights), mode, from_images, raw_pixels
+        )
+        name = record.name
+    else:
+        included = included_mode(model)
+        mode = preprocess or included or "tf"
+        path = quantize_into_cache(
+            model_key(model, "openvino", "float32"),
+            lambda: model,
+            mode,
+            from_images,
+            raw_pixels or bool(included),
+        )
+        name = model.name
+    return runtimes.load_exported(path, "openvino", "openvino", "int8", name=name)

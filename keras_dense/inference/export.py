@@ -44,7 +44,8 @@ from typing import Any
 
 from keras_dense import _files
 from keras_dense._choices import EXPORT_FORMATS
-from keras_dense.inference import built, runtimes
+from keras_dense.imagenet.preprocessing_layer import included_mode
+from keras_dense.inference import built, quantize, runtimes
 from keras_dense.inference import check as check_lib
 from keras_dense.models import model_record, record_of
 
@@ -298,6 +299,9 @@ def export(
     precision: str = "float32",
     from_onnx: str | os.PathLike | None = None,
     overwrite: bool = False,
+    calibration: quantize.CalibrationLike | None = None,
+    calibration_size: int | None = None,
+    min_top1_agreement: float | None = None,
 ) -> ExportResult:
     """Exports a model and checks the export against it before keeping it.
 
@@ -314,12 +318,20 @@ def export(
             `check.TOLERANCES[precision]`).
         engine: the runtime that runs the export for the check (default: the
             format's first installed runtime).
-        precision: the precision the runtime computes in for the check.
+        precision: the precision the runtime computes in for the check; `"int8"`
+            (OpenVINO only) quantizes the float32 IR with NNCF on `calibration` and
+            checks it against float32 on held-out images (always checked).
         from_onnx: for `openvino`, an ONNX export of the same model and weights
             to convert (seconds) instead of exporting the model again.
         overwrite: replace an earlier export at `path` (and its report)
             atomically; a folder that holds anything but a SavedModel is
             refused even then.
+        calibration: for int8, real images: a folder, image files or a uint8 pixel
+            array (`keras_dense.inference.quantize.calibration_set`); those left
+            over (or `images`, which must not be calibration images) check it.
+        calibration_size: for int8, images that calibrate (default 300).
+        min_top1_agreement: smallest top-1 agreement with float32 the check accepts
+            (default `check.MIN_TOP1_AGREEMENT[precision]`).
 
     Returns:
         An `ExportResult`.
@@ -339,7 +351,21 @@ def export(
     check_format(format)
     path = pathlib.Path(path)
     _check_path(path, format, overwrite)
+    calibration_set = _calibration_for(format, precision, calibration, calibration_size, images)
     keras_model, mode = _model_and_preprocess(model, weights, preprocess)
+    if calibration_set is not None:
+        return _export_int8(
+            keras_model,
+            mode,
+            path,
+            calibration_set,
+            check,
+            images,
+            from_onnx,
+            overwrite,
+            tolerance,
+            min_top1_agreement,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _files.temporary_path(path)
     staging.mkdir()
@@ -351,7 +377,14 @@ def export(
         if check:
             exported = _open(keras_model, staged, format, engine, precision)
             try:
-                report = check_lib.check_export(keras_model, exported, images, mode, tolerance)
+                report = check_lib.check_export(
+                    keras_model,
+                    exported,
+                    images,
+                    mode,
+                    tolerance,
+                    min_top1_agreement=min_top1_agreement,
+                )
             except check_lib.ExportCheckError as error:
                 raise check_lib.ExportCheckError(
                     f"The {format} export of {keras_model.name!r} failed its check: {error}; "
@@ -363,27 +396,126 @@ def export(
                     f"The {format} export of {keras_model.name!r} does not match the Keras "
                     f"model: {report.summary()}; nothing was written to {path}."
                 )
-        report_path = path.with_name(path.name + REPORT_SUFFIX)
-        # Without a check the report says so: an earlier report's "passed" must not stay
-        # beside an export it does not describe.
-        checked = report.to_json() if report else {"passed": None}
-        (staging / report_path.name).write_text(
-            json.dumps(
-                {
-                    "model": keras_model.name,
-                    "format": format,
-                    "export_seconds": seconds,
-                    "size_bytes": size,
-                    "checked": bool(report),
-                    **checked,
-                },
-                indent=2,
-            )
-            + "\n"
+        return _publish(staging, keras_model, path, format, seconds, size, report, overwrite)
+    finally:
+        _files.remove(staging)
+
+
+def _publish(staging, keras_model, path, format, seconds, size, report, overwrite, **more):
+    """Writes the report into `staging` and moves the staged export into place."""
+    report_path = path.with_name(path.name + REPORT_SUFFIX)
+    # Without a check the report says so: an earlier report's "passed" must not stay
+    # beside an export it does not describe.
+    checked = report.to_json() if report else {"passed": None}
+    (staging / report_path.name).write_text(
+        json.dumps(
+            {
+                "model": keras_model.name,
+                "format": format,
+                "export_seconds": seconds,
+                "size_bytes": size,
+                "checked": bool(report),
+                **more,
+                **checked,
+            },
+            indent=2,
         )
-        _check_path(path, format, overwrite)  # nothing of the user's appeared meanwhile
-        _move_into_place(staging, path, format, report_path)
-        return ExportResult(path, format, seconds, size, report, report_path)
+        + "\n"
+    )
+    _check_path(path, format, overwrite)  # nothing of the user's appeared meanwhile
+    _move_into_place(staging, path, format, report_path)
+    return ExportResult(path, format, seconds, size, report, report_path)
+
+
+def _calibration_for(format, precision, calibration, calibration_size, images):
+    """The int8 `CalibrationSet` (held out: `images` when given), or None for float."""
+    if precision != "int8":
+        if calibration is not None or calibration_size is not None:
+            raise ValueError(
+                "calibration images apply to precision='int8' (--precision int8) only."
+            )
+        return None
+    if format != "openvino":
+        raise ValueError(
+            "int8 exports are OpenVINO IR quantized by NNCF: use format='openvino' "
+            f"(--format openvino); got {format!r}."
+        )
+    calibration_set = quantize.calibration_set(calibration, calibration_size)
+    if images:
+        held_out = tuple(pathlib.Path(p) for p in images)
+        taken = {pathlib.Path(p).resolve() for p in calibration_set.calibrate}
+        shared = [p for p in held_out if p.resolve() in taken]
+        if shared:
+            raise ValueError(
+                f"{shared[0]} is a calibration image; the int8 check needs other images "
+                "(held out from the calibration)."
+            )
+        calibration_set = dataclasses.replace(calibration_set, held_out=held_out)
+    return calibration_set
+
+
+def _export_int8(
+    keras_model,
+    mode,
+    path,
+    calibration_set,
+    check,
+    images,
+    from_onnx,
+    overwrite,
+    tolerance,
+    min_top1_agreement,
+):
+    """The float32 IR (checked against Keras unless `check` is false), quantized by NNCF
+    into `path`, checked against float32 on held-out images; nothing kept on failure."""
+    raw_pixels = included_mode(keras_model) is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = _files.temporary_path(path)
+    staging.mkdir()
+    try:
+        (staging / "float32").mkdir()
+        float_xml = staging / "float32" / path.name
+        seconds = write_export(keras_model, float_xml, "openvino", from_onnx)
+        float_report = None
+        if check:
+            exported = _open(keras_model, float_xml, "openvino", "openvino", "float32")
+            float_report = check_lib.check_export(keras_model, exported, None, mode)
+            del exported
+            if not float_report.passed:
+                raise check_lib.ExportCheckError(
+                    f"The float32 OpenVINO export of {keras_model.name!r} does not match the "
+                    f"Keras model: {float_report.summary()}; nothing was written to {path}."
+                )
+        staged = staging / path.name
+        quantize_seconds, report = quantize.write_int8(
+            float_xml,
+            staged,
+            calibration_set,
+            None if raw_pixels else mode,
+            tolerance,
+            min_top1_agreement,
+            name=keras_model.name,
+        )
+        if not report.passed:
+            raise check_lib.ExportCheckError(
+                f"The int8 export of {keras_model.name!r} does not agree with float32: "
+                f"{report.summary()}; nothing was written to {path}."
+            )
+        _files.remove(staging / "float32")
+        size = _size(staged) + _size(staged.with_suffix(".bin"))
+        return _publish(
+            staging,
+            keras_model,
+            path,
+            "openvino",
+            seconds + quantize_seconds,
+            size,
+            report,
+            overwrite,
+            precision="int8",
+            quantize_seconds=quantize_seconds,
+            float32_check=float_report.to_json() if float_report else None,
+        )
     finally:
         _files.remove(staging)
 

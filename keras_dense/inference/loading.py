@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from keras_dense.imagenet import preprocessing
 from keras_dense.imagenet.preprocessing_layer import included_mode
-from keras_dense.inference import built, engines, runs, runtimes
+from keras_dense.inference import auto, built, engines, runs, runtimes
 from keras_dense.inference.fast import inference_model
 from keras_dense.models import model_record, record_of
 
@@ -132,6 +132,18 @@ def load_engine_model(
             preprocess,
         )
     chosen = engines.choose_engine(engine, precision, job_images, keras_ready=True)
+    if chosen == "keras" and _counts(engine, fold_bn):
+        fast = auto.note_keras_images(
+            model,
+            None,
+            precision,
+            job_images,
+            model.name,
+            lambda runtime: engines.keras_engine_model(model, runtime, precision, preprocess),
+            auto.family_of(model),
+        )
+        if fast is not None:
+            return EngineModel(fast, preprocess)
     if chosen == "keras":
         fast = inference_model(model, precision, fold_bn)
         return EngineModel(runs.carry_class_names(model, fast), preprocess)
@@ -149,9 +161,30 @@ def _load_named(record, weights, preprocess, precision, fold_bn, engine, job_ima
         engines.record_cached(record, weights, precision),
         keras_ready=built.is_built(keras_key),
     )
+    if chosen == "keras" and _counts(engine, fold_bn):
+
+        def export(runtime):
+            return built.remembered(
+                keras_key[:-1] + (runtime,),
+                lambda: engines.record_engine_model(
+                    record, weights, runtime, precision, preprocess
+                ),
+            )
+
+        fast = auto.note_keras_images(
+            record.name, weights, precision, job_images, record.name, export, record.family
+        )
+        if fast is not None:
+            return fast
     if chosen == "keras":
         return built.keras_model(record, weights, precision, fold_bn)
     return built.remembered(
         keras_key[:-1] + (chosen,),
         lambda: engines.record_engine_model(record, weights, chosen, precision, preprocess),
     )
+
+
+def _counts(engine, fold_bn):
+    """Whether a call that runs on Keras counts towards `auto`'s export within the process
+    (`keras_dense.inference.auto`): `auto` on a CPU, without the Keras-only folding."""
+    return engine == "auto" and not fold_bn and not engines.on_accelerator()

@@ -19,8 +19,14 @@ import numpy as np
 from keras_dense._choices import PRECISIONS
 from keras_dense.inference.batches import predict_batches
 
-# precision -> the Keras dtype policy of its copy (None: the model itself)
-POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16"}
+# precision -> the Keras dtype policy of its copy (None: the model itself); int8 has none:
+# Keras's `Model.quantize("int8")` covers Dense/EinsumDense/Embedding, not convolutions, so
+# int8 is an OpenVINO export quantized by NNCF (`keras_dense.inference.quantize`)
+POLICIES = {"float32": None, "bfloat16": "mixed_bfloat16", "int8": None}
+INT8_ENGINE_ONLY = (
+    "int8 runs on the OpenVINO engine only (an NNCF-quantized export); use "
+    "engine='openvino' (--engine openvino), or precision float32 or bfloat16 on Keras."
+)
 
 
 def check_precision(precision: str) -> None:
@@ -34,7 +40,8 @@ def cast_model(model, precision="bfloat16", policy=None):
 
     Args:
         model: a functional `keras.Model`.
-        precision: `"float32"` (returns `model` unchanged) or `"bfloat16"`.
+        precision: `"float32"` (returns `model` unchanged) or `"bfloat16"` (`"int8"`
+            is refused: it runs on OpenVINO only).
         policy: the Keras dtype policy to use for bfloat16; default
             `"mixed_bfloat16"` (float32 weights, bfloat16 compute). `"bfloat16"`
             stores the weights in bfloat16 too.
@@ -43,6 +50,8 @@ def cast_model(model, precision="bfloat16", policy=None):
         A `keras.Model` whose output layers still compute in float32.
     """
     check_precision(precision)
+    if precision == "int8":
+        raise ValueError(INT8_ENGINE_ONLY)
     if POLICIES[precision] is None:
         return model
     policy = policy or POLICIES[precision]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import keras
@@ -27,7 +28,7 @@ import PIL.Image
 from keras_dense.imagenet import classes
 from keras_dense.imagenet import images as images_lib
 from keras_dense.imagenet import tta as tta_lib
-from keras_dense.inference import loading, runs
+from keras_dense.inference import auto, loading, runs
 from keras_dense.inference.inputs import (
     input_size,
     is_single,
@@ -136,12 +137,19 @@ def predict(
     """
     tta_lib.check_mode(tta)
     count = 1 if is_single(images) else len(images)
+    family = auto.family_of(model) if engine == "auto" else None
     model, preprocess = loading.load_engine_model(
         model, weights, preprocess, precision, fold_bn, engine, count
     )
     tta_lib.check_arrays(images, input_size(model), tta)
     pixels = to_pixel_batch(images, tta_lib.load_size(input_size(model), tta), crop, interpolation)
-    return classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
+    start = time.perf_counter()
+    result = classify(model, preprocess, pixels, top=top, batch_size=batch_size, tta=tta)
+    if engine == "auto":  # the machine's figures `auto` decides with
+        engine_name = getattr(model, "engine", "keras")
+        seconds = time.perf_counter() - start
+        auto.observe(model.name, engine_name, precision, len(pixels), seconds, family)
+    return result
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,7 @@ RUNTIMES = {
     "onnxruntime": ("onnxruntime", "onnxruntime"),
     "openvino": ("openvino", "openvino"),
     "tensorflow": ("tensorflow", "tensorflow"),
+    "nncf": ("nncf", "nncf"),  # int8 quantization (keras_dense.inference.quantize)
 }
 # Measured on the 2-core CPU under load from other jobs (DenseNet-169, batch 32): without
 # spin-waiting threads 25.9 img/s (13.2 in busier minutes), with them 20.3 (9.2); without
@@ -131,7 +132,11 @@ class OnnxRuntimeModel(ExportedModel):
         return self._session.run(None, {self._input_name: _float32(x)})[0]
 
 
-OPENVINO_PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
+# int8: the quantized IR's int8 operations run in int8 whatever the hint; the hint keeps the
+# operations NNCF left in float (softmax, pooling) in float32
+OPENVINO_PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}
+# precision -> what OpenVINO's CPU plugin lists in OPTIMIZATION_CAPABILITIES when it has it
+OPENVINO_CAPABILITIES = {"bfloat16": "BF16", "int8": "INT8"}
 
 
 def openvino_supports(precision):
@@ -139,14 +144,17 @@ def openvino_supports(precision):
     if precision == "float32":
         return True
     ov = require("openvino")
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return OPENVINO_CAPABILITIES[precision] in ov.Core().get_property(
+        "CPU", "OPTIMIZATION_CAPABILITIES"
+    )
 
 
 class OpenVINOModel(ExportedModel):
     """An OpenVINO IR (`.xml` + `.bin`) or ONNX file compiled for OpenVINO's CPU plugin.
 
     The precision is a compile option: `"float32"` (OpenVINO would otherwise
-    pick bfloat16 by itself on CPUs that have it) or `"bfloat16"`.
+    pick bfloat16 by itself on CPUs that have it) or `"bfloat16"`; `"int8"` is an
+    IR quantized by NNCF (`keras_dense.inference.quantize`).
     """
 
     engine = "openvino"
@@ -158,10 +166,10 @@ class OpenVINOModel(ExportedModel):
                 f"precision must be one of {sorted(OPENVINO_PRECISION_HINTS)}; got {precision!r}."
             )
         core = ov.Core()
-        if precision == "bfloat16" and not openvino_supports("bfloat16"):
+        if precision != "float32" and not openvino_supports(precision):
             capabilities = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
             raise ValueError(
-                f"OpenVINO reports no bfloat16 support on this CPU ({capabilities}); "
+                f"OpenVINO reports no {precision} support on this CPU ({capabilities}); "
                 "use precision='float32'."
             )
         model = core.read_model(str(path))
