@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from keras_dense._device import default_jit_compile, describe_device
+from keras_dense._device import describe_device
 from keras_dense.inference import built, runs
 from keras_dense.models import model_record
 from keras_dense.models.pretrained import classify_weights_argument
@@ -191,16 +191,9 @@ def train_folder(
         "preprocess": mode,
         "class_names": list(data_split.class_names),
         "workers": workers,
-        "dtype_policy": policy,
-        "mixed_precision": policy != "float32",
-        "jit_compile": default_jit_compile(accelerator)
-        if jit_compile is None
-        else bool(jit_compile),
-        "devices": count,
-        "per_device_batch": recipe.batch_size // count,
-        "bn_momentum": recipe.bn_momentum,
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
+        **trainer.run_settings(
+            policy, accelerator, jit_compile, count, recipe.batch_size, recipe.bn_momentum
+        ),
     }
     with trainer._dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
@@ -219,14 +212,15 @@ def train_folder(
         if recipe.bn_momentum is not None:
             trainer.set_bn_momentum(model, recipe.bn_momentum)
         trainer.compile_model(model, phase_recipe(recipe, 1), steps, config["jit_compile"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with run_folder.lock(run_dir):
-            run_folder.check_new_run(run_dir, overwrite)
-            run_folder.clear_run(run_dir)
-            run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
-            folder_data.write_split(run_dir, data_split, run_folder.write_json)
-            state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
-            return _fit(model, run_dir, config, recipe, state, data_split, callbacks, verbose)
+        return trainer.new_run(
+            run_dir,
+            overwrite,
+            config,
+            lambda state: _fit(
+                model, run_dir, config, recipe, state, data_split, callbacks, verbose
+            ),
+            lambda folder: folder_data.write_split(folder, data_split, run_folder.write_json),
+        )
 
 
 def resume(
