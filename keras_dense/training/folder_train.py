@@ -381,18 +381,9 @@ def _finish(model, run_dir, config, recipe, recorder, val, info):
         predictions = np.argmax(probabilities, axis=-1)
     report = evaluation.evaluation_report(val.labels, predictions, names)
     rows = recorder.history
-    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
     metrics = {
-        "model": config["model"],
-        "test_accuracy": report["accuracy"],
-        "per_class_accuracy": report["per_class_accuracy"],
-        "best_test_accuracy": recorder.best_accuracy,
-        "best_epoch": recorder.best_epoch,
-        "epochs": len(rows),
+        **trainer.run_metrics(config, report, recorder),
         "head_epochs": head_epochs(config, recipe),
-        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
-        "images_per_second": float(np.median(speeds)),
-        "train_images": recorder.train_images,
         "test_images": len(val.paths),
         "decode_failures": len(val.failed),
         **info,

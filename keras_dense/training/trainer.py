@@ -156,6 +156,25 @@ def new_run(run_dir, overwrite, config, fit, *writers):
         return fit({"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None})
 
 
+def run_metrics(config, report, recorder):
+    """The metrics every run reports: its accuracies (`report`: `evaluation_report`'s),
+    epochs, time, speed and images (`recorder`: the run's `RunRecorder`)."""
+    rows = recorder.history
+    # The first epoch of each process includes compilation: leave it out of the speed.
+    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
+    return {
+        "model": config["model"],
+        "test_accuracy": report["accuracy"],
+        "per_class_accuracy": report["per_class_accuracy"],
+        "best_test_accuracy": recorder.best_accuracy,
+        "best_epoch": recorder.best_epoch,
+        "epochs": len(rows),
+        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
+        "images_per_second": float(np.median(speeds)),
+        "train_images": recorder.train_images,
+    }
+
+
 def train(
     name: str,
     data: str | os.PathLike | None = None,
@@ -399,18 +418,8 @@ def _finish(model, run_dir, config, recipe, recorder, test, names, info):
             )["predictions"]
     report = evaluation.evaluation_report(np.argmax(y_test, axis=-1), predictions, names)
     rows = recorder.history
-    # The first epoch of each process includes compilation: leave it out of the speed.
-    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
     metrics = {
-        "model": config["model"],
-        "test_accuracy": report["accuracy"],
-        "per_class_accuracy": report["per_class_accuracy"],
-        "best_test_accuracy": recorder.best_accuracy,
-        "best_epoch": recorder.best_epoch,
-        "epochs": len(rows),
-        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
-        "images_per_second": float(np.median(speeds)),
-        "train_images": recorder.train_images,
+        **run_metrics(config, report, recorder),
         "test_images": len(x_test),
         **info,
         "devices": config.get("devices", 1),
