@@ -85,15 +85,9 @@ def probe_memory(folder, out):
     import keras_dense
     from keras_dense.inference import folder_jobs
 
-    model = keras_dense.get_model(
-        "resnet18",
-        weights=None,
-        depths=(1, 1, 1, 1),
-        widths=(4, 4, 8, 8),
-        stem_filters=4,
-        input_shape=(32, 32, 3),
-        classes=1000,
-    )
+    # the registry's tiny ResNet-18 (32x32 inputs) with ImageNet's 1000 classes
+    tiny = keras_dense.models.model_record("resnet18").tiny
+    model = keras_dense.get_model("resnet18", weights=None, **{**tiny, "classes": 1000})
     start = time.perf_counter()
     summary = folder_jobs.predict_into(
         [folder], out, model=model, preprocess="torch", top=5, batch_size=64, engine="keras"

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -26,6 +27,18 @@ def shared_path(*parts):
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared data folder (../shared/data) is needed")
     return path
+
+
+def sample_folder(folder, count, name="{}.jpg", broken=None):
+    """`folder` holding the first `count` ImageNet samples of the shared data folder (skip
+    without it) as `name.format(index)`, and with `broken=(name, bytes)`, a file that is no
+    image."""
+    samples = sorted(shared_path("images", "imagenet-samples").glob("*.JPEG"))[:count]
+    for index, path in enumerate(samples):
+        shutil.copy(path, folder / name.format(index))
+    if broken is not None:
+        (folder / broken[0]).write_bytes(broken[1])
+    return folder
 
 
 @pytest.fixture(autouse=True, scope="session")

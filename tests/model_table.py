@@ -53,3 +53,10 @@ KERAS_APPLICATIONS_TWINS = {
 KERAS_APPLICATIONS_ORDER_TWINS = {
     name: KERAS_APPLICATIONS_BUILDERS[name] for name in ORDER_ONLY_TWINS
 }
+
+
+def tiny_resnet18(**overrides):
+    """ResNet-18's tiny variant (its record's `tiny`: 32x32 inputs), random weights, with
+    ImageNet's 1000 classes unless `overrides` (builder arguments) say otherwise."""
+    tiny = keras_dense.models.model_record("resnet18").tiny
+    return keras_dense.get_model("resnet18", weights=None, **{**tiny, "classes": 1000, **overrides})

@@ -1,11 +1,10 @@
 """Embeddings: the no-top model's pooled features on predict's pixels, in Python and as files."""
 
-import shutil
-
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, shared_path
+from conftest import run_cli, sample_folder
+from model_table import tiny_resnet18
 
 import keras_dense
 from keras_dense.cli import main
@@ -17,12 +16,8 @@ from keras_dense.inference.inputs import to_pixel_batch
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     """Five real images of mixed sizes and modes, and one file that is no image."""
-    found = sorted(shared_path("images", "imagenet-samples").glob("*.JPEG"))[:5]
     folder = tmp_path_factory.mktemp("samples")
-    for index, path in enumerate(found):
-        shutil.copy(path, folder / f"{index}.jpg")
-    (folder / "z_broken.jpg").write_bytes(b"\xff\xd8 not really")
-    return folder
+    return sample_folder(folder, 5, broken=("z_broken.jpg", b"\xff\xd8 not really"))
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +42,7 @@ def test_embed_equals_the_no_top_model_on_predicts_pixels(samples, resnet18_feat
 
 
 def test_a_named_layer_is_pooled_over_space():
-    model = keras_dense.get_model(
-        "resnet18",
-        weights=None,
-        depths=(1, 1, 1, 1),
-        widths=(4, 4, 8, 8),
-        stem_filters=4,
-        input_shape=(32, 32, 3),
-        classes=1000,
-    )
+    model = tiny_resnet18()
     layer = next(item for item in model.layers if len(item.output.shape) == 4)
     pixels = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype("uint8")
     ours = keras_dense.embed(pixels, model=model, layer=layer.name, preprocess="torch")
@@ -106,16 +93,7 @@ def test_the_embed_command_writes_an_npz(tmp_path, samples, resnet18_features, c
 
 def test_embed_runs_on_a_runtime_engine_to_1e4():
     pytest.importorskip("onnxruntime", reason="ONNX Runtime (the [test] extra) is not installed")
-    model = keras_dense.get_model(
-        "resnet18",
-        weights=None,
-        depths=(1, 1, 1, 1),
-        widths=(4, 4, 8, 8),
-        stem_filters=4,
-        input_shape=(32, 32, 3),
-        include_top=False,
-        pooling="avg",
-    )
+    model = tiny_resnet18(include_top=False, pooling="avg")
     pixels = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3)).astype("uint8")
     on_keras = keras_dense.embed(pixels, model=model, preprocess="torch", engine="keras")
     exported = keras_dense.embed(pixels, model=model, preprocess="torch", engine="onnxruntime")

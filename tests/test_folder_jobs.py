@@ -2,7 +2,6 @@
 
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -10,9 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, shared_path
+from conftest import REPO_ROOT, sample_folder, shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_table import tiny_resnet18
 
 import keras_dense
 from keras_dense._files import OutputExistsError
@@ -43,26 +43,14 @@ def _rows(count, top=3, start=0):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return keras_dense.get_model(
-        "resnet18",
-        weights=None,
-        depths=(1, 1, 1, 1),
-        widths=(4, 4, 8, 8),
-        stem_filters=4,
-        input_shape=(32, 32, 3),
-        classes=1000,
-    )
+    return tiny_resnet18()
 
 
 @pytest.fixture(scope="module")
 def image_folder(tmp_path_factory):
     """A dozen small real images (the ImageNet samples) and one file that is no image."""
-    samples = sorted(shared_path("images", "imagenet-samples").glob("*.JPEG"))[:12]
     folder = tmp_path_factory.mktemp("images")
-    for index, sample in enumerate(samples):
-        shutil.copy(sample, folder / f"{index:02d}.jpg")
-    (folder / "broken.jpg").write_bytes(b"not a jpeg")
-    return folder
+    return sample_folder(folder, 12, "{:02d}.jpg", ("broken.jpg", b"not a jpeg"))
 
 
 @pytest.mark.parametrize("suffix", FORMATS)

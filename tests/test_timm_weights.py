@@ -22,6 +22,7 @@ from conftest import shared_path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from keras_twins import real_images
+from model_table import tiny_resnet18
 from torchvision_fixtures import import_torchvision, randomize_like_trained, torch_outputs
 
 import keras_dense
@@ -330,15 +331,7 @@ def test_mutated_safetensors_give_one_clear_error_and_write_nothing(
 
 def test_predict_loads_hf_models_through_keras(tmp_path, monkeypatch, capsys):
     """`model="hf://user/repo"`: Keras's own hf:// loading from an offline Hub cache."""
-    model = keras_dense.get_model(
-        "resnet18",
-        weights=None,
-        depths=(1, 1, 1, 1),
-        widths=(4, 4, 8, 8),
-        stem_filters=4,
-        input_shape=(32, 32, 3),
-        classes=1000,
-    )
+    model = tiny_resnet18()
     saved = tmp_path / "tiny.keras"
     model.save(saved)
     snapshot = hub_snapshot(tmp_path / "hub", "someone/tiny-resnet")

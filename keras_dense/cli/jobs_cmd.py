@@ -27,11 +27,8 @@ def job_options(parser, formats):
         resume="continue --out FILE: skip the images it already holds, append the rest",
         ray="run on Ray (RAY_ADDRESS when set, else a local Ray): one model per worker",
     )
-    parser.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="with --ray: workers, one model each (default: one per node; locally one)",
+    options.counts(
+        parser, workers="with --ray: workers, one model each (default: one per node; locally one)"
     )
 
 

@@ -45,12 +45,15 @@ def tristates(parser, **helps):
         )
 
 
+def typed(parser, type, metavar, **helps):
+    """One `--x METAVAR` option per keyword, its value converted by `type`."""
+    for dest, help in helps.items():
+        parser.add_argument(f"--{dest.replace('_', '-')}", type=type, metavar=metavar, help=help)
+
+
 def counts(parser, **helps):
     """One positive-integer `--x N` option per keyword."""
-    for dest, help in helps.items():
-        parser.add_argument(
-            f"--{dest.replace('_', '-')}", type=argtypes.positive_int, metavar="N", help=help
-        )
+    typed(parser, argtypes.positive_int, "N", **helps)
 
 
 def crop(parser):

@@ -105,48 +105,37 @@ def add_parsers(subparsers):
         metavar="imagenet|TAG|PATH|none",
         help="the backbone's weights (default with the other options: imagenet)",
     )
-    fine.add_argument(
-        "--freeze",
-        type=argtypes.freeze_value,
-        metavar="backbone|N|none",
-        help="backbone: the head trains first, then the whole backbone; N: then its last N "
+    options.typed(
+        fine,
+        argtypes.freeze_value,
+        "backbone|N|none",
+        freeze="backbone: the head trains first, then the whole backbone; N: then its last N "
         "weighted layers (batch norms stay frozen); none: everything trains from the start",
     )
-    fine.add_argument(
-        "--image-size", type=argtypes.positive_int, metavar="S", help="S x S (default: the model's)"
-    )
-    fine.add_argument(
-        "--val-split",
-        type=argtypes.fraction,
-        metavar="F",
-        help="share of each class held out when --data has no val/ (default 0.2; seeded, "
+    options.typed(fine, argtypes.positive_int, "S", image_size="S x S (default: the model's)")
+    options.typed(
+        fine,
+        argtypes.fraction,
+        "F",
+        val_split="share of each class held out when --data has no val/ (default 0.2; seeded, "
         "stratified, written into the run folder as split.json)",
     )
-    fine.add_argument(
-        "--head-epochs",
-        type=argtypes.non_negative_int,
-        metavar="N",
-        help="phase 1: epochs of the new head on the frozen backbone (finetune preset: 3)",
+    options.typed(
+        fine,
+        argtypes.non_negative_int,
+        "N",
+        head_epochs="phase 1: epochs of the new head on the frozen backbone (finetune preset: 3)",
+        finetune_epochs="phase 2: epochs of the unfrozen backbone (finetune preset: 5)",
     )
-    fine.add_argument(
-        "--finetune-epochs",
-        type=argtypes.non_negative_int,
-        metavar="N",
-        help="phase 2: epochs of the unfrozen backbone (finetune preset: 5)",
-    )
-    fine.add_argument(
-        "--finetune-lr-scale",
-        type=float,
-        metavar="F",
-        help="phase 2's learning rate as a fraction of --lr (default 0.1; 0.01 to 0.1)",
+    options.typed(
+        fine,
+        float,
+        "F",
+        finetune_lr_scale="phase 2's learning rate as a fraction of --lr (default 0.1; 0.01 to "
+        "0.1)",
     )
     fine.add_argument("--dropout", type=float, help="dropout before the new head (default 0)")
-    fine.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        metavar="N",
-        help="threads decoding and augmenting images (default 4)",
-    )
+    options.counts(fine, workers="threads decoding and augmenting images (default 4)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     options.arch(
         train,

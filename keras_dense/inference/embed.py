@@ -200,24 +200,17 @@ def embed_files(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    files, missing = predict_lib.image_files(paths)
-    for path, error in missing:
-        yield FileEmbedding(str(path), error=error)
-    if not files:
-        return
-    runner, mode = _engine_model(
-        model, weights, layer, preprocess, precision, fold_bn, engine, len(files)
-    )
-    chunks = [files[start : start + batch_size] for start in range(0, len(files), batch_size)]
-    decoded = predict_lib.decoded_ahead(chunks, input_size(runner), crop, interpolation)
-    for chunk, (loaded, pixels, failed) in zip(chunks, decoded):
-        vectors = probabilities_of(runner, mode, pixels, batch_size) if loaded else []
-        by_path = dict(zip(loaded, vectors))
-        for path in chunk:
-            if path in failed:
-                yield FileEmbedding(str(path), error=failed[path])
-            else:
-                yield FileEmbedding(str(path), np.asarray(by_path[path], "float32"))
+
+    def prepare(count):
+        runner, mode = _engine_model(
+            model, weights, layer, preprocess, precision, fold_bn, engine, count
+        )
+        return input_size(runner), lambda pixels: probabilities_of(runner, mode, pixels, batch_size)
+
+    outcomes = predict_lib.file_outcomes(paths, batch_size, crop, interpolation, prepare)
+    for path, vector, error in outcomes:
+        vector = None if error is not None else np.asarray(vector, "float32")
+        yield FileEmbedding(path, vector, error)
 
 
 __all__ = ["FileEmbedding", "embed", "embed_files", "embedding_model"]

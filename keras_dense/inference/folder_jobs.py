@@ -150,6 +150,43 @@ def local_rows(task: str, files: list[str], settings: dict) -> Iterator[dict]:
             yield results.embedding_row(item.path, item.embedding, item.error)
 
 
+def task_job(
+    task: str,
+    paths: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    resume: bool,
+    progress: Callable[[int, int], Any] | None,
+    settings: dict,
+    rows_of: Callable[[list[str]], Iterator[dict]] | None = None,
+) -> JobSummary:
+    """`run_job` for `task` after checking that `out`'s format holds its rows.
+
+    Args:
+        task: `"predict"` or `"embed"`.
+        paths: image files, folders and `@list` files.
+        out: the result file.
+        resume: continue `out`.
+        progress: called with `(done, todo)` after each write.
+        settings: `predict_files`' or `embed_files`' keyword arguments (`top` and
+            `batch_size` also shape the file and its writes).
+        rows_of: the rows of a list of files; default: `local_rows`, in this process.
+
+    Returns:
+        A `JobSummary`.
+    """
+    results.output_format(out, task)
+    return run_job(
+        paths,
+        out,
+        task,
+        rows_of or (lambda files: local_rows(task, files, settings)),
+        resume,
+        settings.get("top", 5),
+        settings.get("batch_size", 32),
+        progress,
+    )
+
+
 def predict_into(
     paths: Iterable[str | os.PathLike],
     out: str | os.PathLike,
@@ -173,17 +210,7 @@ def predict_into(
     Examples:
         >>> predict_into(["photos/"], "photos.parquet", model="resnet50", top=1)
     """
-    results.output_format(out, "predict")
-    return run_job(
-        paths,
-        out,
-        "predict",
-        lambda files: local_rows("predict", files, settings),
-        resume,
-        settings.get("top", 5),
-        settings.get("batch_size", 32),
-        progress,
-    )
+    return task_job("predict", paths, out, resume, progress, settings)
 
 
 def embed_into(
@@ -210,13 +237,4 @@ def embed_into(
     Examples:
         >>> embed_into(["photos/"], "photos.npz", model="resnet50")
     """
-    results.output_format(out, "embed")
-    return run_job(
-        paths,
-        out,
-        "embed",
-        lambda files: local_rows("embed", files, settings),
-        resume,
-        batch_size=settings.get("batch_size", 32),
-        progress=progress,
-    )
+    return task_job("embed", paths, out, resume, progress, settings)

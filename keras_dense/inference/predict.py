@@ -210,28 +210,41 @@ def predict_files(
         ...     print(result.path, result.error or result.predictions[0][1])
     """
     tta_lib.check_mode(tta)
+
+    def prepare(count):
+        keras_model, mode = loading.load_engine_model(
+            model, weights, preprocess, precision, fold_bn, engine, count
+        )
+        size = tta_lib.load_size(input_size(keras_model), tta)
+        return size, lambda pixels: classify(keras_model, mode, pixels, top, batch_size, tta)
+
+    for path, predictions, error in file_outcomes(paths, batch_size, crop, interpolation, prepare):
+        yield FileResult(path, predictions, error)
+
+
+def file_outcomes(paths, batch_size, crop, interpolation, prepare):
+    """Yields `(path, value, error)` per image file of `paths`, in order, batch by batch.
+
+    Missing paths and unreadable files yield their error; `prepare(file count)`,
+    called once when there are files, returns `(size, run)`: the size to decode
+    at and `run(pixels)`, one value per image of a batch. The next batch is
+    decoded in a thread while `run` works on the current one."""
     files, missing = image_files(paths)
     for path, error in missing:
-        yield FileResult(str(path), error=error)
+        yield str(path), None, error
     if not files:
         return
-    keras_model, mode = loading.load_engine_model(
-        model, weights, preprocess, precision, fold_bn, engine, len(files)
-    )
+    size, run = prepare(len(files))
     chunks = [files[start : start + batch_size] for start in range(0, len(files), batch_size)]
-    size = tta_lib.load_size(input_size(keras_model), tta)
-    decoded_chunks = decoded_ahead(chunks, size, crop, interpolation)
-    for chunk, (loaded, pixels, failed) in zip(chunks, decoded_chunks):
-        decoded = (
-            dict(zip(loaded, classify(keras_model, mode, pixels, top, batch_size, tta)))
-            if loaded
-            else {}
-        )
+    for chunk, (loaded, pixels, failed) in zip(
+        chunks, decoded_ahead(chunks, size, crop, interpolation)
+    ):
+        values = dict(zip(loaded, run(pixels))) if loaded else {}
         for path in chunk:
             if path in failed:
-                yield FileResult(str(path), error=failed[path])
+                yield str(path), None, failed[path]
             else:
-                yield FileResult(str(path), predictions=decoded[path])
+                yield str(path), values[path], None
 
 
 def _decode(paths, size, crop, interpolation):

@@ -176,6 +176,15 @@ def ray_rows(files: list[str], task: str, workers: int | None, settings: dict) -
             yield row
 
 
+def _ray_job(task, paths, out, resume, workers, progress, settings):
+    """`folder_jobs.task_job` with the rows of `task` computed on Ray by `workers` actors."""
+
+    def rows_of(files):
+        return ray_rows(files, task, workers, settings)
+
+    return folder_jobs.task_job(task, paths, out, resume, progress, settings, rows_of)
+
+
 def predict_into(
     paths: Iterable[str | os.PathLike],
     out: str | os.PathLike,
@@ -200,17 +209,7 @@ def predict_into(
     Examples:
         >>> predict_into(["/shared/photos"], "photos.parquet", workers=8, model="resnet50")
     """
-    results.output_format(out, "predict")
-    return folder_jobs.run_job(
-        paths,
-        out,
-        "predict",
-        lambda files: ray_rows(files, "predict", workers, settings),
-        resume,
-        settings.get("top", 5),
-        settings.get("batch_size", 32),
-        progress,
-    )
+    return _ray_job("predict", paths, out, resume, workers, progress, settings)
 
 
 def embed_into(
@@ -237,13 +236,4 @@ def embed_into(
     Examples:
         >>> embed_into(["/shared/photos"], "photos.parquet", workers=8, model="resnet50")
     """
-    results.output_format(out, "embed")
-    return folder_jobs.run_job(
-        paths,
-        out,
-        "embed",
-        lambda files: ray_rows(files, "embed", workers, settings),
-        resume,
-        batch_size=settings.get("batch_size", 32),
-        progress=progress,
-    )
+    return _ray_job("embed", paths, out, resume, workers, progress, settings)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from keras_dense._device import default_jit_compile, describe_device
+from keras_dense._device import describe_device
 from keras_dense.inference import built, runs
 from keras_dense.models import model_record
 from keras_dense.models.pretrained import classify_weights_argument
@@ -191,16 +191,9 @@ def train_folder(
         "preprocess": mode,
         "class_names": list(data_split.class_names),
         "workers": workers,
-        "dtype_policy": policy,
-        "mixed_precision": policy != "float32",
-        "jit_compile": default_jit_compile(accelerator)
-        if jit_compile is None
-        else bool(jit_compile),
-        "devices": count,
-        "per_device_batch": recipe.batch_size // count,
-        "bn_momentum": recipe.bn_momentum,
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
+        **trainer.run_settings(
+            policy, accelerator, jit_compile, count, recipe.batch_size, recipe.bn_momentum
+        ),
     }
     with trainer._dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
@@ -219,14 +212,15 @@ def train_folder(
         if recipe.bn_momentum is not None:
             trainer.set_bn_momentum(model, recipe.bn_momentum)
         trainer.compile_model(model, phase_recipe(recipe, 1), steps, config["jit_compile"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with run_folder.lock(run_dir):
-            run_folder.check_new_run(run_dir, overwrite)
-            run_folder.clear_run(run_dir)
-            run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
-            folder_data.write_split(run_dir, data_split, run_folder.write_json)
-            state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
-            return _fit(model, run_dir, config, recipe, state, data_split, callbacks, verbose)
+        return trainer.new_run(
+            run_dir,
+            overwrite,
+            config,
+            lambda state: _fit(
+                model, run_dir, config, recipe, state, data_split, callbacks, verbose
+            ),
+            lambda folder: folder_data.write_split(folder, data_split, run_folder.write_json),
+        )
 
 
 def resume(
@@ -387,18 +381,9 @@ def _finish(model, run_dir, config, recipe, recorder, val, info):
         predictions = np.argmax(probabilities, axis=-1)
     report = evaluation.evaluation_report(val.labels, predictions, names)
     rows = recorder.history
-    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
     metrics = {
-        "model": config["model"],
-        "test_accuracy": report["accuracy"],
-        "per_class_accuracy": report["per_class_accuracy"],
-        "best_test_accuracy": recorder.best_accuracy,
-        "best_epoch": recorder.best_epoch,
-        "epochs": len(rows),
+        **trainer.run_metrics(config, report, recorder),
         "head_epochs": head_epochs(config, recipe),
-        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
-        "images_per_second": float(np.median(speeds)),
-        "train_images": recorder.train_images,
         "test_images": len(val.paths),
         "decode_failures": len(val.failed),
         **info,

@@ -126,6 +126,55 @@ def _dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
+def run_settings(policy, accelerator, jit_compile, count, batch_size, bn_momentum):
+    """The config entries of how a run computes (dtype policy, jit, devices, batch-norm
+    momentum, Keras and backend versions), shared by CIFAR-10 and fine-tuning runs."""
+    return {
+        "dtype_policy": policy,
+        "mixed_precision": policy != "float32",
+        "jit_compile": default_jit_compile(accelerator)
+        if jit_compile is None
+        else bool(jit_compile),
+        "devices": count,
+        "per_device_batch": batch_size // count,
+        "bn_momentum": bn_momentum,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def new_run(run_dir, overwrite, config, fit, *writers):
+    """Starts a run in `run_dir` under its lock: checked to be new, cleared, its
+    config (and each `writers(run_dir)`) written; returns `fit(state)` from epoch 0."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder.lock(run_dir):
+        run_folder.check_new_run(run_dir, overwrite)  # again, now that no one else writes
+        run_folder.clear_run(run_dir)  # a previous run's files (--overwrite) only
+        run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
+        for write in writers:
+            write(run_dir)
+        return fit({"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None})
+
+
+def run_metrics(config, report, recorder):
+    """The metrics every run reports: its accuracies (`report`: `evaluation_report`'s),
+    epochs, time, speed and images (`recorder`: the run's `RunRecorder`)."""
+    rows = recorder.history
+    # The first epoch of each process includes compilation: leave it out of the speed.
+    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
+    return {
+        "model": config["model"],
+        "test_accuracy": report["accuracy"],
+        "per_class_accuracy": report["per_class_accuracy"],
+        "best_test_accuracy": recorder.best_accuracy,
+        "best_epoch": recorder.best_epoch,
+        "epochs": len(rows),
+        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
+        "images_per_second": float(np.median(speeds)),
+        "train_images": recorder.train_images,
+    }
+
+
 def train(
     name: str,
     data: str | os.PathLike | None = None,
@@ -196,29 +245,19 @@ def train(
         "subset": subset,
         "test_subset": test_subset,
         "seed": seed,
-        "dtype_policy": policy,
-        "mixed_precision": policy != "float32",
-        "jit_compile": default_jit_compile(accelerator)
-        if jit_compile is None
-        else bool(jit_compile),
-        "devices": count,
-        "per_device_batch": recipe.batch_size // count,
-        "bn_momentum": bn_momentum,
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
+        **run_settings(policy, accelerator, jit_compile, count, recipe.batch_size, bn_momentum),
     }
     with _dtype_policy(policy), distribute.data_parallel(count):
         keras.utils.set_random_seed(seed)
         network = build_training_model(name, len(arrays[2]), recipe, seed, model_kwargs)
         set_bn_momentum(network, bn_momentum)
         compile_model(network, recipe, steps, config["jit_compile"])
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with run_folder.lock(run_dir):
-            run_folder.check_new_run(run_dir, overwrite)  # again, now that no one else writes
-            run_folder.clear_run(run_dir)  # a previous run's files (--overwrite) only
-            run_folder.write_json(run_dir / run_folder.CONFIG_FILE, config)
-            state = {"epoch": 0, "history": [], "best_accuracy": None, "best_epoch": None}
-            return _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose)
+        return new_run(
+            run_dir,
+            overwrite,
+            config,
+            lambda state: _fit(network, run_dir, config, recipe, state, arrays, callbacks, verbose),
+        )
 
 
 def resume(
@@ -379,18 +418,8 @@ def _finish(model, run_dir, config, recipe, recorder, test, names, info):
             )["predictions"]
     report = evaluation.evaluation_report(np.argmax(y_test, axis=-1), predictions, names)
     rows = recorder.history
-    # The first epoch of each process includes compilation: leave it out of the speed.
-    speeds = [row["images_per_second"] for row in rows[1:]] or [rows[-1]["images_per_second"]]
     metrics = {
-        "model": config["model"],
-        "test_accuracy": report["accuracy"],
-        "per_class_accuracy": report["per_class_accuracy"],
-        "best_test_accuracy": recorder.best_accuracy,
-        "best_epoch": recorder.best_epoch,
-        "epochs": len(rows),
-        "wall_seconds": sum(row["epoch_seconds"] for row in rows),
-        "images_per_second": float(np.median(speeds)),
-        "train_images": recorder.train_images,
+        **run_metrics(config, report, recorder),
         "test_images": len(x_test),
         **info,
         "devices": config.get("devices", 1),
