@@ -16,7 +16,7 @@ import keras_dense
 from keras_dense.cli import main
 from keras_dense.training import folder_data, folder_train
 from keras_dense.training import recipe as recipe_lib
-from tests.conftest import shared_path
+from conftest import shared_path
 
 TINY = {"width": 1 / 16}  # a tiny VGG11-BN: batch norm makes the frozen checks meaningful
 MODEL = "vgg11_bn"
