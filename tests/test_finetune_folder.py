@@ -8,6 +8,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from conftest import shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -16,7 +17,6 @@ import keras_dense
 from keras_dense.cli import main
 from keras_dense.training import folder_data, folder_train
 from keras_dense.training import recipe as recipe_lib
-from conftest import shared_path
 
 TINY = {"width": 1 / 16}  # a tiny VGG11-BN: batch norm makes the frozen checks meaningful
 MODEL = "vgg11_bn"
