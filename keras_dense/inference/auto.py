@@ -28,6 +28,7 @@ import logging
 import os
 import platform
 import threading
+import time
 import weakref
 
 from keras_dense import _files
@@ -244,8 +245,6 @@ def note_keras_images(model, weights, precision, images, label, export, family=N
 
 
 def _export(usage, export, label, runtime):
-    import time
-
     start = time.perf_counter()
     try:
         export(runtime)
