@@ -1,5 +1,6 @@
 """Shared fixtures: the project's data folder and small helpers."""
 
+import importlib.util
 import os
 import pathlib
 import shutil
@@ -93,3 +94,12 @@ def _no_background_exports():
         os.environ.pop("KERAS_DENSE_BACKGROUND_EXPORT", None)
     else:
         os.environ["KERAS_DENSE_BACKGROUND_EXPORT"] = previous
+
+
+HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
+
+
+def needs_writer(suffix):
+    """Skips the test with the reason when the writer of result files `suffix` is absent."""
+    if suffix == ".parquet" and not HAS_PYARROW:
+        pytest.skip("pyarrow (pip install keras-dense[parquet]) is not installed: no .parquet")

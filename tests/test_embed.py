@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, sample_folder
+from conftest import needs_writer, run_cli, sample_folder
 from model_table import tiny_resnet18
 
 import keras_dense
@@ -58,6 +58,7 @@ def test_a_named_layer_is_pooled_over_space():
 def test_an_embedding_file_holds_each_image_once_and_resumes(
     tmp_path, samples, resnet18_features, monkeypatch, suffix
 ):
+    needs_writer(suffix)
     monkeypatch.setattr(results, "ROWS_PER_PART", 2)
     model, _ = resnet18_features
     out = tmp_path / f"vectors{suffix}"
