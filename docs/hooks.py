@@ -376,6 +376,33 @@ def _folder_jobs(files):
     return _per_file(files, describe, table)
 
 
+def _precision(files):
+    def describe(d):
+        trained = d.get("train_seconds")
+        return (
+            f"{d['model']} trained by `{d.get('train_command') or '?'}`"
+            + (f" ({_num(trained / 60)} min of training)" if trained else "")
+            + f", {d['dataset']}"
+        )
+
+    def table(d):
+        rows = [
+            [r["engine"], r["precision"], "skipped: " + r["skipped"], "", ""]
+            if "skipped" in r
+            else [
+                r["engine"],
+                r["precision"],
+                f"{r['top1']:.2%}",
+                f"{r.get('top1_change_points', 0):+.2f}",
+                _num(r["img_per_s"]),
+            ]
+            for r in d["results"]
+        ]
+        return _table(["engine", "precision", "top-1", "pt vs float32", "images/s"], rows)
+
+    return _per_file(files, describe, table)
+
+
 SECTIONS = [  # file prefix, title, command, renderer
     (
         "inference-",
@@ -400,6 +427,12 @@ SECTIONS = [  # file prefix, title, command, renderer
         "Time to accuracy on CIFAR-10",
         "python benchmarks/cifar10_train.py",
         _cifar10_train,
+    ),
+    (
+        "precision-",
+        "Accuracy per engine and precision on real data (CIFAR-10, JPEG copy)",
+        "python benchmarks/precision.py --data ../shared/data/cifar10 [--run RUN]",
+        _precision,
     ),
     (
         "folder_jobs-",
