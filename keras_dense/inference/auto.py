@@ -214,27 +214,18 @@ def note_keras_images(model, weights, precision, images, label, export, family=N
         return None
     export_seconds, saved, source = constants(label, precision, runtime, family)
     would_save = usage.images * saved
-    if would_save <= export_seconds:
-        logger.debug(
-            "auto: %s: keras: %d images so far x %.4f s saved per image = %.1f s <= export "
-            "%.1f s (%s)",
-            label,
-            usage.images,
-            saved,
-            would_save,
-            export_seconds,
-            source,
-        )
+    pays = would_save > export_seconds
+    figures = (
+        f"{usage.images} images so far x {saved:.4f} s saved per image = {would_save:.1f} s "
+        f"{'>' if pays else '<='} export {export_seconds:.1f} s ({source})"
+    )
+    if not pays:
+        logger.debug("auto: %s: keras: %s", label, figures)
         return None
     logger.debug(
-        "auto: %s: %d images so far x %.4f s saved per image = %.1f s > export %.1f s (%s): "
-        "exporting for %s in a background thread; keras until it is ready",
+        "auto: %s: %s: exporting for %s in a background thread; keras until it is ready",
         label,
-        usage.images,
-        saved,
-        would_save,
-        export_seconds,
-        source,
+        figures,
         runtime,
     )
     usage.thread = threading.Thread(
